@@ -1,0 +1,82 @@
+"""Datasets, transforms, tokenizers and loaders.
+
+Datasets are registered by name with :func:`register_dataset` in any module of this package
+(discovered automatically) and loaded with :func:`load_dataset`. Files are looked for under a data
+root chosen in this order: the ``root=`` argument, the ``TENSORPRISM_DATA`` environment variable,
+then ``~/.cache/tensorprism/data``. Each dataset documents the sub-folder it expects there and what
+to do when its files are missing (a :class:`~tensorprism.errors.DatasetNotFoundError` says it too).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..registry import Registry
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What `prism datasets` shows about a dataset."""
+
+    name: str
+    task: str  # "classification", "regression", "language-modelling", "translation", "graph", ...
+    size: str  # human-readable, e.g. "60,000 train / 10,000 test"
+    source: str  # where the data comes from and how to obtain it offline
+    modality: str = ""  # "tabular", "image", "text", "graph", ...
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+DATASETS: Registry[Any] = Registry("dataset", discover=__name__ + ".datasets")
+
+
+def register_dataset(name: str, *, info: DatasetInfo, available=None):
+    """Register a loader ``fn(root: Path, split: str, **kwargs)`` under ``name``.
+
+    ``available(root: Path) -> bool`` says whether the files are on disk (for `prism datasets`).
+    """
+
+    def decorator(fn):
+        DATASETS.register(name, family=info.modality, description=info.source)(fn)
+        entry = DATASETS._entries[name.lower()]
+        entry.extra.update(info=info, available=available)
+        return fn
+
+    return decorator
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """Resolve the data root: ``root`` argument, ``$TENSORPRISM_DATA``, or ``~/.cache/tensorprism/data``."""
+    if root is not None:
+        return Path(root).expanduser()
+    env = os.environ.get("TENSORPRISM_DATA")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "tensorprism" / "data"
+
+
+def load_dataset(name: str, root: str | os.PathLike | None = None, split: str = "train", **kwargs: Any):
+    """Load registered dataset ``name`` for ``split`` from the data root (see module docs)."""
+    entry = DATASETS.get(name)
+    return entry.fn(data_root(root), split, **kwargs)
+
+
+def list_datasets() -> list[str]:
+    return DATASETS.names()
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    return DATASETS.get(name).extra["info"]
+
+
+def is_available(name: str, root: str | os.PathLike | None = None) -> bool:
+    check = DATASETS.get(name).extra.get("available")
+    return True if check is None else bool(check(data_root(root)))
+
+
+__all__ = [
+    "DATASETS", "DatasetInfo", "register_dataset", "data_root", "load_dataset", "list_datasets",
+    "dataset_info", "is_available",
+]

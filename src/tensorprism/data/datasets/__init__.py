@@ -1,0 +1,1 @@
+"""Dataset loaders; each module registers its datasets with ``register_dataset``."""

@@ -1,0 +1,81 @@
+"""The model zoo: every architecture registered by name with a typed config dataclass.
+
+Add a model by dropping a module in this package (or a sub-package) that uses
+:func:`register_model`; it is discovered automatically on the first lookup::
+
+    @dataclass
+    class MLPConfig:
+        in_features: int = 784
+        hidden: tuple[int, ...] = (128, 64)
+        num_classes: int = 10
+
+    @register_model("mlp", config=MLPConfig, family="mlp")
+    def mlp(cfg: MLPConfig) -> nn.Module:
+        ...
+
+    @register_model("mlp-mnist", config=MLPConfig, family="mlp", hidden=(128, 64))  # a variant
+    def mlp_mnist(cfg): return mlp(cfg)
+
+``create_model(name, **overrides)`` builds the config from the variant's defaults plus the
+overrides, calls the builder, and records ``model.prism_spec = {"name": ..., "config": {...}}`` so
+checkpoints can rebuild the exact model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch.nn as nn
+
+from ..registry import Entry, Registry
+
+MODELS: Registry[nn.Module] = Registry("model", discover=__name__)
+register_model = MODELS.register
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def create_model(name: str, **config: Any) -> nn.Module:
+    """Build registered model ``name``; keyword arguments override its config fields.
+
+    Raises :class:`~tensorprism.errors.UnknownNameError` (with suggestions) for an unknown name and
+    :class:`~tensorprism.errors.ConfigError` for an unknown option.
+    """
+    entry = MODELS.get(name)
+    if entry.config is None:
+        model = entry.fn(**{**entry.defaults, **config})
+        cfg_dict = {**entry.defaults, **config}
+    else:
+        cfg = entry.make_config(**config)
+        model = entry.fn(cfg)
+        cfg_dict = dataclasses.asdict(cfg)
+    model.prism_spec = {"name": entry.name, "config": _jsonable(cfg_dict)}
+    return model
+
+
+def list_models(pattern: str | None = None, family: str | None = None) -> list[str]:
+    """Registered model names, optionally filtered by a glob ``pattern`` or ``family``."""
+    return MODELS.names(pattern, family)
+
+
+def model_entry(name: str) -> Entry[nn.Module]:
+    """The registry entry (builder, config class, defaults, family) of model ``name``."""
+    return MODELS.get(name)
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (shared parameters counted once)."""
+    seen = {id(p): p for p in model.parameters() if p.requires_grad or not trainable_only}
+    return sum(p.numel() for p in seen.values())
+
+
+__all__ = ["MODELS", "register_model", "create_model", "list_models", "model_entry", "count_parameters"]
