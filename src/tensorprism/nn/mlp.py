@@ -1,0 +1,142 @@
+r"""The multilayer perceptron of Chapter 3 (§3.1–3.2) with its four output heads.
+
+Each hidden layer computes :math:`\mathbf h^{(l)}=\sigma(\mathbf W^{(l)}\mathbf h^{(l-1)}+\mathbf b^{(l)})`
+(book L2516) with ``W`` of shape ``(n_l, n_{l-1})`` as ``nn.Linear``; optional normalisation and
+dropout make a block ``Linear → [Norm] → σ → [Dropout]`` (the book's PyTorch order, L4291; use
+``norm_position="after"`` for its Keras order, L4263). The output layer is linear (L2526) and the
+model returns **logits** for every head; the head only decides how logits become predictions and
+which loss fits:
+
+==============  ============  ==================================  ==========================
+head            output units  prediction                          loss (takes logits)
+==============  ============  ==================================  ==========================
+``multiclass``  K             ``softmax`` / ``argmax``            ``CrossEntropyLoss``
+``binary``      1             ``sigmoid`` / ``> 0``               ``BCEWithLogitsLoss``
+``multilabel``  K             independent ``sigmoid`` / ``> 0``   ``BCEWithLogitsLoss``
+``regression``  d             identity                            ``MSELoss``
+==============  ============  ==================================  ==========================
+
+Never put a softmax before ``CrossEntropyLoss`` (the book does, L4168, L4598: it trains a
+double-softmax model with squashed gradients).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from ..errors import ConfigError, ShapeError
+from .activations import make_activation
+from .normalization import make_norm
+
+HEADS = ("multiclass", "binary", "multilabel", "regression")
+
+
+class MLP(nn.Module):
+    """Feed-forward network ``in_features → hidden[0] → … → out_features`` returning logits.
+
+    Args:
+        in_features: input size ``d``; inputs ``(N, *)`` with ``prod(*) == d`` are flattened.
+        hidden: hidden-layer widths.
+        out_features: output units (``K`` classes; 1 for ``binary``).
+        activation: name, ``nn.Module`` or callable (see :func:`~tensorprism.nn.make_activation`).
+        dropout: drop probability after each hidden activation (inverted dropout, ``nn.Dropout``).
+        norm: ``"batch"``, ``"layer"`` or ``None``.
+        norm_position: ``"before"`` (Linear→Norm→σ) or ``"after"`` (Linear→σ→Norm) the activation.
+        head: one of :data:`HEADS`.
+        input_dropout: drop probability applied to the inputs.
+
+    Shapes: input ``(N, in_features)`` (or ``(N, *)`` flattening to it) → output ``(N, out_features)``.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden: Sequence[int],
+        out_features: int,
+        activation: str | Callable | nn.Module = "relu",
+        dropout: float = 0.0,
+        norm: str | None = None,
+        norm_position: str = "before",
+        head: str = "multiclass",
+        input_dropout: float = 0.0,
+        bias: bool = True,
+    ):
+        super().__init__()
+        if head not in HEADS:
+            raise ConfigError(f"unknown head {head!r}; expected one of {', '.join(HEADS)}")
+        if head == "binary" and out_features != 1:
+            raise ConfigError(f"a binary head has 1 output unit (a logit), got out_features={out_features}")
+        if norm_position not in ("before", "after"):
+            raise ConfigError(f"norm_position must be 'before' or 'after', got {norm_position!r}")
+        for name, p in (("dropout", dropout), ("input_dropout", input_dropout)):
+            if not 0.0 <= p < 1.0:
+                raise ConfigError(f"{name} is a drop probability in [0, 1), got {p}")
+        self.in_features, self.out_features, self.head_type = in_features, out_features, head
+        self.hidden = tuple(int(h) for h in hidden)
+        layers: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout > 0 else []
+        width = in_features
+        for h in self.hidden:
+            layers.append(nn.Linear(width, h, bias=bias))
+            act = make_activation(activation)
+            normed = [make_norm(norm, h)] if norm else []
+            layers += [*normed, act] if norm_position == "before" else [act, *normed]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = h
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(width, out_features, bias=bias)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """The last hidden representation ``(N, hidden[-1])``."""
+        if x.dim() != 2:
+            x = x.flatten(1)
+        if x.shape[1] != self.in_features:
+            raise ShapeError(
+                f"MLP expected inputs of {self.in_features} features per sample but got shape "
+                f"{tuple(x.shape)}; set in_features={x.shape[1]} or reshape the input."
+            )
+        return self.features(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits ``(N, out_features)``."""
+        return self.head(self.forward_features(x))
+
+    def predict_proba(self, logits: Tensor) -> Tensor:
+        """Turn logits into the head's probabilities (identity for regression)."""
+        if self.head_type == "multiclass":
+            return torch.softmax(logits, dim=-1)
+        if self.head_type in ("binary", "multilabel"):
+            return torch.sigmoid(logits)
+        return logits
+
+    def predict(self, logits: Tensor) -> Tensor:
+        """Turn logits into hard predictions: class index, 0/1 (per label) or the regression value."""
+        if self.head_type == "multiclass":
+            return logits.argmax(dim=-1)
+        if self.head_type == "binary":
+            return (logits.squeeze(-1) > 0).long()
+        if self.head_type == "multilabel":
+            return (logits > 0).long()
+        return logits
+
+    def loss_fn(self, **kwargs) -> nn.Module:
+        """The loss matching this head; every one takes logits."""
+        from ..losses import head_loss
+
+        return head_loss(self.head_type, **kwargs)
+
+    def reset_parameters(self) -> None:
+        for m in self.modules():
+            if m is not self and hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+
+    def extra_repr(self) -> str:
+        sizes = "-".join(str(s) for s in (self.in_features, *self.hidden, self.out_features))
+        return f"sizes={sizes}, head={self.head_type!r}"
+
+
+__all__ = ["MLP", "HEADS"]
