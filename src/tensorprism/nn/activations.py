@@ -16,6 +16,9 @@ import torch.nn as nn
 from torch import Tensor
 
 from ..errors import ConfigError, suggest
+from ..functional.activations import ACTIVATIONS
+
+_heaviside = ACTIVATIONS["heaviside"].analytic()
 
 
 class Swish(nn.Module):
@@ -56,10 +59,13 @@ class Lambda(nn.Module):
 
 
 class Heaviside(nn.Module):
-    """Step function (1 for z > 0, else 0); zero gradient almost everywhere."""
+    """Step function (1 for z > 0, else 0); backpropagates its a.e. derivative, zero.
+
+    (``torch.heaviside`` has no derivative at all, so a network using it could not call backward.)
+    """
 
     def forward(self, z: Tensor) -> Tensor:
-        return torch.heaviside(z, torch.zeros((), dtype=z.dtype, device=z.device))
+        return _heaviside(z)
 
 
 _FACTORIES: dict[str, Callable[..., nn.Module]] = {
