@@ -1,0 +1,432 @@
+"""Tensor decompositions: CP (ALS), Tucker (HOSVD, HOOI) and tensor train / MPS (TT-SVD).
+
+The book (§2.2.3, l.1476–1518) states the models but no fitting algorithm; the algorithms here are
+the standard ones of Kolda & Bader (2009) for CP-ALS, De Lathauwer et al. (2000a, 2000b) for HOSVD
+and HOOI, and Oseledets (2011) for TT-SVD.
+
+All functions are pure torch, run on whatever device ``x`` lives on, and take ``batch_dims``
+leading dimensions that index *independent* problems (e.g. ``(B, I, J, K)`` with ``batch_dims=1``
+fits ``B`` decompositions at once with batched matmuls/solves/SVDs). Modes are 0-based.
+
+Complexities below are per problem for an order-``N`` tensor with ``P = prod_k I_k`` entries.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import ShapeError
+from .algebra import frobenius_norm, khatri_rao, mode_dot, multi_mode_dot, unfold
+
+__all__ = [
+    "CPTensor", "TuckerTensor", "TTTensor", "cp_als", "tucker_hosvd", "tucker_hooi", "tt_svd",
+    "relative_error", "explained_variance", "leading_left_singular_vectors", "mttkrp",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# containers
+
+
+@dataclass
+class CPTensor:
+    """:math:`\\mathcal X\\approx\\sum_{r=1}^R w_r\\,a^{(1)}_r\\circ\\dots\\circ a^{(N)}_r` (book l.1478).
+
+    ``weights``: ``(*B, R)``; ``factors[n]``: ``(*B, I_n, R)`` with unit-norm columns after ALS.
+    """
+
+    weights: torch.Tensor
+    factors: list[torch.Tensor]
+    n_iter: int = 0
+    errors: list[float] | None = None
+
+    @property
+    def rank(self) -> int:
+        return self.weights.shape[-1]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(f.shape[-2] for f in self.factors)
+
+    def to_tensor(self) -> torch.Tensor:
+        """Reconstruct the full tensor, shape ``(*B, I_1, ..., I_N)``.
+
+        :math:`\\mathcal X_{(1)} = A^{(1)}\\,\\mathrm{diag}(w)\\,(A^{(2)}\\odot\\dots\\odot A^{(N)})^T`
+        (row-major Khatri–Rao); cost :math:`O(RP)`.
+        """
+        first = self.factors[0] * self.weights.unsqueeze(-2)
+        lead = first.shape[:-2]
+        if len(self.factors) == 1:
+            return first.sum(-1)
+        rest = khatri_rao(self.factors[1:], ordering="row_major")
+        return (first @ rest.transpose(-1, -2)).reshape(*lead, *self.shape)
+
+
+@dataclass
+class TuckerTensor:
+    """:math:`\\mathcal X\\approx\\mathcal G\\times_1A^{(1)}\\times_2\\dots\\times_NA^{(N)}` (book l.1484).
+
+    ``core``: ``(*B, R_1, ..., R_N)``; ``factors[n]``: ``(*B, I_n, R_n)`` with orthonormal columns.
+    """
+
+    core: torch.Tensor
+    factors: list[torch.Tensor]
+    n_iter: int = 0
+    errors: list[float] | None = None
+
+    @property
+    def rank(self) -> tuple[int, ...]:
+        return tuple(f.shape[-1] for f in self.factors)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(f.shape[-2] for f in self.factors)
+
+    def to_tensor(self) -> torch.Tensor:
+        """Reconstruct ``(*B, I_1, ..., I_N)``; cost :math:`O(\\sum_n I_n\\prod_{k\\le n}I_k\\prod_{k>n}R_k)`."""
+        batch = self.core.dim() - len(self.factors)
+        return multi_mode_dot(self.core, self.factors, batch_dims=batch)
+
+
+@dataclass
+class TTTensor:
+    """Tensor train / matrix product state (book l.1504–1518).
+
+    .. math:: x_{i_1\\dots i_N}=G^{[1]}_{i_1}G^{[2]}_{i_2}\\cdots G^{[N]}_{i_N},\\qquad
+              G^{[k]}\\in\\mathbb R^{r_{k-1}\\times I_k\\times r_k},\\ r_0=r_N=1.
+
+    ``cores[k]``: ``(*B, r_{k-1}, I_k, r_k)``.
+    """
+
+    cores: list[torch.Tensor]
+
+    @property
+    def rank(self) -> tuple[int, ...]:
+        return (1, *(c.shape[-1] for c in self.cores))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(c.shape[-2] for c in self.cores)
+
+    def to_tensor(self) -> torch.Tensor:
+        """Contract the train left to right, shape ``(*B, I_1, ..., I_N)``; cost :math:`O(r^2 P)`."""
+        first = self.cores[0]
+        lead = first.shape[:-3]
+        out = first.reshape(*lead, -1, first.shape[-1])  # (*B, I_1, r_1)
+        for core in self.cores[1:]:
+            r = core.shape[-3]
+            out = out.reshape(*lead, -1, r) @ core.reshape(*lead, r, -1)
+        return out.reshape(*lead, *self.shape)
+
+
+def relative_error(x: torch.Tensor, approx, batch_dims: int = 0) -> torch.Tensor:
+    """:math:`\\|\\mathcal X-\\hat{\\mathcal X}\\|_F/\\|\\mathcal X\\|_F`; ``approx`` is a tensor or a decomposition."""
+    xh = approx.to_tensor() if hasattr(approx, "to_tensor") else approx
+    if xh.shape != x.shape:
+        raise ShapeError(f"relative_error: reconstruction has shape {tuple(xh.shape)}, tensor {tuple(x.shape)}")
+    return frobenius_norm(x - xh, batch_dims) / frobenius_norm(x, batch_dims)
+
+
+def explained_variance(x: torch.Tensor, approx, batch_dims: int = 0) -> torch.Tensor:
+    """Fraction of :math:`\\|\\mathcal X\\|_F^2` the approximation captures: ``1 - relative_error**2``."""
+    return 1 - relative_error(x, approx, batch_dims) ** 2
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers (all operate on a single leading batch dimension)
+
+
+def _flatten_batch(x: torch.Tensor, batch_dims: int) -> tuple[torch.Tensor, tuple[int, ...]]:
+    lead = tuple(x.shape[:batch_dims])
+    if x.dim() - batch_dims < 2:
+        raise ShapeError(
+            f"a decomposition needs a tensor of order >= 2 after {batch_dims} batch dims; got shape "
+            f"{tuple(x.shape)}"
+        )
+    if not x.is_floating_point():
+        x = x.float()
+    return x.reshape(-1, *x.shape[batch_dims:]), lead
+
+
+def _restore(t: torch.Tensor, lead: tuple[int, ...]) -> torch.Tensor:
+    return t.reshape(*lead, *t.shape[1:])
+
+
+def _sign_fix(u: torch.Tensor) -> torch.Tensor:
+    """Make the largest-magnitude entry of every column positive (deterministic signs)."""
+    idx = u.abs().argmax(dim=-2, keepdim=True)
+    return u * torch.sign(torch.gather(u, -2, idx) + (torch.gather(u, -2, idx) == 0))
+
+
+def leading_left_singular_vectors(m: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k`` leading left singular vectors of ``m`` ``(*B, I, J)`` -> ``(*B, I, k)``.
+
+    For wide matrices (``I <= J``) this diagonalises the ``I x I`` Gram matrix :math:`MM^T`
+    (cost :math:`O(I^2J + I^3)` instead of a full SVD's); otherwise a thin SVD. Columns beyond the
+    numerical rank are an arbitrary orthonormal completion. Signs are made deterministic.
+    """
+    rows, cols = m.shape[-2:]
+    if k > rows:
+        raise ShapeError(f"cannot take {k} singular vectors of a matrix with {rows} rows; use rank <= {rows}")
+    if rows <= cols:
+        _, vecs = torch.linalg.eigh(m @ m.transpose(-1, -2))
+        u = vecs.flip(-1)[..., :k]
+    else:
+        u = torch.linalg.svd(m, full_matrices=False)[0][..., :k]
+    return _sign_fix(u)
+
+
+def mttkrp(x: torch.Tensor, factors: Sequence[torch.Tensor], mode: int) -> torch.Tensor:
+    """Matricised tensor times Khatri–Rao product :math:`\\mathcal X_{(n)}(\\odot_{m\\ne n}A^{(m)})`.
+
+    ``x``: ``(B, I_1, ..., I_N)``, ``factors[m]``: ``(B, I_m, R)`` -> ``(B, I_n, R)``. Computed without
+    unfolding ``x`` (no copy): one matmul with the Khatri–Rao product of the trailing factors, then a
+    contraction with the leading ones; cost :math:`O(RP)`.
+    """
+    b = x.shape[0]
+    shape = x.shape[1:]
+    size_n = shape[mode]
+    left = math.prod(shape[:mode])
+    right = math.prod(shape[mode + 1:])
+    if mode == len(shape) - 1:
+        lkr = khatri_rao(factors[:mode], ordering="row_major")  # (B, L, R)
+        return x.reshape(b, left, size_n).transpose(1, 2) @ lkr
+    rkr = khatri_rao(factors[mode + 1:], ordering="row_major")  # (B, Rg, R)
+    t = x.reshape(b, left * size_n, right) @ rkr  # (B, L*I_n, R)
+    if mode == 0:
+        return t
+    lkr = khatri_rao(factors[:mode], ordering="row_major")
+    return torch.einsum("blir,blr->bir", t.reshape(b, left, size_n, -1), lkr)
+
+
+def _as_ranks(rank: int | Sequence[int], shape: Sequence[int], what: str) -> list[int]:
+    ranks = [rank] * len(shape) if isinstance(rank, int) else list(rank)
+    if len(ranks) != len(shape):
+        raise ShapeError(f"{what}: got {len(ranks)} ranks for a tensor of order {len(shape)}")
+    for r, s in zip(ranks, shape, strict=True):
+        if not 1 <= r <= s:
+            raise ShapeError(f"{what}: rank {r} must be between 1 and the mode size {s} (shape {tuple(shape)})")
+    return ranks
+
+
+# ----------------------------------------------------------------------------------------------
+# CP
+
+
+def cp_als(
+    x: torch.Tensor,
+    rank: int,
+    n_iter_max: int = 100,
+    tol: float = 1e-8,
+    init: str | CPTensor = "svd",
+    non_negative: bool = False,
+    batch_dims: int = 0,
+    generator: torch.Generator | None = None,
+) -> CPTensor:
+    """CP decomposition by alternating least squares with column normalisation.
+
+    Mode ``n`` update (Kolda & Bader 2009, Fig. 3.3):
+
+    .. math:: A^{(n)}\\leftarrow \\mathcal X_{(n)}\\big(\\odot_{m\\ne n}A^{(m)}\\big)
+              \\big(\\circledast_{m\\ne n}A^{(m)T}A^{(m)}\\big)^{-1},\\quad
+              w_r=\\|a^{(n)}_r\\|,\\ a^{(n)}_r\\leftarrow a^{(n)}_r/w_r.
+
+    ``non_negative=True`` replaces the solve by the multiplicative update of Lee & Seung
+    (:math:`A\\leftarrow A\\odot\\mathrm{MTTKRP}/(AV)`), keeping every factor ``>= 0`` when ``x >= 0``.
+    ``init``: ``"svd"`` (leading singular vectors of each unfolding, random columns when
+    ``R > I_n``), ``"random"`` (uniform) or a :class:`CPTensor`. Stops when the relative error
+    changes by less than ``tol`` (for every batch member) or after ``n_iter_max`` sweeps. The error
+    is computed from Gram matrices, never by reconstructing.
+
+    Shapes: ``x (*B, I_1, ..., I_N)`` -> weights ``(*B, R)``, factors ``(*B, I_n, R)``.
+    Cost per sweep :math:`O(NRP + NR^2\\sum_n I_n + NR^3)`; memory :math:`O(P + R\\,P/I_1)`.
+    """
+    xb, lead = _flatten_batch(x, batch_dims)
+    b, shape = xb.shape[0], xb.shape[1:]
+    order = len(shape)
+    if rank < 1:
+        raise ShapeError(f"cp_als: rank must be >= 1, got {rank}")
+    eps = torch.finfo(xb.dtype).eps
+    if isinstance(init, CPTensor):
+        factors = [f.reshape(b, *f.shape[-2:]).to(xb) for f in init.factors]
+        weights = init.weights.reshape(b, rank).to(xb)
+    elif init in ("svd", "random"):
+        factors = []
+        for n, size in enumerate(shape):
+            rnd = torch.rand(b, size, rank, generator=generator, dtype=xb.dtype).to(xb.device)
+            if init == "svd":
+                k = min(rank, size)
+                u = leading_left_singular_vectors(unfold(xb, n, "row_major", batch_dims=1), k)
+                u = torch.cat([u, rnd[..., k:]], dim=-1)
+                rnd = u.abs() if non_negative else u
+            factors.append(rnd)
+        weights = torch.ones(b, rank, dtype=xb.dtype, device=xb.device)
+    else:
+        raise ValueError(f"cp_als: unknown init {init!r}; use 'svd', 'random' or a CPTensor")
+    if non_negative and bool((xb < 0).any()):
+        raise ValueError("cp_als(non_negative=True) needs a tensor with no negative entries")
+
+    norm_x2 = (xb * xb).flatten(1).sum(-1)
+    grams = [f.transpose(1, 2) @ f for f in factors]
+    errors: list[float] = []
+    prev = None
+    it = 0
+    for it in range(1, n_iter_max + 1):  # noqa: B007 - it is reported
+        for n in range(order):
+            v = torch.ones_like(grams[0])
+            for m in range(order):
+                if m != n:
+                    v = v * grams[m]
+            m_n = mttkrp(xb, factors, n)  # (B, I_n, R)
+            if non_negative:
+                u = factors[n] * weights.unsqueeze(1)
+                u = u * m_n.clamp_min(0) / (u @ v + eps)
+            else:
+                u = torch.linalg.solve(v, m_n.transpose(1, 2)).transpose(1, 2)
+            weights = torch.linalg.vector_norm(u, dim=1)
+            safe = torch.where(weights > 0, weights, torch.ones_like(weights))
+            factors[n] = u / safe.unsqueeze(1)
+            grams[n] = factors[n].transpose(1, 2) @ factors[n]
+        # ||X - Xh||^2 = ||X||^2 - 2 <X, Xh> + ||Xh||^2, with <X, Xh> from the last MTTKRP
+        inner_xxh = (m_n * factors[-1]).sum(1).mul(weights).sum(-1)
+        g = torch.ones_like(grams[0])
+        for gm in grams:
+            g = g * gm
+        norm_xh2 = (weights.unsqueeze(1) @ g @ weights.unsqueeze(2)).reshape(b)
+        err = (norm_x2 - 2 * inner_xxh + norm_xh2).clamp_min(0).sqrt() / norm_x2.sqrt()
+        errors.append(float(err.max()))
+        if prev is not None and bool(((prev - err).abs() < tol).all()):
+            break
+        prev = err
+    return CPTensor(_restore(weights, lead), [_restore(f, lead) for f in factors], it, errors)
+
+
+# ----------------------------------------------------------------------------------------------
+# Tucker
+
+
+def tucker_hosvd(x: torch.Tensor, rank: int | Sequence[int], batch_dims: int = 0) -> TuckerTensor:
+    """Truncated higher-order SVD (De Lathauwer, De Moor & Vandewalle 2000a).
+
+    :math:`A^{(n)}` = the :math:`R_n` leading left singular vectors of :math:`\\mathcal X_{(n)}`;
+    :math:`\\mathcal G=\\mathcal X\\times_1A^{(1)T}\\cdots\\times_NA^{(N)T}`. Quasi-optimal:
+    the error is at most :math:`\\sqrt N` times the best rank-:math:`(R_1..R_N)` error.
+
+    Shapes: ``x (*B, I_1..I_N)`` -> core ``(*B, R_1..R_N)``, factors ``(*B, I_n, R_n)``.
+    Cost :math:`O(P\\sum_n I_n + \\sum_n I_n^3)` (Gram matrices of the unfoldings).
+    """
+    xb, lead = _flatten_batch(x, batch_dims)
+    ranks = _as_ranks(rank, xb.shape[1:], "tucker_hosvd")
+    factors = [leading_left_singular_vectors(unfold(xb, n, "row_major", batch_dims=1), r)
+               for n, r in enumerate(ranks)]
+    core = multi_mode_dot(xb, factors, transpose=True, batch_dims=1)
+    return TuckerTensor(_restore(core, lead), [_restore(f, lead) for f in factors])
+
+
+def tucker_hooi(
+    x: torch.Tensor,
+    rank: int | Sequence[int],
+    n_iter_max: int = 100,
+    tol: float = 1e-4,
+    init: str | TuckerTensor = "svd",
+    batch_dims: int = 0,
+) -> TuckerTensor:
+    """Higher-order orthogonal iteration (De Lathauwer, De Moor & Vandewalle 2000b).
+
+    Starting from HOSVD (``init="svd"``) or a given :class:`TuckerTensor`, each sweep sets
+    :math:`A^{(n)}` to the leading left singular vectors of
+    :math:`(\\mathcal X\\times_{m\\ne n}A^{(m)T})_{(n)}`. With orthonormal factors the error is
+    :math:`\\sqrt{\\|\\mathcal X\\|^2-\\|\\mathcal G\\|^2}/\\|\\mathcal X\\|`; it stops when that changes
+    by less than ``tol`` (TensorLy's criterion) or after ``n_iter_max`` sweeps.
+
+    Cost per sweep :math:`O(NRP)` for :math:`R=\\max R_n` (the first, largest mode product dominates).
+    """
+    xb, lead = _flatten_batch(x, batch_dims)
+    shape = xb.shape[1:]
+    ranks = _as_ranks(rank, shape, "tucker_hooi")
+    if isinstance(init, TuckerTensor):
+        factors = [f.reshape(xb.shape[0], *f.shape[-2:]).to(xb) for f in init.factors]
+    else:
+        factors = tucker_hosvd(xb, ranks, batch_dims=1).factors
+    norm_x2 = (xb * xb).flatten(1).sum(-1)
+    errors: list[float] = []
+    prev = None
+    core = None
+    it = 0
+    for it in range(1, n_iter_max + 1):  # noqa: B007 - it is reported
+        for n, r in enumerate(ranks):
+            y = multi_mode_dot(xb, factors, skip=n, transpose=True, batch_dims=1)
+            factors[n] = leading_left_singular_vectors(unfold(y, n, "row_major", batch_dims=1), r)
+        core = mode_dot(y, factors[-1], len(shape) - 1, transpose=True, batch_dims=1)
+        err = (norm_x2 - (core * core).flatten(1).sum(-1)).clamp_min(0).sqrt() / norm_x2.sqrt()
+        errors.append(float(err.max()))
+        if prev is not None and bool(((prev - err).abs() < tol).all()):
+            break
+        prev = err
+    return TuckerTensor(_restore(core, lead), [_restore(f, lead) for f in factors], it, errors)
+
+
+# ----------------------------------------------------------------------------------------------
+# Tensor train
+
+
+def tt_svd(
+    x: torch.Tensor,
+    rank: int | Sequence[int] | None = None,
+    tol: float | None = None,
+    batch_dims: int = 0,
+) -> TTTensor:
+    """TT-SVD (Oseledets 2011, Alg. 1): sequential truncated SVDs of reshaped unfoldings.
+
+    Give ``rank`` (an int capping every TT rank, or the ``N-1`` inner ranks, or all ``N+1`` with
+    ones at the ends as TensorLy does) and/or ``tol``, a relative error bound: each of the ``N-1``
+    SVDs drops the tail whose energy is at most :math:`\\delta=\\mathrm{tol}\\,\\|\\mathcal X\\|_F/\\sqrt{N-1}`,
+    which guarantees :math:`\\|\\mathcal X-\\hat{\\mathcal X}\\|_F\\le\\mathrm{tol}\\,\\|\\mathcal X\\|_F`.
+    In a batch the largest rank needed by any member is used (the bound holds for all).
+
+    Shapes: ``x (*B, I_1..I_N)`` -> ``cores[k] (*B, r_{k-1}, I_k, r_k)``.
+    Cost :math:`O(\\min(I_1, P/I_1)\\,P)` for the first SVD, which dominates.
+    """
+    xb, lead = _flatten_batch(x, batch_dims)
+    b, shape = xb.shape[0], xb.shape[1:]
+    order = len(shape)
+    if rank is None and tol is None:
+        raise ValueError("tt_svd needs rank=..., tol=... or both")
+    if rank is None:
+        inner = [None] * (order - 1)
+    elif isinstance(rank, int):
+        inner = [rank] * (order - 1)
+    else:
+        rank = list(rank)
+        if len(rank) == order + 1:
+            if rank[0] != 1 or rank[-1] != 1:
+                raise ShapeError(f"tt_svd: boundary ranks must be 1, got {rank}")
+            rank = rank[1:-1]
+        if len(rank) != order - 1:
+            raise ShapeError(f"tt_svd: expected {order - 1} inner ranks (or {order + 1} with the ends), got {len(rank)}")
+        inner = rank
+    delta2 = None
+    if tol is not None:
+        delta2 = (tol ** 2) * (xb * xb).flatten(1).sum(-1) / max(1, order - 1)  # (B,)
+    cores = []
+    c = xb
+    r_prev = 1
+    for k in range(order - 1):
+        c = c.reshape(b, r_prev * shape[k], -1)
+        u, s, vh = torch.linalg.svd(c, full_matrices=False)
+        r = s.shape[-1]
+        if delta2 is not None:
+            tail = (s * s).flip(-1).cumsum(-1).flip(-1)  # tail[j] = sum_{i>=j} s_i^2
+            keep = (tail > delta2.unsqueeze(-1)).sum(-1)  # smallest r with tail[r] <= delta^2
+            r = max(1, int(keep.max()))
+        if inner[k] is not None:
+            r = min(r, inner[k])
+        cores.append(u[..., :r].reshape(b, r_prev, shape[k], r))
+        c = s[..., :r, None] * vh[..., :r, :]
+        r_prev = r
+    cores.append(c.reshape(b, r_prev, shape[-1], 1))
+    return TTTensor([_restore(g, lead) for g in cores])
