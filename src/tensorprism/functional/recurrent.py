@@ -295,18 +295,29 @@ def elman_bptt(
 
 
 # --------------------------------------------------------------------------- diagnostics
-def hidden_grad_norms(hidden_states: Sequence[Tensor], loss: Tensor) -> Tensor:
+def hidden_grad_norms(
+    step: Callable[[Tensor, object], object], x: Tensor, state: object,
+    loss_fn: Callable[[Tensor], Tensor],
+) -> Tensor:
     r"""Per-time-step gradient norms :math:`\lVert \partial \mathcal L / \partial h_t \rVert_2`.
 
-    ``hidden_states`` are the ``h_t`` tensors *that the loss was computed from* (each ``(B, H)``,
-    kept in the graph, e.g. the outputs of :func:`unroll` split along time). Returns ``(T,)``.
-    A loss on the last step only shows vanishing (norms shrinking towards early t) or exploding
-    (growing) gradients directly (l. 9893-9911).
+    Runs ``step(x_t, state) -> state`` over ``x (B, T, I)`` from ``state`` (a tensor or a tuple
+    whose first entry is the output), computes ``loss_fn(outputs (B, T, H))`` and returns the
+    ``(T,)`` norms of the total gradient w.r.t. each :math:`h_t`. With a loss on the last step
+    only, norms shrinking towards early t show vanishing gradients and growing norms exploding
+    ones (l. 9893-9911).
     """
-    grads = torch.autograd.grad(loss, list(hidden_states), retain_graph=True, allow_unused=True)
-    return torch.stack([
-        torch.zeros((), device=loss.device) if g is None else g.norm() for g in grads
-    ])
+    if isinstance(state, tuple):
+        state = tuple(s.detach().requires_grad_() for s in state)
+    else:
+        state = state.detach().requires_grad_()
+    hs = []
+    for t in range(x.shape[1]):
+        state = step(x[:, t], state)
+        hs.append(state[0] if isinstance(state, tuple) else state)
+    loss = loss_fn(torch.stack(hs, 1))
+    grads = torch.autograd.grad(loss, hs, allow_unused=True)
+    return torch.stack([torch.zeros((), device=x.device) if g is None else g.norm() for g in grads])
 
 
 def jacobian_product_norm(hidden: Sequence[Tensor], w_hh: Tensor, nonlinearity: str = "tanh") -> Tensor:
