@@ -1,0 +1,144 @@
+"""Message passing as tensor functions (book §8.1.3, §8.3.2, §8.4).
+
+Two forms of every aggregation:
+
+* the **scatter** form (fast, ``O(E·F)``): messages live on edges, ``scatter(msg, edge_index[1])``
+  reduces them onto the target nodes;
+* the **dense** reference form written as the book writes it, with an ``(N, N)`` adjacency
+  (``sum``: ``A H``; ``mean``: ``D⁻¹ A H``; ``max``: element-wise max over ``{j : A_ij ≠ 0}``).
+
+Tests prove the two equal (values and gradients). Nodes without incoming edges aggregate to 0 for
+every reduction (the book's mean divides by zero there, catalogue B4).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import ConfigError
+from ..tensor.graph import normalize_adjacency_dense
+
+REDUCTIONS = ("sum", "add", "mean", "max", "min", "mul", "std")
+
+
+def _expand_index(index: Tensor, src: Tensor) -> Tensor:
+    return index.view(-1, *([1] * (src.dim() - 1))).expand_as(src)
+
+
+def scatter(src: Tensor, index: Tensor, dim_size: int | None = None, reduce: str = "sum") -> Tensor:
+    """Reduce rows of ``src (E, *)`` into ``(dim_size, *)`` by ``index (E,)``.
+
+    ``reduce`` in sum/add/mean/max/min/mul/std. Empty groups give 0. Differentiable.
+    """
+    if reduce not in REDUCTIONS:
+        raise ConfigError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}")
+    n = int(index.max()) + 1 if dim_size is None else int(dim_size)
+    if reduce == "std":
+        return scatter_std(src, index, n)
+    shape = (n, *src.shape[1:])
+    if reduce in ("sum", "add"):
+        return src.new_zeros(shape).index_add_(0, index, src)
+    if reduce == "mean":
+        out = src.new_zeros(shape).index_add_(0, index, src)
+        cnt = torch.bincount(index, minlength=n).clamp_(min=1).to(src.dtype)
+        return out / cnt.view(-1, *([1] * (src.dim() - 1)))
+    red = {"max": "amax", "min": "amin", "mul": "prod"}[reduce]
+    return src.new_zeros(shape).scatter_reduce(0, _expand_index(index, src), src, reduce=red,
+                                               include_self=False)
+
+
+def scatter_std(src: Tensor, index: Tensor, dim_size: int, eps: float = 1e-5) -> Tensor:
+    """Per-group standard deviation ``sqrt(relu(E[x²] - E[x]²) + eps)`` — PNA's std aggregator
+    (Corso et al. 2020), also PyTorch Geometric's ``StdAggregation``; empty groups give ``sqrt(eps)``.
+    """
+    mean = scatter(src, index, dim_size, "mean")
+    mean2 = scatter(src * src, index, dim_size, "mean")
+    return (mean2 - mean * mean).clamp(min=0).add(eps).sqrt()
+
+
+def scatter_softmax(src: Tensor, index: Tensor, dim_size: int | None = None) -> Tensor:
+    """Softmax of ``src (E, *)`` within each group of ``index`` (attention over ``N(i)``).
+
+    Stable: the group max is subtracted first. Each group's values sum to 1.
+    """
+    n = int(index.max()) + 1 if dim_size is None else int(dim_size)
+    gmax = scatter(src.detach(), index, n, "max")
+    ex = (src - gmax.index_select(0, index)).exp()
+    den = scatter(ex, index, n, "sum").index_select(0, index)
+    return ex / (den + 1e-16)
+
+
+def propagate_sparse(edge_index: Tensor, edge_weight: Tensor | None, x: Tensor,
+                     num_nodes: int | None = None, reduce: str = "sum") -> Tensor:
+    """``out[i] = reduce_{e: target_e = i} w_e · x[source_e]``: the scatter form of ``A X``."""
+    msg = x.index_select(0, edge_index[0])
+    if edge_weight is not None:
+        msg = msg * edge_weight.view(-1, *([1] * (x.dim() - 1)))
+    return scatter(msg, edge_index[1], x.size(0) if num_nodes is None else num_nodes, reduce)
+
+
+# --------------------------------------------------------------------------- dense references
+def dense_aggregate(adj: Tensor, h: Tensor, reduce: str = "sum") -> Tensor:
+    """Reference aggregation over neighbours ``{j : A_ij ≠ 0}`` of a dense ``(N, N)`` adjacency.
+
+    sum: ``m = A H`` (book eq. 18138, weights included); mean: ``D⁻¹ A H`` (eq. 18142);
+    max/min: element-wise over neighbours (eq. 18146); std: ``sqrt(E[h²] − E[h]² + 1e-5)``.
+    """
+    if reduce in ("sum", "add"):
+        return adj @ h
+    if reduce == "mean":
+        return normalize_adjacency_dense((adj != 0).to(h.dtype), "row", self_loops=False) @ h
+    if reduce == "std":
+        mean = dense_aggregate(adj, h, "mean")
+        var = (dense_aggregate(adj, h * h, "mean") - mean * mean).clamp(min=0)
+        return (var + 1e-5).sqrt()
+    if reduce in ("max", "min"):
+        mask = (adj != 0).unsqueeze(-1)  # (N, N, 1)
+        fill = float("-inf") if reduce == "max" else float("inf")
+        vals = torch.where(mask, h.unsqueeze(0).expand(adj.size(0), -1, -1), fill)  # (N, N, F)
+        out = vals.amax(1) if reduce == "max" else vals.amin(1)
+        return torch.where(mask.any(1), out, torch.zeros_like(out))
+    raise ConfigError(f"dense_aggregate: reduce must be sum/mean/max/min/std, got {reduce!r}")
+
+
+def dense_graph_conv(adj: Tensor, x: Tensor, weight: Tensor, bias: Tensor | None = None,
+                     normalization: str = "sym", self_loops: bool = True,
+                     bias_before_aggregation: bool = False) -> Tensor:
+    """Reference GCN layer ``H' = Â X Wᵀ + b`` (book eq. 18270, without σ), ``weight (out, in)``.
+
+    ``Â`` is :func:`~tensorprism.tensor.graph.normalize_adjacency_dense`; with
+    ``bias_before_aggregation`` it computes ``Â (X Wᵀ + b)``, the book's §8.7.2 variant (E18).
+    """
+    a = normalize_adjacency_dense(adj, normalization, self_loops)
+    h = x @ weight.t()
+    if bias is not None and bias_before_aggregation:
+        return a @ (h + bias)
+    out = a @ h
+    return out if bias is None else out + bias
+
+
+def dense_gat(adj: Tensor, x: Tensor, weight: Tensor, att_src: Tensor, att_dst: Tensor,
+              negative_slope: float | None = 0.2, concat: bool = True,
+              edge_bias: Tensor | None = None) -> Tensor:
+    """Reference multi-head graph attention (book eqs. 18330–18368, pyGAT-style all-pairs form).
+
+    ``weight (H·F', F_in)``, ``att_src``/``att_dst (H, F')`` split the book's ``a ∈ R^{2F'}`` into
+    its halves: ``e_ij = LeakyReLU(a_dstᵀ W h_i + a_srcᵀ W h_j) (+ edge_bias_ij)``; softmax over
+    ``{j : A_ij ≠ 0}``; ``h'_i = Σ_j α_ij W h_j``; heads concatenated ``(N, H·F')`` or averaged.
+    ``negative_slope=None`` drops the LeakyReLU (Exercises 6, 13).
+    """
+    heads, f_out = att_src.shape
+    wh = (x @ weight.t()).view(-1, heads, f_out)  # (N, H, F')
+    s_dst = (wh * att_dst).sum(-1)  # (N, H)
+    s_src = (wh * att_src).sum(-1)
+    e = s_dst.unsqueeze(1) + s_src.unsqueeze(0)  # (N_i, N_j, H)
+    if negative_slope is not None:
+        e = F.leaky_relu(e, negative_slope)
+    if edge_bias is not None:
+        e = e + edge_bias.unsqueeze(-1)
+    e = e.masked_fill((adj == 0).unsqueeze(-1), float("-inf"))
+    alpha = torch.softmax(e, dim=1).nan_to_num(0.0)  # rows with no neighbour → 0
+    out = torch.einsum("ijh,jhf->ihf", alpha, wh)
+    return out.reshape(-1, heads * f_out) if concat else out.mean(1)
