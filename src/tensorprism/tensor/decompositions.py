@@ -104,6 +104,18 @@ class TTTensor:
 
     cores: list[torch.Tensor]
 
+    def __post_init__(self):
+        prev = 1
+        for k, core in enumerate(self.cores):
+            if core.dim() < 3 or core.shape[-3] != prev:
+                raise ShapeError(
+                    f"TT core {k} has shape {tuple(core.shape)}; expected (*B, {prev}, I_{k + 1}, r_{k + 1}) "
+                    "— every core is 3-way and its first rank must equal the previous core's last"
+                )
+            prev = core.shape[-1]
+        if prev != 1:
+            raise ShapeError(f"the last TT core must end with rank 1, got {prev}")
+
     @property
     def rank(self) -> tuple[int, ...]:
         return (1, *(c.shape[-1] for c in self.cores))
