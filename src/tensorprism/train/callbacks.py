@@ -1,0 +1,272 @@
+"""Callbacks: everything the training loop does besides training.
+
+A callback overrides any of the hooks below; the Trainer calls them in list order. Callbacks with
+state that matters for an exact resume (early stopping's patience counter, the best score so far)
+return it from :meth:`Callback.state_dict` as JSON-able values.
+
+Hooks (``trainer`` exposes ``epoch``, ``global_step``, ``batch_in_epoch``, ``model``, ``task``,
+``optimizers``, ``config``, ``out_dir``, ``is_main`` and ``history``):
+
+* ``on_fit_start(trainer)`` / ``on_fit_end(trainer)``
+* ``on_train_epoch_start(trainer)``
+* ``on_train_batch_end(trainer, outputs)``: after each batch (``trainer.at_step_boundary`` says
+  whether an optimiser step just happened)
+* ``on_epoch_end(trainer, logs)``: after training and validation of an epoch; ``logs`` holds the
+  epoch's metrics (``train/loss``, ``val/acc``...). ``trainer.epoch`` already counts this epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .trainer import Trainer
+
+
+class Callback:
+    def on_fit_start(self, trainer: Trainer) -> None: ...
+
+    def on_train_epoch_start(self, trainer: Trainer) -> None: ...
+
+    def on_train_batch_end(self, trainer: Trainer, outputs: dict[str, Any]) -> None: ...
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None: ...
+
+    def on_fit_end(self, trainer: Trainer) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        del state
+
+
+def _improved(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
+    if best is None:
+        return True
+    return value < best - min_delta if mode == "min" else value > best + min_delta
+
+
+def _monitored(trainer: Trainer, logs: dict[str, float], monitor: str | None) -> tuple[str, float | None]:
+    key = monitor or trainer.monitor
+    if key not in logs and not key.startswith(("val/", "train/")):
+        key = f"val/{key}"
+    return key, logs.get(key)
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+
+    def __init__(self, patience: int = 5, monitor: str | None = None, mode: str | None = None,
+                 min_delta: float = 0.0):
+        self.patience, self.monitor, self.mode, self.min_delta = patience, monitor, mode, min_delta
+        self.best: float | None = None
+        self.wait = 0
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        key, value = _monitored(trainer, logs, self.monitor)
+        if value is None:
+            return
+        mode = self.mode or trainer.mode
+        if _improved(value, self.best, mode, self.min_delta):
+            self.best, self.wait = value, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            trainer.should_stop = True
+            trainer.log(f"early stopping at epoch {trainer.epoch}: {key} has not improved for "
+                        f"{self.patience} epochs (best {self.best:.6g})")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "wait": self.wait}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.wait = state.get("best"), state.get("wait", 0)
+
+
+class Checkpoint(Callback):
+    """Write ``checkpoints/last.safetensors`` (every epoch and every ``every_n_steps`` optimiser
+    steps, for mid-epoch resume) and ``checkpoints/best.safetensors`` when ``monitor`` improves."""
+
+    def __init__(self, every_n_steps: int | None = None, monitor: str | None = None,
+                 mode: str | None = None, save_best: bool = True):
+        self.every_n_steps, self.monitor, self.mode, self.save_best = every_n_steps, monitor, mode, save_best
+        self.best: float | None = None
+
+    def on_train_batch_end(self, trainer: Trainer, outputs: dict[str, Any]) -> None:
+        n = self.every_n_steps
+        if n and trainer.at_step_boundary and trainer.global_step % n == 0:
+            trainer.save_checkpoint("last")
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        key, value = _monitored(trainer, logs, self.monitor)
+        if self.save_best and value is not None and _improved(value, self.best, self.mode or trainer.mode):
+            self.best = value
+            trainer.save_checkpoint("best", metrics=logs)
+        trainer.save_checkpoint("last", metrics=logs)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = state.get("best")
+
+
+class JSONLLogger(Callback):
+    """Append one JSON record per epoch (and per ``every_n_steps`` steps) to ``metrics.jsonl``.
+
+    On resume, records written after the checkpoint by the interrupted run are dropped so the file
+    reads as if the run had never stopped.
+    """
+
+    def __init__(self, path: str | Path | None = None, every_n_steps: int | None = None):
+        self.path = Path(path) if path else None
+        self.every_n_steps = every_n_steps
+        self._t0 = 0.0
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        if self.path is None:
+            self.path = trainer.out_dir / "metrics.jsonl"
+        self._t0 = time.perf_counter() - trainer.elapsed
+        if self.path.exists():
+            keep = [line for line in self.path.read_text().splitlines()
+                    if line.strip() and json.loads(line).get("step", 0) <= trainer.global_step]
+            self.path.write_text("".join(line + "\n" for line in keep))
+
+    def write(self, record: dict[str, Any]) -> None:
+        record = {**record, "time": round(time.perf_counter() - self._t0, 3)}
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def on_train_batch_end(self, trainer: Trainer, outputs: dict[str, Any]) -> None:
+        n = self.every_n_steps
+        if n and trainer.at_step_boundary and trainer.global_step % n == 0:
+            record = {"epoch": trainer.epoch, "step": trainer.global_step, "lr": trainer.lr}
+            record.update({f"train/{k}": float(v) for k, v in outputs.items() if _is_scalar(v)})
+            self.write(record)
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        self.write({"epoch": trainer.epoch, "step": trainer.global_step, "lr": trainer.lr, **logs})
+
+
+def _is_scalar(v: Any) -> bool:
+    import torch
+
+    return isinstance(v, (int, float)) or (isinstance(v, torch.Tensor) and v.numel() == 1)
+
+
+class TensorBoardLogger(Callback):
+    """Mirror the epoch metrics to TensorBoard event files under ``<out_dir>/tensorboard``."""
+
+    def __init__(self, log_dir: str | Path | None = None):
+        self.log_dir = log_dir
+        self.writer = None
+
+    @staticmethod
+    def available() -> bool:
+        import importlib.util
+
+        return importlib.util.find_spec("tensorboard") is not None
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(str(self.log_dir or trainer.out_dir / "tensorboard"),
+                                    purge_step=trainer.global_step or None)
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        for key, value in logs.items():
+            self.writer.add_scalar(key, value, trainer.global_step)
+        self.writer.add_scalar("lr", trainer.lr, trainer.global_step)
+        self.writer.flush()
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class ProgressBar(Callback):
+    """A tqdm bar per epoch with the running loss, samples/s and tqdm's ETA."""
+
+    def __init__(self, refresh_every: int = 10):
+        self.refresh_every = refresh_every
+        self.bar = None
+        self._t, self._n = 0.0, 0
+
+    def on_train_epoch_start(self, trainer: Trainer) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=trainer.batches_per_epoch, initial=trainer.batch_in_epoch,
+                        desc=f"epoch {trainer.epoch + 1}/{trainer.config.epochs}", unit="batch",
+                        leave=False, dynamic_ncols=True)
+        self._t, self._n = time.perf_counter(), 0
+
+    def on_train_batch_end(self, trainer: Trainer, outputs: dict[str, Any]) -> None:
+        self.bar.update(1)
+        self._n += trainer.last_batch_size
+        if self.bar.n % self.refresh_every == 0:
+            rate = self._n / max(time.perf_counter() - self._t, 1e-9)
+            self.bar.set_postfix(loss=f"{float(outputs['loss']):.4g}", samples_s=f"{rate:,.0f}",
+                                 refresh=False)
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        shown = "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if isinstance(v, float))
+        trainer.log(f"epoch {trainer.epoch}/{trainer.config.epochs}  {shown}")
+
+
+class LRMonitor(Callback):
+    """Records the learning rate after every optimiser step in ``trainer.history['lr']`` (tests, plots)."""
+
+    def on_train_batch_end(self, trainer: Trainer, outputs: dict[str, Any]) -> None:
+        if trainer.at_step_boundary:
+            trainer.history.setdefault("lr", []).append(trainer.lr)
+
+
+class RunArtifacts(Callback):
+    """At the end of ``fit``: PNG plots of the logged curves (and the confusion matrix for
+    classification) plus a short ``report.md`` in the run directory."""
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        from ..viz.training import plot_confusion_matrix, plot_metrics
+
+        out = trainer.out_dir
+        plots = plot_metrics(out / "metrics.jsonl", out / "plots")
+        final = trainer.final_metrics
+        cm = final.get("test/confusion_matrix") or final.get("val/confusion_matrix")
+        if cm is not None:
+            plots.append(plot_confusion_matrix(cm, out / "plots" / "confusion_matrix.png"))
+        write_report(trainer, plots)
+
+
+def write_report(trainer: Trainer, plots: list[Path]) -> Path:
+    """``report.md``: what was trained, how long, the final numbers and links to the plots."""
+    from .checkpoint import atomic_write_text
+
+    spec = getattr(trainer.model, "prism_spec", None)
+    cfg = trainer.config
+    lines = [
+        "# Training report", "",
+        f"- model: `{spec['name'] if spec else type(trainer.model).__name__}` "
+        f"({sum(p.numel() for p in trainer.model.parameters()):,} parameters)",
+        f"- task: `{trainer.task!r}`",
+        f"- optimiser: {cfg.optimizer}, lr {cfg.lr}, schedule {cfg.scheduler or 'constant'}, "
+        f"batch size {cfg.batch_size}, epochs run {trainer.epoch}/{cfg.epochs}",
+        f"- device: {trainer.device}, precision {trainer.precision}, processes {trainer.world_size}",
+        f"- optimiser steps: {trainer.global_step}, wall time {trainer.elapsed:.1f} s", "",
+        "| metric | value |", "|---|---|",
+    ]
+    for key, value in trainer.final_metrics.items():
+        if isinstance(value, float) and math.isfinite(value):
+            lines.append(f"| {key} | {value:.4f} |")
+    lines.append("")
+    lines += [f"![{p.stem}](plots/{p.name})" for p in plots]
+    path = trainer.out_dir / "report.md"
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return path

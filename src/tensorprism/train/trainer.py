@@ -1,0 +1,653 @@
+"""The generic training loop.
+
+:class:`Trainer` owns what every paradigm shares (data order, device, precision, gradient
+accumulation and clipping, LR schedules, callbacks, checkpoints, distributed data parallelism);
+a :class:`~tensorprism.train.tasks.Task` owns what differs (loss, evaluation, metrics).
+
+    >>> trainer = Trainer(model, "classification", train_data=train, val_data=val, epochs=5)
+    >>> trainer.fit()
+    >>> trainer.evaluate("val")          # {'val/loss': ..., 'val/acc': ..., ...}
+    >>> trainer.predict(test)            # predictions, concatenated over batches
+
+One optimiser step per ``accumulate`` batches:
+
+.. math:: \\theta \\leftarrow \\theta - \\eta_t\\,\\mathrm{clip}\\Big(\\frac1k\\sum_{j=1}^{k}
+          \\nabla_\\theta \\mathcal L(B_j)\\Big)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import math
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, Dataset
+
+from ..errors import ConfigError, NonFiniteError, ShapeError
+from ..registry import build_config
+from . import distributed as D
+from .callbacks import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    JSONLLogger,
+    ProgressBar,
+    RunArtifacts,
+    TensorBoardLogger,
+)
+from .checkpoint import atomic_write_text, read_checkpoint, resolve_checkpoint, save_checkpoint
+from .data import ResumableSampler, batch_size_of, to_device
+from .schedules import build_scheduler
+from .seeding import rng_state, seed_everything, set_rng_state
+from .tasks import Task, create_task
+
+OPTIMIZERS = {
+    "sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+    "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad, "adadelta": torch.optim.Adadelta,
+    "adamax": torch.optim.Adamax, "nadam": torch.optim.NAdam, "radam": torch.optim.RAdam,
+}
+
+
+@dataclass
+class TrainerConfig:
+    """Everything that controls a training run (all overridable from YAML / ``key=value``).
+
+    Attributes:
+        optimizer: one of ``sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, radam``.
+        optimizer_kwargs: extra optimiser arguments (``momentum``, ``betas``...).
+        lr, weight_decay: base learning rate and weight decay.
+        epochs: number of passes over ``train_data``; ``max_steps`` stops earlier if set.
+        batch_size: examples per batch *per process* (the global batch is ``batch_size ×
+            world_size × accumulate``).
+        scheduler: ``None`` or a name or ``{"name": ..., **options}`` from
+            :mod:`tensorprism.train.schedules`; ``scheduler_interval`` is ``"step"`` or ``"epoch"``.
+        grad_clip_norm: clip the global gradient L2 norm (or each tensor's, with
+            ``grad_clip_per_tensor``) to this value; ``grad_clip_value`` clamps each element.
+        accumulate: batches whose gradients are summed (loss divided by ``accumulate``) per step.
+        precision: ``"auto"`` (bf16 autocast on GPUs that support it, fp16 + loss scaling on older
+            GPUs, fp32 on CPUs, where bf16 is emulated and slower), ``"32"``, ``"bf16"``, ``"16"``.
+        compile: ``True`` or a backend name to run the model through :func:`torch.compile`.
+        device: ``"auto"`` (CUDA, then MPS, then CPU) or a torch device string.
+        seed, deterministic: seeding (see :func:`~tensorprism.train.seeding.seed_everything`).
+        out_dir: run directory (config.yaml, metrics.jsonl, checkpoints/, plots/, report.md);
+            ``None`` keeps everything in memory.
+        checkpoint_every_steps: also write ``last`` every N optimiser steps (mid-epoch resume).
+        early_stopping_patience: stop after that many epochs without improvement of ``monitor``.
+        monitor, mode: metric followed for the best checkpoint/early stopping (default: the task's).
+        check_finite: raise :class:`~tensorprism.errors.NonFiniteError` when the loss is NaN/Inf.
+    """
+
+    optimizer: str = "adamw"
+    optimizer_kwargs: dict[str, Any] = field(default_factory=dict)
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    epochs: int = 10
+    max_steps: int | None = None
+    batch_size: int = 64
+    eval_batch_size: int | None = None
+    shuffle: bool = True
+    drop_last: bool = False
+    num_workers: int = 0
+    scheduler: str | dict[str, Any] | None = None
+    scheduler_interval: str = "step"
+    grad_clip_norm: float | None = None
+    grad_clip_per_tensor: bool = False
+    grad_clip_value: float | None = None
+    accumulate: int = 1
+    precision: str = "auto"
+    compile: bool | str = False
+    device: str = "auto"
+    seed: int = 0
+    deterministic: bool = False
+    out_dir: str | None = None
+    val_every: int = 1
+    checkpoint_every_steps: int | None = None
+    log_every_steps: int | None = None
+    early_stopping_patience: int | None = None
+    monitor: str | None = None
+    mode: str | None = None
+    check_finite: bool = True
+    progress: bool = True
+    tensorboard: bool = True
+    plots: bool = True
+
+    def __post_init__(self) -> None:
+        if self.accumulate < 1:
+            raise ConfigError(f"accumulate must be >= 1, got {self.accumulate}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.scheduler_interval not in ("step", "epoch"):
+            raise ConfigError(f"scheduler_interval must be 'step' or 'epoch', got {self.scheduler_interval!r}")
+        if self.precision not in ("auto", "32", "bf16", "16"):
+            raise ConfigError(f"precision must be one of auto, 32, bf16, 16; got {self.precision!r}")
+        if isinstance(self.optimizer, str) and self.optimizer.lower() not in OPTIMIZERS:
+            from ..errors import suggest
+
+            close = suggest(self.optimizer.lower(), OPTIMIZERS)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}{hint}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if str(device) != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda", D.local_rank())
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``"auto"`` picks the fastest precision the device really gains from (never bf16 on a CPU)."""
+    if precision == "auto":
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "16"
+        return "32"
+    if precision in ("bf16", "16") and device.type == "cpu":
+        warnings.warn(f"precision={precision!r} on a CPU: low-precision matmuls are usually emulated "
+                      f"and slower than fp32 there", stacklevel=3)
+    return precision
+
+
+class Trainer:
+    """Generic training loop; see the module docstring and ``docs/training.md``.
+
+    Args:
+        model: any :class:`torch.nn.Module` (models from ``create_model`` also record their spec in
+            checkpoints so ``prism eval``/``load_model`` can rebuild them).
+        task: a :class:`Task`, a registered task name, or ``None`` for ``"classification"``.
+        train_data, val_data, test_data: :class:`~torch.utils.data.Dataset` objects (the Trainer
+            builds seeded, resumable loaders; a dataset's ``collate_fn`` attribute is honoured) or
+            ready :class:`~torch.utils.data.DataLoader` objects.
+        callbacks: extra :class:`~tensorprism.train.callbacks.Callback` objects.
+        config: a :class:`TrainerConfig`; keyword arguments override its fields.
+        run_info: extra JSON-able facts written to ``config.yaml`` (e.g. the dataset's name).
+    """
+
+    def __init__(self, model: nn.Module, task: Task | str | None = None, *, train_data: Any = None,
+                 val_data: Any = None, test_data: Any = None, callbacks: list[Callback] | None = None,
+                 config: TrainerConfig | None = None, run_info: dict[str, Any] | None = None,
+                 **overrides: Any):
+        base = dataclasses.asdict(config) if config is not None else {}
+        self.config: TrainerConfig = build_config(TrainerConfig, {**base, **overrides}, owner="Trainer")
+        cfg = self.config
+        self.task: Task = create_task(task or "classification") if not isinstance(task, Task) else task
+        self.model = model
+        self.data = {"train": train_data, "val": val_data, "test": test_data}
+        self.run_info = dict(run_info or {})
+        self.device = resolve_device(cfg.device)
+        self.distributed = D.init_distributed(self.device)
+        self.rank, self.world_size = D.rank(), D.world_size()
+        self.is_main = self.rank == 0
+        self.precision = resolve_precision(cfg.precision, self.device)
+        self.out_dir = Path(cfg.out_dir) if cfg.out_dir else None
+        self.monitor = cfg.monitor or self.task.monitor
+        self.mode = cfg.mode or self.task.mode
+        self.user_callbacks = list(callbacks or [])
+        self.callbacks: list[Callback] = []
+        # loop state (saved in checkpoints)
+        self.epoch = 0
+        self.global_step = 0
+        self.batch_in_epoch = 0
+        self.elapsed = 0.0
+        self.should_stop = False
+        self.at_step_boundary = False
+        self.last_batch_size = 0
+        self._epoch_loss = 0.0
+        self._last_loss = 0.0
+        self._epoch_batches = 0
+        self.history: dict[str, list[Any]] = {}
+        self.final_metrics: dict[str, Any] = {}
+        self.optimizers: list[torch.optim.Optimizer] = []
+        self.schedulers: list[Any] = []
+        self.scaler: torch.amp.GradScaler | None = None
+        self._loaders: dict[str, Any] = {}
+        self._setup_done = False
+        self.batches_per_epoch = 0
+        self.model.to(self.device)
+        self.forward_model: nn.Module = self.model
+
+    # ------------------------------------------------------------------ setup
+    def _make_loader(self, data: Any, train: bool) -> Any:
+        if data is None or isinstance(data, DataLoader):
+            if isinstance(data, DataLoader) and train and self.distributed and not isinstance(
+                    data.sampler, torch.utils.data.DistributedSampler):
+                warnings.warn("a DataLoader without a DistributedSampler under torch.distributed: "
+                              "every process will see the whole dataset", stacklevel=3)
+            return data
+        if not isinstance(data, Dataset) and not hasattr(data, "__getitem__"):
+            raise ConfigError(f"expected a Dataset or DataLoader, got {type(data).__name__}")
+        cfg = self.config
+        sampler = ResumableSampler(data, num_replicas=self.world_size, rank=self.rank,
+                                   shuffle=cfg.shuffle and train, seed=cfg.seed,
+                                   drop_last=cfg.drop_last and train)
+        # A private generator: creating loader iterators must not consume the global RNG, or a
+        # resumed run would see different dropout masks than an uninterrupted one.
+        return DataLoader(
+            data, batch_size=cfg.batch_size if train else (cfg.eval_batch_size or cfg.batch_size),
+            sampler=sampler, num_workers=cfg.num_workers, drop_last=cfg.drop_last and train,
+            collate_fn=getattr(data, "collate_fn", None), pin_memory=self.device.type == "cuda",
+            generator=torch.Generator().manual_seed(cfg.seed), persistent_workers=cfg.num_workers > 0,
+        )
+
+    def loader(self, split: str) -> Any:
+        if split not in self._loaders:
+            if split not in self.data:
+                raise ConfigError(f"unknown split {split!r}; use train, val or test (or pass data)")
+            self._loaders[split] = self._make_loader(self.data[split], train=split == "train")
+        return self._loaders[split]
+
+    def _build_optimizer(self, params: Any) -> torch.optim.Optimizer:
+        cfg = self.config
+        opt = cfg.optimizer
+        kwargs = {"lr": cfg.lr, **cfg.optimizer_kwargs}
+        if cfg.weight_decay:
+            kwargs["weight_decay"] = cfg.weight_decay
+        cls = opt if callable(opt) else OPTIMIZERS[opt.lower()]
+        return cls(params, **kwargs)
+
+    def _callbacks(self) -> list[Callback]:
+        """Early stopping, the user's callbacks, then logging/checkpointing (which must see the
+        state the other callbacks left), then plots/report and the progress bar."""
+        cfg = self.config
+        cbs: list[Callback] = []
+        if cfg.early_stopping_patience:
+            cbs.append(EarlyStopping(cfg.early_stopping_patience))
+        cbs += self.user_callbacks
+        if self.out_dir is not None:
+            cbs.append(JSONLLogger(every_n_steps=cfg.log_every_steps))
+            if cfg.tensorboard and TensorBoardLogger.available():
+                cbs.append(TensorBoardLogger())
+            cbs.append(Checkpoint(every_n_steps=cfg.checkpoint_every_steps))
+            if cfg.plots:
+                cbs.append(RunArtifacts())
+        if cfg.progress and sys.stderr.isatty():
+            cbs.append(ProgressBar())
+        return cbs
+
+    def setup(self) -> None:
+        """Build loaders, optimisers, schedule, precision and wrappers (idempotent)."""
+        if self._setup_done:
+            return
+        cfg = self.config
+        train = self.loader("train")
+        if train is None:
+            raise ConfigError("Trainer.fit needs train_data")
+        self.batches_per_epoch = len(train)
+        if self.batches_per_epoch == 0:
+            raise ConfigError("train_data gives no batches (empty dataset, or drop_last with a "
+                              "dataset smaller than batch_size)")
+        self.task.attach(self)
+        opts = self.task.configure_optimizers(self.model, self._build_optimizer)
+        self.optimizers = list(opts) if isinstance(opts, (list, tuple)) else [opts]
+        steps_per_epoch = math.ceil(self.batches_per_epoch / cfg.accumulate)
+        total = cfg.epochs if cfg.scheduler_interval == "epoch" else steps_per_epoch * cfg.epochs
+        if cfg.max_steps and cfg.scheduler_interval == "step":
+            total = min(total, cfg.max_steps)
+        self.schedulers = [s for s in (build_scheduler(o, cfg.scheduler, total=total) for o in self.optimizers)
+                           if s is not None]
+        if self.precision == "16" and self.device.type == "cuda":
+            self.scaler = torch.amp.GradScaler("cuda")
+        fmodel: nn.Module = self.model
+        if self.distributed:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            fmodel = DDP(fmodel, device_ids=ids)
+        if cfg.compile:
+            fmodel = torch.compile(fmodel, backend=cfg.compile if isinstance(cfg.compile, str) else "inductor")
+        self.forward_model = fmodel
+        self.callbacks = self._callbacks()
+        self._setup_done = True
+
+    # ------------------------------------------------------------------ helpers
+    def autocast(self):
+        if self.precision == "32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizers[0].param_groups[0]["lr"]) if self.optimizers else self.config.lr
+
+    def log(self, message: str) -> None:
+        if self.is_main:
+            print(message, file=sys.stderr, flush=True)
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+
+    def _check_finite(self, loss: torch.Tensor) -> None:
+        self._last_loss = value = float(loss.detach())  # one host sync per step, also used for logging
+        if self.config.check_finite and not math.isfinite(value):
+            raise NonFiniteError(
+                f"the loss became {value} at epoch {self.epoch + 1}, batch {self.batch_in_epoch} "
+                f"(optimiser step {self.global_step}); lower the learning rate (now {self.lr:.3g}), "
+                f"set grad_clip_norm, or check the inputs for NaN/Inf"
+            )
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Backpropagate ``loss`` (scaled for fp16); manual-optimisation tasks call this."""
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+        else:
+            loss.backward()
+
+    def clip_gradients(self, optimizer: torch.optim.Optimizer) -> None:
+        """Clip by value then by norm, as configured (book §3.5.4 G1/G2; errata E7/E23)."""
+        cfg = self.config
+        if cfg.grad_clip_norm is None and cfg.grad_clip_value is None:
+            return
+        if self.scaler is not None:
+            self.scaler.unscale_(optimizer)
+        params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        if cfg.grad_clip_value is not None:
+            torch.nn.utils.clip_grad_value_(params, cfg.grad_clip_value)
+        if cfg.grad_clip_norm is not None:
+            if cfg.grad_clip_per_tensor:
+                for p in params:
+                    torch.nn.utils.clip_grad_norm_([p], cfg.grad_clip_norm)
+            else:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip_norm)
+
+    def optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Clip, step and zero one optimiser (manual-optimisation tasks call this too)."""
+        self.clip_gradients(optimizer)
+        if self.scaler is not None:
+            self.scaler.step(optimizer)
+            self.scaler.update()
+        else:
+            optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    def _no_sync(self, sync: bool):
+        if self.distributed and not sync and hasattr(self.forward_model, "no_sync"):
+            return self.forward_model.no_sync()
+        return contextlib.nullcontext()
+
+    def _first_batch_error(self, exc: RuntimeError, batch: Any) -> ShapeError:
+        def describe(b: Any) -> str:
+            if isinstance(b, torch.Tensor):
+                return f"{tuple(b.shape)} {str(b.dtype).replace('torch.', '')}"
+            if isinstance(b, (list, tuple)):
+                return ", ".join(describe(v) for v in b)
+            if isinstance(b, dict):
+                return ", ".join(f"{k}: {describe(v)}" for k, v in b.items())
+            return type(b).__name__
+
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        name = getattr(self.model, "prism_spec", {}).get("name", type(self.model).__name__)
+        return ShapeError(f"model {name!r} cannot take the batch [{describe(batch)}]: {first}. "
+                          f"Check that the model's input size and dtype match the data")
+
+    # ------------------------------------------------------------------ training
+    def _train_step(self, batch: Any) -> dict[str, Any]:
+        cfg = self.config
+        self.batch_in_epoch += 1
+        boundary = self.batch_in_epoch % cfg.accumulate == 0 or self.batch_in_epoch == self.batches_per_epoch
+        if self.task.manual_optimization:
+            with self.autocast():
+                out = self.task.training_step(self.forward_model, batch)
+            self._check_finite(out["loss"])
+        else:
+            with self._no_sync(boundary):
+                with self.autocast():
+                    out = self.task.training_step(self.forward_model, batch)
+                loss = out["loss"]
+                self._check_finite(loss)
+                self.backward(loss / cfg.accumulate if cfg.accumulate > 1 else loss)
+            if boundary:
+                for opt in self.optimizers:
+                    self.optimizer_step(opt)
+        self.at_step_boundary = boundary
+        if boundary:
+            self.global_step += 1
+            self.task.on_after_optimizer_step(self.model, self.global_step)
+            if cfg.scheduler_interval == "step":
+                for s in self.schedulers:
+                    s.step()
+        return out
+
+    def _train_epoch(self) -> None:
+        cfg = self.config
+        self.forward_model.train()
+        loader = self.loader("train")
+        start = self.batch_in_epoch
+        if isinstance(loader.sampler, ResumableSampler):
+            loader.sampler.set_epoch(self.epoch)
+            loader.sampler.set_position(start * cfg.batch_size)
+            loader.generator.manual_seed(cfg.seed * 100003 + self.epoch)
+            batches = iter(loader)
+        else:  # a user DataLoader: re-create the epoch's order, then skip what was already seen
+            if hasattr(loader.sampler, "set_epoch"):
+                loader.sampler.set_epoch(self.epoch)
+            batches = itertools.islice(iter(loader), start, None)
+        self._call("on_train_epoch_start")
+        for batch in batches:
+            batch = to_device(batch, self.device)
+            self.last_batch_size = batch_size_of(batch)
+            try:
+                out = self._train_step(batch)
+            except RuntimeError as exc:
+                if self.global_step == 0 and self._epoch_batches == 0 and _is_input_error(exc):
+                    raise self._first_batch_error(exc, batch) from exc
+                raise
+            self._epoch_loss += self._last_loss
+            self._epoch_batches += 1
+            self._call("on_train_batch_end", out)
+            if self.should_stop or (cfg.max_steps and self.global_step >= cfg.max_steps and self.at_step_boundary):
+                self.should_stop = True
+                break
+
+    def fit(self, resume_from: str | Path | None = None) -> Trainer:
+        """Train for ``config.epochs`` epochs (continuing from a checkpoint or run directory if given).
+
+        Returns ``self``; ``self.history`` holds the per-epoch logs and ``self.final_metrics`` the
+        last validation (and test, when ``test_data`` was given) metrics.
+        """
+        cfg = self.config
+        if resume_from is None:
+            seed_everything(cfg.seed, cfg.deterministic)
+        self.setup()
+        if resume_from is not None:
+            self.load_state(resume_from)
+        if self.is_main and self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self.write_config()
+        else:  # only rank 0 logs and checkpoints
+            self.callbacks = [cb for cb in self.callbacks
+                              if not isinstance(cb, (JSONLLogger, Checkpoint, TensorBoardLogger, RunArtifacts))]
+        t0 = time.perf_counter() - self.elapsed
+        self._call("on_fit_start")
+        logs: dict[str, Any] = {}
+        while self.epoch < cfg.epochs and not self.should_stop:
+            self._train_epoch()
+            self.elapsed = time.perf_counter() - t0
+            epoch_done = self.batch_in_epoch >= self.batches_per_epoch
+            if not epoch_done and not self.should_stop:
+                continue
+            logs = {"train/loss": self._epoch_loss / max(self._epoch_batches, 1)}
+            if epoch_done:
+                self.epoch += 1
+                self.batch_in_epoch, self._epoch_loss, self._epoch_batches = 0, 0.0, 0
+                if cfg.scheduler_interval == "epoch":
+                    for s in self.schedulers:
+                        s.step()
+            if self.loader("val") is not None and (self.epoch % cfg.val_every == 0 or self.should_stop):
+                logs.update(self.scalars(self.evaluate("val")))
+            self.elapsed = time.perf_counter() - t0
+            for key, value in logs.items():
+                self.history.setdefault(key, []).append(value)
+            self._call("on_epoch_end", logs)
+        self.final_metrics = {k: v for k, v in logs.items()}
+        if self.loader("val") is not None:
+            self.final_metrics.update(self.evaluate("val"))
+        if self.loader("test") is not None:
+            self.final_metrics.update(self.evaluate("test"))
+        self.elapsed = time.perf_counter() - t0
+        self._call("on_fit_end")
+        return self
+
+    # ------------------------------------------------------------------ evaluation
+    @staticmethod
+    def scalars(metrics: dict[str, Any]) -> dict[str, float]:
+        return {k: v for k, v in metrics.items() if isinstance(v, float)}
+
+    @torch.no_grad()
+    def evaluate(self, data: str | Any = "val", prefix: str | None = None) -> dict[str, Any]:
+        """Loss and task metrics on a split (``"val"``, ``"test"``, ``"train"``) or a dataset/loader.
+
+        Scalars come back as floats, others (e.g. the confusion matrix) as nested lists; keys are
+        ``"<prefix>/<name>"`` with ``prefix`` defaulting to the split name (``"eval"`` for data).
+        """
+        if isinstance(data, str):
+            loader, prefix = self.loader(data), prefix or data
+        else:
+            loader, prefix = self._make_loader(data, train=False), prefix or "eval"
+        if loader is None:
+            raise ConfigError(f"no {prefix} data was given to the Trainer")
+        self.task.attach(self)
+        model = self.forward_model
+        was_training = model.training
+        model.eval()
+        metrics = None
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        count = torch.zeros((), dtype=torch.float64, device=self.device)
+        with self.autocast():
+            for batch in loader:
+                batch = to_device(batch, self.device)
+                out = self.task.evaluation_step(model, batch)
+                if metrics is None:
+                    metrics = {k: m.to(self.device) for k, m in self.task.metrics().items()}
+                n = batch_size_of(batch)
+                if "loss" in out:
+                    loss_sum += out["loss"].detach().double() * n
+                    count += n
+                if metrics:
+                    self.task.update_metrics(metrics, out)
+        model.train(was_training)
+        D.all_reduce_sum(loss_sum)
+        D.all_reduce_sum(count)
+        results: dict[str, Any] = {}
+        if count > 0:
+            results[f"{prefix}/loss"] = float(loss_sum / count)
+        for key, metric in (metrics or {}).items():
+            value = metric.compute()
+            results[f"{prefix}/{key}"] = float(value) if value.numel() == 1 else value.cpu().tolist()
+        return results
+
+    @torch.no_grad()
+    def predict(self, data: Any) -> torch.Tensor:
+        """``task.predict_step`` over ``data`` (a dataset, loader or split name), concatenated on CPU."""
+        loader = self.loader(data) if isinstance(data, str) else self._make_loader(data, train=False)
+        self.task.attach(self)
+        model = self.forward_model
+        was_training = model.training
+        model.eval()
+        outs = []
+        with self.autocast():
+            for batch in loader:
+                outs.append(self.task.predict_step(model, to_device(batch, self.device)).cpu())
+        model.train(was_training)
+        return torch.cat(outs) if outs else torch.empty(0)
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> dict[str, Any]:
+        """Everything besides the weights needed to continue exactly where the loop is now."""
+        return {
+            "model_spec": getattr(self.model, "prism_spec", None),
+            "config": _jsonable(dataclasses.asdict(self.config)),
+            "run_info": self.run_info,
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "batch_in_epoch": self.batch_in_epoch,
+            "epoch_loss": [self._epoch_loss, self._epoch_batches],
+            "elapsed": self.elapsed,
+            "history": self.history,
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "schedulers": [s.state_dict() for s in self.schedulers],
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "task": self.task.state_dict(),
+            "callbacks": {f"{i}:{type(cb).__name__}": cb.state_dict() for i, cb in enumerate(self.callbacks)},
+            "rng": rng_state(),
+        }
+
+    def save_checkpoint(self, name: str = "last", metrics: dict[str, Any] | None = None) -> Path | None:
+        """Write ``<out_dir>/checkpoints/<name>.safetensors`` (rank 0 only)."""
+        if not self.is_main or self.out_dir is None:
+            return None
+        state = self.state()
+        state["metrics"] = self.scalars(metrics or {})
+        return save_checkpoint(self.out_dir / "checkpoints" / f"{name}.safetensors",
+                               self.model.state_dict(), state)
+
+    def load_state(self, path: str | Path) -> None:
+        """Restore weights and the full loop state from a checkpoint file or run directory."""
+        self.setup()
+        ckpt = resolve_checkpoint(path, prefer="last")
+        weights, state = read_checkpoint(ckpt)
+        from .checkpoint import load_weights
+
+        load_weights(self.model, weights, source=str(ckpt))
+        for opt, s in zip(self.optimizers, state["optimizers"], strict=True):
+            opt.load_state_dict(s)
+        for sched, s in zip(self.schedulers, state["schedulers"], strict=True):
+            sched.load_state_dict(s)
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.task.load_state_dict(state.get("task", {}))
+        saved_cbs = state.get("callbacks", {})
+        for i, cb in enumerate(self.callbacks):
+            cb.load_state_dict(saved_cbs.get(f"{i}:{type(cb).__name__}", {}))
+        self.epoch, self.global_step = state["epoch"], state["global_step"]
+        self.batch_in_epoch = state["batch_in_epoch"]
+        loss, n = state["epoch_loss"]
+        self._epoch_loss, self._epoch_batches = loss, n
+        self.elapsed = state.get("elapsed", 0.0)
+        self.history = state.get("history", {})
+        set_rng_state(state["rng"])
+
+    def write_config(self) -> Path:
+        """``config.yaml``: the trainer config, model spec, task and run info (re-runnable)."""
+        import yaml
+
+        doc = {
+            "model": getattr(self.model, "prism_spec", None) or {"class": type(self.model).__name__},
+            "task": {"name": self.task.name},
+            "trainer": _jsonable(dataclasses.asdict(self.config)),
+            **self.run_info,
+        }
+        path = self.out_dir / "config.yaml"
+        atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False))
+        return path
+
+
+def _is_input_error(exc: RuntimeError) -> bool:
+    """Whether a RuntimeError from the first forward pass looks like a shape/dtype mismatch."""
+    msg = str(exc).lower()
+    return any(word in msg for word in ("shape", "size", "dtype", "scalar type", "expected", "dimension"))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+__all__ = ["Trainer", "TrainerConfig", "OPTIMIZERS", "resolve_device", "resolve_precision"]
