@@ -1,0 +1,1 @@
+"""Converters from other libraries' checkpoints and layouts into tensorprism models."""
