@@ -188,7 +188,7 @@ def leading_left_singular_vectors(m: torch.Tensor, k: int) -> torch.Tensor:
         _, vecs = torch.linalg.eigh(m @ m.transpose(-1, -2))
         u = vecs.flip(-1)[..., :k]
     else:
-        u = torch.linalg.svd(m, full_matrices=False)[0][..., :k]
+        u = torch.linalg.svd(m, full_matrices=k > cols)[0][..., :k]
     return _sign_fix(u)
 
 
