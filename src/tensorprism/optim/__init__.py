@@ -1,1 +1,63 @@
+"""Optimisers of Chapter 3 by the book's names, and what torch lacks.
 
+:func:`make_optimizer` maps the book's vocabulary onto ``torch.optim`` (the fast, fused kernels):
+
+==================================  =================================================
+book (§3.5)                         here
+==================================  =================================================
+batch / mini-batch / online SGD     ``"sgd"`` — the *batch size* makes the difference
+                                    (full data, a mini-batch, one example; the
+                                    scikit-learn estimators take ``batch_size=None/32/1``)
+momentum (γ = 0.9)                  ``"momentum"`` = ``SGD(momentum=0.9)``
+Nesterov                            ``"nesterov"`` = ``SGD(momentum=0.9, nesterov=True)``
+Adagrad, Adadelta, RMSprop          ``"adagrad"``, ``"adadelta"``, ``"rmsprop"``
+Adam, AMSGrad, AdamW                ``"adam"``, ``"amsgrad"``, ``"adamw"``
+AdaMax, Nadam                       ``"adamax"``, ``"nadam"`` (torch: momentum schedule)
+Nadam without schedule              ``"nadam_dozat"`` → :class:`NAdamDozat` (ours)
+L-BFGS                              ``"lbfgs"`` (``step(closure)``)
+==================================  =================================================
+
+The reference update equations are in :mod:`tensorprism.functional.optim_ref`;
+:class:`ReferenceOptimizer` runs them and is tested equal to torch.optim over 100 steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+from ..errors import ConfigError, suggest
+from .reference import NAdamDozat, ReferenceOptimizer
+
+_TABLE = {
+    "sgd": (torch.optim.SGD, {}),
+    "gd": (torch.optim.SGD, {}),
+    "momentum": (torch.optim.SGD, {"momentum": 0.9}),
+    "nesterov": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
+    "adagrad": (torch.optim.Adagrad, {}),
+    "adadelta": (torch.optim.Adadelta, {}),
+    "rmsprop": (torch.optim.RMSprop, {}),
+    "adam": (torch.optim.Adam, {}),
+    "amsgrad": (torch.optim.Adam, {"amsgrad": True}),
+    "adamw": (torch.optim.AdamW, {}),
+    "adamax": (torch.optim.Adamax, {}),
+    "nadam": (torch.optim.NAdam, {}),
+    "nadam_dozat": (NAdamDozat, {}),
+    "lbfgs": (torch.optim.LBFGS, {}),
+}
+OPTIMIZER_NAMES = tuple(_TABLE)
+
+
+def make_optimizer(name: str, params: Iterable, **kwargs) -> torch.optim.Optimizer:
+    """Build the optimiser the book calls ``name`` (see the module table); ``kwargs`` override."""
+    key = name.lower().replace("-", "_")
+    if key not in _TABLE:
+        close = suggest(key, _TABLE)
+        raise ConfigError(f"unknown optimizer {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                          + f"; choose one of {', '.join(OPTIMIZER_NAMES)}")
+    cls, defaults = _TABLE[key]
+    return cls(params, **{**defaults, **kwargs})
+
+
+__all__ = ["make_optimizer", "OPTIMIZER_NAMES", "ReferenceOptimizer", "NAdamDozat"]
