@@ -163,7 +163,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     return model_state, decode_state(meta, tensors)
 
 
-def resolve_checkpoint(path: str | os.PathLike, prefer: str = "best") -> Path:
+def resolve_checkpoint(path: str | os.PathLike, prefer: str = "last") -> Path:
     """A checkpoint file from a file path, a run directory or its ``checkpoints/`` folder.
 
     In a directory, ``<prefer>.safetensors`` is taken if present, else ``last.safetensors``.
@@ -182,7 +182,7 @@ def resolve_checkpoint(path: str | os.PathLike, prefer: str = "best") -> Path:
     )
 
 
-def load_model(path: str | os.PathLike, prefer: str = "best", map_location: str = "cpu") -> torch.nn.Module:
+def load_model(path: str | os.PathLike, prefer: str = "last", map_location: str = "cpu") -> torch.nn.Module:
     """Rebuild a registered model from a checkpoint (or run directory) and load its weights."""
     from ..models import create_model
 

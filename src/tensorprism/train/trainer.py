@@ -435,6 +435,7 @@ class Trainer:
                 loader.sampler.set_epoch(self.epoch)
             batches = itertools.islice(iter(loader), start, None)
         self._call("on_train_epoch_start")
+        self.task.split = "train"
         for batch in batches:
             batch = to_device(batch, self.device)
             self.last_batch_size = batch_size_of(batch)
@@ -519,6 +520,7 @@ class Trainer:
         if loader is None:
             raise ConfigError(f"no {prefix} data was given to the Trainer")
         self.task.attach(self)
+        self.task.split = prefix
         model = self.forward_model
         was_training = model.training
         model.eval()
@@ -553,6 +555,7 @@ class Trainer:
         """``task.predict_step`` over ``data`` (a dataset, loader or split name), concatenated on CPU."""
         loader = self.loader(data) if isinstance(data, str) else self._make_loader(data, train=False)
         self.task.attach(self)
+        self.task.split = "predict"
         model = self.forward_model
         was_training = model.training
         model.eval()

@@ -77,6 +77,9 @@ class Task:
     :meth:`training_step`, so that precision, clipping and NaN checks stay the Trainer's job.
 
     Attributes:
+        split: set by the Trainer before each pass: ``"train"``, the evaluated split's name
+            (``"val"``, ``"test"``, ``"eval"``) or ``"predict"`` (full-batch graph tasks pick their
+            node mask with it).
         monitor: the metric the best checkpoint and early stopping follow by default.
         mode: ``"min"`` or ``"max"`` for ``monitor``.
     """
@@ -85,6 +88,7 @@ class Task:
     monitor = "val/loss"
     mode = "min"
     manual_optimization = False
+    split = "train"
     trainer: Trainer | None = None
 
     def attach(self, trainer: Trainer) -> None:

@@ -1,0 +1,46 @@
+"""``prism eval``: evaluate a checkpoint (or a run directory's best checkpoint) on a split."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ._common import print_metrics
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate a run directory or checkpoint on a dataset split")
+    p.add_argument("path", metavar="RUN_OR_CHECKPOINT")
+    p.add_argument("--split", default="test", help="dataset split (default: test)")
+    p.add_argument("--dataset", help="evaluate on another registered dataset of the same shape")
+    p.add_argument("--checkpoint", default="last", choices=("last", "best"),
+                   help="which checkpoint of a run directory: the final weights (last, default) or the best on validation")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=256, dest="batch_size")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from ..train import Trainer
+    from ..train.run import load_run, load_split
+    from ..train.tasks import create_task
+
+    cfg, model, ckpt = load_run(args.path, prefer=args.checkpoint)
+    if args.dataset:
+        cfg["dataset"] = {"name": args.dataset, "config": {}, "root": cfg["dataset"].get("root")}
+    if not cfg["dataset"].get("name"):
+        raise ConfigError(f"{ckpt} does not record its dataset; pass --dataset NAME")
+    data = load_split(cfg, args.split)
+    if data is None:
+        raise ConfigError(f"dataset {cfg['dataset']['name']!r} has no split {args.split!r}")
+    task = create_task(cfg["task"]["name"], **cfg["task"].get("config", {}))
+    trainer = Trainer(model, task, device=args.device, eval_batch_size=args.batch_size, progress=False)
+    metrics = trainer.evaluate(data, prefix=args.split)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(f"{ckpt} on {cfg['dataset']['name']}/{args.split}:")
+        print_metrics(metrics)
+    return 0
