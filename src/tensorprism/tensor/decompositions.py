@@ -401,7 +401,9 @@ def tt_svd(
     In a batch the largest rank needed by any member is used (the bound holds for all).
 
     Shapes: ``x (*B, I_1..I_N)`` -> ``cores[k] (*B, r_{k-1}, I_k, r_k)``.
-    Cost :math:`O(\\min(I_1, P/I_1)\\,P)` for the first SVD, which dominates.
+    Cost :math:`O(\\min(I_1, P/I_1)\\,P)` for the first SVD, which dominates. With a fixed rank and a
+    wide unfolding the left factor comes from the small Gram matrix :math:`CC^T` (an :math:`O(I_1^2P)`
+    product and an :math:`I_1\\times I_1` eigensolve) instead of a full SVD.
     """
     xb, lead = _flatten_batch(x, batch_dims)
     b, shape = xb.shape[0], xb.shape[1:]
@@ -429,6 +431,15 @@ def tt_svd(
     r_prev = 1
     for k in range(order - 1):
         c = c.reshape(b, r_prev * shape[k], -1)
+        rows = c.shape[1]
+        if delta2 is None and 2 * rows <= c.shape[2]:
+            # fixed rank and a wide unfolding: U from the small Gram matrix, S V^T = U^T C
+            r = min(inner[k], rows)
+            u = leading_left_singular_vectors(c, r)
+            cores.append(u.reshape(b, r_prev, shape[k], r))
+            c = u.transpose(1, 2) @ c
+            r_prev = r
+            continue
         u, s, vh = torch.linalg.svd(c, full_matrices=False)
         r = s.shape[-1]
         if delta2 is not None:
