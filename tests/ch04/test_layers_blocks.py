@@ -119,13 +119,15 @@ def test_residual_block_counts_match_book_keras_derivation():
     """
     block = BasicBlock(64, 64)
     assert count_parameters(block) + _conv_biases_before_bn(block) + _bn_buffers(block) == 74_368
-    proj = BasicBlock(64, 64, projection=True)
+    proj = BasicBlock(64, 64, shortcut="projection")
     extra = proj.shortcut
     assert count_parameters(extra) + _conv_biases_before_bn(extra) + _bn_buffers(extra) == 4_416
     x = torch.randn(1, 64, 32, 32)
     assert block(x).shape == x.shape and BasicBlock(64, 128, stride=2)(x).shape == (1, 128, 16, 16)
-    with pytest.raises(ValueError, match="projection=True"):
-        BasicBlock(64, 128, projection=False)
+    with pytest.raises(ValueError, match="shortcut='projection'"):
+        BasicBlock(64, 128, shortcut="identity")
+    pad = BasicBlock(16, 32, stride=2, shortcut="pad")  # CIFAR option A: no shortcut parameters
+    assert count_parameters(pad.shortcut) == 0 and pad(torch.randn(1, 16, 8, 8)).shape == (1, 32, 4, 4)
 
 
 def test_residual_block_is_post_activation_v1():

@@ -12,18 +12,37 @@ not described in the book): 1×1 reduce → 3×3 (stride here, "ResNet v1.5") �
 from __future__ import annotations
 
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..conv import ConvNormAct
 from ..drop_path import DropPath
 
 
-def _shortcut(in_ch: int, out_ch: int, stride: int, projection: bool | None) -> nn.Module:
+class PadShortcut(nn.Module):
+    """Parameter-free shortcut ("option A", He et al. 2016, CIFAR ResNets): subsample by the stride and
+    zero-pad the new channels: ``(N, C, H, W) → (N, C_out, H/s, W/s)``."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        self.stride, self.extra = stride, out_channels - in_channels
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        return F.pad(x, (0, 0, 0, 0, self.extra // 2, self.extra - self.extra // 2))
+
+
+def _shortcut(in_ch: int, out_ch: int, stride: int, shortcut: str) -> nn.Module:
+    """``auto``: identity when shapes match, else projection; ``projection``; ``identity``; ``pad`` (option A)."""
     needed = stride != 1 or in_ch != out_ch
-    if projection is False and needed:
-        raise ValueError(f"an identity shortcut cannot map {in_ch}→{out_ch} channels with stride {stride}; use projection=True")
-    if projection or needed:
+    if shortcut == "identity" and needed:
+        raise ValueError(f"an identity shortcut cannot map {in_ch}→{out_ch} channels with stride {stride}; use shortcut='projection' or 'pad'")
+    if shortcut == "projection" or (shortcut == "auto" and needed):
         return ConvNormAct(in_ch, out_ch, 1, stride, act=None)
+    if shortcut == "pad" and needed:
+        return PadShortcut(in_ch, out_ch, stride)
+    if shortcut not in ("auto", "identity", "pad", "projection"):
+        raise ValueError(f"shortcut={shortcut!r}; expected 'auto', 'projection', 'identity' or 'pad'")
     return nn.Identity()
 
 
@@ -51,13 +70,13 @@ class BasicBlock(_Residual):
 
     expansion = 1
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, projection: bool | None = None,
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, shortcut: str = "auto",
                  kernel_size: int = 3, drop_path: float = 0.0):
         branch = nn.Sequential(
             ConvNormAct(in_channels, channels, kernel_size, stride),
             ConvNormAct(channels, channels, kernel_size, act=None),
         )
-        super().__init__(branch, _shortcut(in_channels, channels, stride, projection), drop_path)
+        super().__init__(branch, _shortcut(in_channels, channels, stride, shortcut), drop_path)
 
 
 class Bottleneck(_Residual):
@@ -65,7 +84,7 @@ class Bottleneck(_Residual):
 
     expansion = 4
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, projection: bool | None = None,
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, shortcut: str = "auto",
                  groups: int = 1, base_width: int = 64, drop_path: float = 0.0):
         width = int(channels * base_width / 64) * groups
         out = channels * self.expansion
@@ -74,4 +93,4 @@ class Bottleneck(_Residual):
             ConvNormAct(width, width, 3, stride, groups=groups),
             ConvNormAct(width, out, 1, act=None),
         )
-        super().__init__(branch, _shortcut(in_channels, out, stride, projection), drop_path)
+        super().__init__(branch, _shortcut(in_channels, out, stride, shortcut), drop_path)
