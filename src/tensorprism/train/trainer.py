@@ -583,9 +583,19 @@ class Trainer:
             "schedulers": [s.state_dict() for s in self.schedulers],
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "task": self.task.state_dict(),
-            "callbacks": {f"{i}:{type(cb).__name__}": cb.state_dict() for i, cb in enumerate(self.callbacks)},
+            "callbacks": {key: cb.state_dict() for key, cb in self._callback_keys()},
             "rng": rng_state(),
         }
+
+    def _callback_keys(self) -> list[tuple[str, Callback]]:
+        """Callbacks keyed by class name (``Name#2`` for a second one), independent of list order."""
+        counts: dict[str, int] = {}
+        out = []
+        for cb in self.callbacks:
+            name = type(cb).__name__
+            counts[name] = counts.get(name, 0) + 1
+            out.append((name if counts[name] == 1 else f"{name}#{counts[name]}", cb))
+        return out
 
     def save_checkpoint(self, name: str = "last", metrics: dict[str, Any] | None = None) -> Path | None:
         """Write ``<out_dir>/checkpoints/<name>.safetensors`` (rank 0 only)."""
@@ -612,8 +622,8 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         self.task.load_state_dict(state.get("task", {}))
         saved_cbs = state.get("callbacks", {})
-        for i, cb in enumerate(self.callbacks):
-            cb.load_state_dict(saved_cbs.get(f"{i}:{type(cb).__name__}", {}))
+        for key, cb in self._callback_keys():
+            cb.load_state_dict(saved_cbs.get(key, {}))
         self.epoch, self.global_step = state["epoch"], state["global_step"]
         self.batch_in_epoch = state["batch_in_epoch"]
         loss, n = state["epoch_loss"]

@@ -1,0 +1,22 @@
+"""Tiny models and data shared by the trainer tests."""
+
+import torch
+import torch.nn as nn
+from torch.utils.data import TensorDataset
+
+
+def make_blobs(n: int = 96, features: int = 6, classes: int = 3, seed: int = 0) -> TensorDataset:
+    """Separable Gaussian blobs: a classification problem a tiny MLP solves in a few epochs."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % classes
+    centers = torch.randn(classes, features, generator=g) * 3
+    x = centers[y] + torch.randn(n, features, generator=g)
+    return TensorDataset(x, y)
+
+
+def make_mlp(features: int = 6, out: int = 3, dropout: float = 0.0, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(features, 16), nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, out))
+
+
+QUIET = {"progress": False, "tensorboard": False}
