@@ -93,6 +93,7 @@ def char_gpt(cfg: CharGPTConfig) -> dict:
         out = Path(cfg.out_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "sample.txt").write_text(sample)
+        tok.vocab.save(out / "vocab.json")  # `prism generate <out_dir>` reads it
         (out / "result.json").write_text(json.dumps({**result, "config": asdict(cfg)}, indent=2))
     result["sample"] = sample
     return result
