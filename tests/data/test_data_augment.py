@@ -150,7 +150,7 @@ def test_random_transforms_keep_shape_dtype_and_range(shape, which, seed):
 def test_zero_magnitude_is_identity(shape, seed):
     x = torch.rand(shape, generator=torch.Generator().manual_seed(seed))
     g = torch.Generator().manual_seed(seed)
-    ops = [o for o in A._RANDAUGMENT_OPS if o not in A.RandAugment.MAGNITUDE_FREE]
+    ops = [o for o in A.RANDAUGMENT_OPS if o not in A.RandAugment.MAGNITUDE_FREE]
     for t in (A.RandomRotation(0), A.ColorJitter(0, 0, 0, 0), A.RandomCrop(padding=0),
               A.RandomErasing(p=0.0), A.Cutout(0), A.RandAugment(3, 0, ops=ops)):
         torch.testing.assert_close(t(x, generator=g), x, atol=1e-5, rtol=0)
@@ -168,6 +168,15 @@ def test_randomness_is_per_sample_and_seeded():
     flips = A.RandomHorizontalFlip()(x, generator=torch.Generator().manual_seed(0))
     flipped = (flips == A.hflip(x)).flatten(1).all(1)
     assert 0 < flipped.sum() < 16
+
+
+def test_randaugment_applies_each_images_own_op_at_the_global_magnitude():
+    x = _images(n=24, h=12, w=12)
+    out = A.RandAugment(1, 15, ops=["identity", "rotate", "solarize", "posterize"])(x, generator=torch.Generator().manual_seed(0))
+    candidates = torch.stack([x, A.rotate(x, 15.0), A.rotate(x, -15.0), A.solarize(x, 0.5), A.posterize(x, 6)])
+    match = ((candidates - out.unsqueeze(0)).abs().flatten(2).amax(2) < 1e-5)  # (5, N)
+    assert match.any(0).all()  # every image got exactly one of the ops, unmixed with others
+    assert match[0].any() and (match[1] | match[2]).any() and match[3].any() and match[4].any()
 
 
 def test_random_crop_is_a_window_of_the_padded_image():

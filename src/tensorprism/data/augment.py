@@ -93,12 +93,25 @@ def crop(x: Tensor, top: Tensor, left: Tensor, size: tuple[int, int]) -> Tensor:
     return x.flatten(2).gather(2, index).view(n, c, h, w)
 
 
-def _normaliser(h: int, w: int, like: Tensor) -> tuple[Tensor, Tensor]:
-    """3x3 maps between pixel coordinates and ``affine_grid``'s [-1, 1] (align_corners=True)."""
+def affine_theta(source_map: Tensor, size: tuple[int, int]) -> Tensor:
+    """``affine_grid``'s ``theta`` ``(N, 2, 3)`` (normalised output -> normalised input coordinates,
+    ``align_corners=True``) for pixel-space *source* maps measured from the image centre."""
+    h, w = size
+    n = source_map.shape[0]
     sx, sy = (w - 1) / 2 if w > 1 else 1.0, (h - 1) / 2 if h > 1 else 1.0
-    to_norm = torch.tensor([[1 / sx, 0, -1], [0, 1 / sy, -1], [0, 0, 1]], dtype=like.dtype)
-    to_pix = torch.tensor([[sx, 0, sx], [0, sy, sy], [0, 0, 1]], dtype=like.dtype)
-    return to_norm, to_pix
+    # the centre sits at normalised 0, so only the scales differ: theta = D^-1 A D, b' = D^-1 b
+    a, b = source_map[:, :, :2].float(), source_map[:, :, 2].float()
+    d = torch.tensor([sx, sy])
+    theta_a = a * d.view(1, 1, 2) / d.view(1, 2, 1)
+    return torch.cat([theta_a, (b / d).view(n, 2, 1)], 2)
+
+
+def resample(x: Tensor, theta: Tensor, *, fill: float = 0.0, mode: str = "bilinear") -> Tensor:
+    """``grid_sample`` ``x`` at ``affine_grid(theta)``; points outside the image read ``fill``."""
+    grid = F.affine_grid(theta.to(x.device, x.dtype), list(x.shape), align_corners=True)
+    if fill == 0.0:
+        return F.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=True)
+    return F.grid_sample(x - fill, grid, mode=mode, padding_mode="zeros", align_corners=True) + fill
 
 
 def warp(x: Tensor, source_map: Tensor, *, fill: float = 0.0, mode: str = "bilinear") -> Tensor:
@@ -108,16 +121,8 @@ def warp(x: Tensor, source_map: Tensor, *, fill: float = 0.0, mode: str = "bilin
     ``((W-1)/2, (H-1)/2)``, to the (centred) input pixel it is read from: ``I'(p) = I(A p + b)``.
     Points outside the image read ``fill``.
     """
-    n, _, h, w = check_images(x, floating=True).shape
-    to_norm, to_pix = _normaliser(h, w, x)
-    centre = torch.tensor([[1, 0, -(w - 1) / 2], [0, 1, -(h - 1) / 2], [0, 0, 1]], dtype=x.dtype)
-    uncentre = torch.linalg.inv(centre)
-    m = torch.cat([source_map.to("cpu", x.dtype), torch.tensor([[[0, 0, 1]]], dtype=x.dtype).expand(n, 1, 3)], 1)
-    theta = (to_norm @ uncentre @ m @ centre @ to_pix)[:, :2]  # normalised output -> normalised input
-    grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=True)
-    if fill == 0.0:
-        return F.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=True)
-    return F.grid_sample(x - fill, grid, mode=mode, padding_mode="zeros", align_corners=True) + fill
+    check_images(x, floating=True)
+    return resample(x, affine_theta(source_map.cpu(), tuple(x.shape[-2:])), fill=fill, mode=mode)
 
 
 def _affine_map(a11, a12, a21, a22, bx, by) -> Tensor:
@@ -125,31 +130,48 @@ def _affine_map(a11, a12, a21, a22, bx, by) -> Tensor:
     return torch.stack([torch.stack([a11, a12, bx], -1), torch.stack([a21, a22, by], -1)], 1)
 
 
+def _as_batch(v: float | Tensor, n: int) -> Tensor:
+    return torch.as_tensor(v, dtype=torch.float32).cpu().expand(n)
+
+
+def rotation_map(angle: Tensor) -> Tensor:
+    r"""Source maps of counter-clockwise rotations by ``angle`` ``(N,)`` degrees:
+    :math:`(x, y) \mapsto (x\cos\theta-y\sin\theta,\;x\sin\theta+y\cos\theta)`."""
+    t = torch.deg2rad(angle.double()).float()
+    c, s, z = torch.cos(t), torch.sin(t), torch.zeros_like(t)
+    return _affine_map(c, -s, s, c, z, z)
+
+
+def translation_map(dx: Tensor, dy: Tensor) -> Tensor:
+    """Source maps that move the content by ``(dx, dy)`` pixels (right, down)."""
+    one, z = torch.ones_like(dx), torch.zeros_like(dx)
+    return _affine_map(one, z, z, one, -dx, -dy)
+
+
+def shear_map(kx: Tensor, ky: Tensor) -> Tensor:
+    r"""Source maps :math:`(x, y) \mapsto (x + k_x y,\; y + k_y x)`."""
+    one, z = torch.ones_like(kx), torch.zeros_like(kx)
+    return _affine_map(one, kx, ky, one, z, z)
+
+
 def rotate(x: Tensor, angle: float | Tensor, *, fill: float = 0.0, mode: str = "bilinear") -> Tensor:
     r"""Rotate each image by ``angle`` degrees (``(N,)`` or scalar) counter-clockwise about its centre.
 
     :math:`I'(x,y)=I(x\cos\theta-y\sin\theta,\;x\sin\theta+y\cos\theta)`, coordinates from the centre.
     """
-    n = x.shape[0]
-    t = torch.deg2rad(torch.as_tensor(angle, dtype=torch.float64).expand(n)).float()
-    c, s, z = torch.cos(t), torch.sin(t), torch.zeros(n)
-    return warp(x, _affine_map(c, -s, s, c, z, z), fill=fill, mode=mode)
+    return warp(x, rotation_map(_as_batch(angle, x.shape[0])), fill=fill, mode=mode)
 
 
 def translate(x: Tensor, dx: float | Tensor, dy: float | Tensor, *, fill: float = 0.0, mode: str = "bilinear") -> Tensor:
     """Move each image's content by ``(dx, dy)`` pixels (right, down); uncovered pixels read ``fill``."""
     n = x.shape[0]
-    one, z = torch.ones(n), torch.zeros(n)
-    ddx, ddy = (torch.as_tensor(v, dtype=torch.float32).expand(n) for v in (dx, dy))
-    return warp(x, _affine_map(one, z, z, one, -ddx, -ddy), fill=fill, mode=mode)
+    return warp(x, translation_map(_as_batch(dx, n), _as_batch(dy, n)), fill=fill, mode=mode)
 
 
 def shear(x: Tensor, kx: float | Tensor = 0.0, ky: float | Tensor = 0.0, *, fill: float = 0.0, mode: str = "bilinear") -> Tensor:
     r"""Shear about the centre: :math:`I'(x,y)=I(x+k_x y,\;y+k_y x)` (book: :math:`k_y=0`)."""
     n = x.shape[0]
-    one = torch.ones(n)
-    kkx, kky = (torch.as_tensor(v, dtype=torch.float32).expand(n) for v in (kx, ky))
-    return warp(x, _affine_map(one, kkx, kky, one, torch.zeros(n), torch.zeros(n)), fill=fill, mode=mode)
+    return warp(x, shear_map(_as_batch(kx, n), _as_batch(ky, n)), fill=fill, mode=mode)
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,12 +214,12 @@ def adjust_saturation(x: Tensor, factor: float | Tensor) -> Tensor:
 def rgb_to_hsv(x: Tensor, eps: float = 1e-8) -> Tensor:
     """RGB ``(N, 3, H, W)`` in [0, 1] -> HSV with hue in turns [0, 1), saturation and value in [0, 1]."""
     r, g, b = check_images(x, 3).unbind(1)
-    v, arg = x.max(1)
-    delta = v - x.min(1).values
-    s = torch.where(v > 0, delta / v.clamp_min(eps), torch.zeros_like(v))
+    v = torch.maximum(torch.maximum(r, g), b)
+    delta = v - torch.minimum(torch.minimum(r, g), b)
+    s = delta / v.clamp_min(eps)  # 0 where v = 0, since then delta = 0
     d = delta.clamp_min(eps)
-    h = torch.where(arg == 0, (g - b) / d, torch.where(arg == 1, 2 + (b - r) / d, 4 + (r - g) / d))
-    h = torch.where(delta > 0, torch.remainder(h / 6, 1.0), torch.zeros_like(h))
+    h = torch.where(v == r, (g - b) / d, torch.where(v == g, 2 + (b - r) / d, 4 + (r - g) / d))
+    h = torch.remainder(h / 6, 1.0) * (delta > 0)  # grey pixels get hue 0
     return torch.stack([h, s, v], 1)
 
 
@@ -236,10 +258,9 @@ def adjust_sharpness(x: Tensor, factor: float | Tensor) -> Tensor:
 
 def posterize(x: Tensor, bits: int | Tensor) -> Tensor:
     """Keep the top ``bits`` of each 8-bit value (per image); 8 bits leaves the image unchanged."""
-    b = torch.as_tensor(bits).to(x.device).expand(x.shape[0]).view(-1, 1, 1, 1).long()
-    q = (x * 255).to(torch.uint8).long()
-    step = torch.bitwise_left_shift(torch.ones_like(b), 8 - b)
-    out = (q // step * step).to(x.dtype) / 255
+    b = _per_sample(bits, x.shape[0], x)
+    step = torch.pow(2.0, 8 - b)
+    out = torch.floor(torch.floor(x * 255) / step) * step / 255  # floor(255 x) == uint8 truncation
     return torch.where(b >= 8, x, out)
 
 
@@ -578,23 +599,28 @@ def _signed(m: Tensor, generator) -> Tensor:
     return torch.where(torch.rand(m.shape, generator=generator) < 0.5, -m, m)
 
 
-# name -> (op(x, value, fill), magnitude in [0, 1] -> value given (m, H, W), random sign?)
-_RANDAUGMENT_OPS: dict[str, tuple[Callable, Callable[[Tensor, int, int], Tensor], bool]] = {
-    "identity": (lambda x, v, fill: x, lambda m, h, w: m, False),
-    "shear_x": (lambda x, v, fill: shear(x, v, 0.0, fill=fill), lambda m, h, w: 0.3 * m, True),
-    "shear_y": (lambda x, v, fill: shear(x, 0.0, v, fill=fill), lambda m, h, w: 0.3 * m, True),
-    "translate_x": (lambda x, v, fill: translate(x, v, 0.0, fill=fill), lambda m, h, w: 150 / 331 * w * m, True),
-    "translate_y": (lambda x, v, fill: translate(x, 0.0, v, fill=fill), lambda m, h, w: 150 / 331 * h * m, True),
-    "rotate": (lambda x, v, fill: rotate(x, v, fill=fill), lambda m, h, w: 30.0 * m, True),
-    "brightness": (lambda x, v, fill: adjust_brightness(x, 1 + v), lambda m, h, w: 0.9 * m, True),
-    "color": (lambda x, v, fill: adjust_saturation(x, 1 + v), lambda m, h, w: 0.9 * m, True),
-    "contrast": (lambda x, v, fill: adjust_contrast(x, 1 + v), lambda m, h, w: 0.9 * m, True),
-    "sharpness": (lambda x, v, fill: adjust_sharpness(x, 1 + v), lambda m, h, w: 0.9 * m, True),
-    "posterize": (lambda x, v, fill: posterize(x, v), lambda m, h, w: 8 - (4 * m).round(), False),
-    "solarize": (lambda x, v, fill: solarize(x, v), lambda m, h, w: 1.0 - m, False),
-    "autocontrast": (lambda x, v, fill: autocontrast(x), lambda m, h, w: m, False),
-    "equalize": (lambda x, v, fill: equalize(x), lambda m, h, w: m, False),
+# Geometric ops: name -> (magnitude in [0, 1] -> value given (m, H, W), value -> source maps).
+# All images that drew one of them are resampled together in one grid_sample call.
+_GEOMETRIC_OPS: dict[str, tuple[Callable, Callable[[Tensor], Tensor]]] = {
+    "shear_x": (lambda m, h, w: 0.3 * m, lambda v: shear_map(v, torch.zeros_like(v))),
+    "shear_y": (lambda m, h, w: 0.3 * m, lambda v: shear_map(torch.zeros_like(v), v)),
+    "translate_x": (lambda m, h, w: 150 / 331 * w * m, lambda v: translation_map(v, torch.zeros_like(v))),
+    "translate_y": (lambda m, h, w: 150 / 331 * h * m, lambda v: translation_map(torch.zeros_like(v), v)),
+    "rotate": (lambda m, h, w: 30.0 * m, rotation_map),
 }
+# Pixel ops: name -> (magnitude in [0, 1] -> value, op(x, value) on the images that drew it).
+_PIXEL_OPS: dict[str, tuple[Callable, Callable[[Tensor, Tensor], Tensor]]] = {
+    "brightness": (lambda m, h, w: 0.9 * m, lambda x, v: adjust_brightness(x, 1 + v)),
+    "color": (lambda m, h, w: 0.9 * m, lambda x, v: adjust_saturation(x, 1 + v)),
+    "contrast": (lambda m, h, w: 0.9 * m, lambda x, v: adjust_contrast(x, 1 + v)),
+    "sharpness": (lambda m, h, w: 0.9 * m, lambda x, v: adjust_sharpness(x, 1 + v)),
+    "posterize": (lambda m, h, w: 8 - (4 * m).round(), posterize),
+    "solarize": (lambda m, h, w: 1.0 - m, solarize),
+    "autocontrast": (lambda m, h, w: m, lambda x, v: autocontrast(x)),
+    "equalize": (lambda m, h, w: m, lambda x, v: equalize(x)),
+}
+_SIGNED = {"shear_x", "shear_y", "translate_x", "translate_y", "rotate", "brightness", "color", "contrast", "sharpness"}
+RANDAUGMENT_OPS = ("identity", *_GEOMETRIC_OPS, *_PIXEL_OPS)
 
 
 class RandAugment(nn.Module):
@@ -613,10 +639,10 @@ class RandAugment(nn.Module):
     def __init__(self, num_ops: int = 2, magnitude: float = 9, num_magnitude_bins: int = 31, *,
                  ops: Sequence[str] | None = None, fill: float = 0.0, seed: int | None = None):
         super().__init__()
-        ops = list(ops) if ops is not None else list(_RANDAUGMENT_OPS)
-        unknown = [o for o in ops if o not in _RANDAUGMENT_OPS]
+        ops = list(ops) if ops is not None else list(RANDAUGMENT_OPS)
+        unknown = [o for o in ops if o not in RANDAUGMENT_OPS]
         if unknown:
-            raise ConfigError(f"unknown RandAugment ops {unknown}; known: {', '.join(_RANDAUGMENT_OPS)}")
+            raise ConfigError(f"unknown RandAugment ops {unknown}; known: {', '.join(RANDAUGMENT_OPS)}")
         if not 0 <= magnitude <= num_magnitude_bins - 1:
             raise ConfigError(f"magnitude must be in [0, {num_magnitude_bins - 1}], got {magnitude}")
         self.num_ops, self.magnitude, self.num_magnitude_bins = num_ops, magnitude, num_magnitude_bins
@@ -628,18 +654,43 @@ class RandAugment(nn.Module):
         g = generator or self.generator
         m = torch.full((n,), self.magnitude / (self.num_magnitude_bins - 1))
         for _ in range(self.num_ops):
-            choice = torch.randint(0, len(self.ops), (n,), generator=g)
-            out = x.clone()
-            for k, name in enumerate(self.ops):
-                idx = (choice == k).nonzero().flatten()
-                if idx.numel() == 0:
-                    continue
-                fn, value_of, signed = _RANDAUGMENT_OPS[name]
-                v = value_of(m[idx], h, w)
-                on = idx.to(x.device)
-                out[on] = fn(x[on], _signed(v, g) if signed else v, self.fill)
-            x = out
+            x = self._layer(x, m, g)
         return x
+
+    def _layer(self, x: Tensor, m: Tensor, g: torch.Generator | None) -> Tensor:
+        """One op per image. All parameters are drawn on the CPU, the images are sorted by op so
+        that each op runs once on a contiguous slice, and sorted back (two gathers per layer)."""
+        n, _, h, w = x.shape
+        choice = torch.randint(0, len(self.ops), (n,), generator=g)
+        values, maps = torch.zeros(n), torch.zeros(n, 2, 3)
+        group = torch.full((n,), -1)  # -1 identity, 0 geometric, k + 1 pixel op k
+        for k, name in enumerate(self.ops):
+            sel = choice == k
+            if name == "identity" or not bool(sel.any()):
+                continue
+            value_of, action = _GEOMETRIC_OPS.get(name) or _PIXEL_OPS[name]
+            v = value_of(m[sel], h, w)
+            v = _signed(v, g) if name in _SIGNED else v
+            values[sel] = v
+            if name in _GEOMETRIC_OPS:
+                maps[sel], group[sel] = action(v), 0
+            else:
+                group[sel] = k + 1
+        order = torch.argsort(group, stable=True)
+        counts = torch.bincount(group[order] + 1, minlength=len(self.ops) + 2).tolist()
+        dev_order = order.to(x.device)
+        xs, vs = x[dev_order], values[order].to(x.device)
+        start = counts[0]  # identity images stay as they are
+        if counts[1]:
+            theta = affine_theta(maps[order[start:start + counts[1]]], (h, w))
+            xs[start:start + counts[1]] = resample(xs[start:start + counts[1]], theta, fill=self.fill)
+        start += counts[1]
+        for k, name in enumerate(self.ops):
+            c = counts[k + 2]
+            if c and name in _PIXEL_OPS:
+                xs[start:start + c] = _PIXEL_OPS[name][1](xs[start:start + c], vs[start:start + c])
+            start += c
+        return torch.empty_like(x).index_copy_(0, dev_order, xs)
 
     def extra_repr(self):
         return f"num_ops={self.num_ops}, magnitude={self.magnitude}, num_magnitude_bins={self.num_magnitude_bins}, ops={self.ops}"
@@ -678,6 +729,7 @@ __all__ = [
     "ColorJitter", "Compose", "CutMix", "Cutout", "Mixup", "Normalize", "RandAugment", "RandomCrop",
     "RandomErasing", "RandomHorizontalFlip", "RandomRotation", "RandomTransform", "RandomVerticalFlip",
     "adjust_brightness", "adjust_contrast", "adjust_hue", "adjust_saturation", "adjust_sharpness",
-    "autocontrast", "box_mask", "crop", "equalize", "erase", "hflip", "hsv_to_rgb", "mix", "posterize",
-    "rgb_to_grayscale", "rgb_to_hsv", "rotate", "shear", "solarize", "translate", "vflip", "warp",
+    "RANDAUGMENT_OPS", "affine_theta", "autocontrast", "box_mask", "crop", "equalize", "erase", "hflip", "hsv_to_rgb", "mix", "posterize",
+    "resample", "rgb_to_grayscale", "rgb_to_hsv", "rotate", "rotation_map", "shear", "shear_map", "solarize",
+    "translate", "translation_map", "vflip", "warp",
 ]

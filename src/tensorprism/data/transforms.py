@@ -54,7 +54,7 @@ def check_images(x: torch.Tensor, channels: int | None = None, *, floating: bool
 class Normalize(nn.Module):
     """Per-channel normalisation ``y = (x - mean_c) / std_c`` of a batch ``(N, C, H, W)``.
 
-    Works on any device and dtype (the statistics are buffers, moved with ``.to``); ``inverse``
+    Works on any device and dtype (the statistics follow the input, or move with ``.to``); ``inverse``
     undoes it (e.g. to plot normalised images).
     """
 
@@ -69,10 +69,10 @@ class Normalize(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x, self.mean.shape[1], floating=True)
-        return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+        return (x - self.mean.to(x.device, x.dtype)) / self.std.to(x.device, x.dtype)
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
-        return y * self.std.to(y.dtype) + self.mean.to(y.dtype)
+        return y * self.std.to(y.device, y.dtype) + self.mean.to(y.device, y.dtype)
 
     def extra_repr(self) -> str:
         fmt = lambda t: "(" + ", ".join(f"{v:.4f}" for v in t.flatten().tolist()) + ")"  # noqa: E731
