@@ -5,6 +5,15 @@ Datasets are registered by name with :func:`register_dataset` in any module of t
 root chosen in this order: the ``root=`` argument, the ``TENSORPRISM_DATA`` environment variable,
 then ``~/.cache/tensorprism/data``. Each dataset documents the sub-folder it expects there and what
 to do when its files are missing (a :class:`~tensorprism.errors.DatasetNotFoundError` says it too).
+
+Building blocks, one job per module:
+
+* ``download``   -- find files local-first, verify checksums, download atomically (``download=True``)
+* ``arrays``     -- in-memory ``ArrayDataset`` / ``ImageDataset`` returning ``(x, y)``
+* ``splits``     -- seeded stratified train/val/test splits and validation hold-outs
+* ``loaders``    -- ``make_loader``: DataLoaders with seeded shuffling and worker seeding
+* ``transforms`` -- ``check_images``, ``Normalize``, ``Standardizer``, dataset statistics
+* ``augment``    -- batched, seeded, device-agnostic augmentation (no torchvision)
 """
 
 from __future__ import annotations
@@ -58,7 +67,15 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def load_dataset(name: str, root: str | os.PathLike | None = None, split: str = "train", **kwargs: Any):
-    """Load registered dataset ``name`` for ``split`` from the data root (see module docs)."""
+    """Load registered dataset ``name`` for ``split`` from the data root (see module docs).
+
+    Image and table datasets return ``(x, y)`` datasets with splits ``"train"``, ``"val"`` and
+    ``"test"`` and take, among others, ``seed`` (of the split), ``normalize``/``raw`` (images) and
+    ``download=True`` (fetch the canonical files on a machine with internet; never in tests).
+    Raises :class:`~tensorprism.errors.UnknownNameError` (with suggestions) for an unknown name,
+    :class:`~tensorprism.errors.DatasetNotFoundError` (saying which files to put where) when the
+    files are missing and :class:`~tensorprism.errors.ChecksumError` when a file is corrupt.
+    """
     entry = DATASETS.get(name)
     return entry.fn(data_root(root), split, **kwargs)
 
