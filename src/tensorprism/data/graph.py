@@ -17,6 +17,7 @@ packages lazily (PyG is only a development dependency).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -90,6 +91,14 @@ class Graph:
     def dense_adj(self) -> Tensor:
         """``(N, N)`` adjacency with ``A[target, source] = edge_weight`` (1 when unweighted)."""
         return to_dense_adj(self.edge_index, self.num_nodes, self.edge_weight)
+
+    def with_sparse_features(self) -> Graph:
+        """A copy whose ``x`` is a sparse CSR tensor: bag-of-words features (Cora: 1.3 % nonzero)
+        then cost ``O(nnz)`` in the first layer's product and in input dropout."""
+        with warnings.catch_warnings():  # "sparse CSR support is in beta"
+            warnings.simplefilter("ignore", UserWarning)
+            x = self.x.to_sparse_csr()
+        return replace(self, x=x, meta=dict(self.meta))
 
     def to(self, device) -> Graph:
         """A copy with every tensor on ``device``."""

@@ -79,6 +79,27 @@ def propagate_sparse(edge_index: Tensor, edge_weight: Tensor | None, x: Tensor,
     return scatter(msg, edge_index[1], x.size(0) if num_nodes is None else num_nodes, reduce)
 
 
+def feature_dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
+    """Inverted dropout on node features (book eq. 18841); a sparse CSR ``x`` (bag-of-words
+    features such as Cora's, ~1 % nonzero) only draws masks for its stored values."""
+    if x.layout != torch.sparse_csr:
+        return F.dropout(x, p, training)
+    if not training or p == 0.0:
+        return x
+    v = x.values()
+    v = v * (torch.rand_like(v) >= p) / (1.0 - p)
+    return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), v, x.shape,
+                                   check_invariants=False)
+
+
+def node_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x Wᵀ + b`` for dense or sparse-CSR node features ``x (N, F_in)``, ``weight (F_out, F_in)``."""
+    if x.layout == torch.strided:
+        return F.linear(x, weight, bias)
+    out = torch.sparse.mm(x, weight.t())
+    return out if bias is None else out + bias
+
+
 # --------------------------------------------------------------------------- dense references
 def dense_aggregate(adj: Tensor, h: Tensor, reduce: str = "sum") -> Tensor:
     """Reference aggregation over neighbours ``{j : A_ij ≠ 0}`` of a dense ``(N, N)`` adjacency.

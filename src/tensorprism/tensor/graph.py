@@ -165,13 +165,28 @@ def to_sparse_adj(edge_index: Tensor, edge_weight: Tensor | None = None,
     n = num_nodes_of(edge_index, num_nodes)
     if layout == "coo":
         w = _ones(edge_index, edge_weight)
-        return torch.sparse_coo_tensor(edge_index.flip(0), w, (n, n)).coalesce()
+        return torch.sparse_coo_tensor(edge_index.flip(0), w, (n, n),
+                                       check_invariants=False).coalesce()
     if layout != "csr":
         raise ConfigError(f"layout must be 'csr' or 'coo', got {layout!r}")
     rowptr, col, w = to_csr(edge_index, edge_weight, n)
     with warnings.catch_warnings():  # "CSR support is in beta" is not the user's concern
         warnings.simplefilter("ignore", UserWarning)
         return torch.sparse_csr_tensor(rowptr, col, w, (n, n), check_invariants=False)
+
+
+def edge_features_to_dense(edge_index: Tensor, edge_attr: Tensor, num_nodes: int | None = None) -> Tensor:
+    """Edge features ``(E, D)`` as the dense ``(N, N, D)`` tensor of the book's MPNN listing
+    (``[target, source, :]``; zero where there is no edge) — catalogue A11."""
+    n = num_nodes_of(edge_index, num_nodes)
+    out = edge_attr.new_zeros(n, n, *edge_attr.shape[1:])
+    out[edge_index[1], edge_index[0]] = edge_attr
+    return out
+
+
+def dense_to_edge_features(edge_tensor: Tensor, edge_index: Tensor) -> Tensor:
+    """The ``(E, D)`` rows of a dense ``(N, N, D)`` edge tensor at the edges of ``edge_index``."""
+    return edge_tensor[edge_index[1], edge_index[0]]
 
 
 def incidence_matrix(edge_index: Tensor, num_nodes: int | None = None,

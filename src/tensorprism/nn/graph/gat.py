@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...functional.graph import scatter, scatter_softmax
+from ...functional.graph import node_linear, scatter, scatter_softmax
 from ...tensor.graph import add_self_loops, num_nodes_of, remove_self_loops, sort_edge_index
 from .gcn import PropagationCache
 
@@ -76,7 +76,7 @@ class GATConv(nn.Module):
         n = num_nodes_of(edge_index, x.size(0))
         ei, w = self._edges(edge_index, edge_weight if self.edge_weight_bias else None, n)
         src, dst = ei[0], ei[1]
-        h = self.lin(x).view(n, self.heads, self.out_channels)  # (N, K, F')
+        h = node_linear(x, self.lin.weight).view(n, self.heads, self.out_channels)  # (N, K, F')
         s_src = (h * self.att_src).sum(-1)  # (N, K)
         s_dst = (h * self.att_dst).sum(-1)
         e = s_src.index_select(0, src) + s_dst.index_select(0, dst)  # (E, K)

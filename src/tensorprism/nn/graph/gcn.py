@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from ...errors import ConfigError
-from ...functional.graph import propagate_sparse
+from ...functional.graph import node_linear, propagate_sparse
 from ...tensor.graph import NORMALIZATIONS, gcn_norm, num_nodes_of, to_sparse_adj
 
 
@@ -113,8 +113,9 @@ class GCNConv(nn.Module):
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         n = num_nodes_of(edge_index, x.size(0))
         bias_first = self.bias is not None and self.bias_before_aggregation
-        transform_first = bias_first or self.out_channels <= self.in_channels
-        h = self.lin(x) if transform_first else x
+        transform_first = (bias_first or self.out_channels <= self.in_channels
+                           or x.layout != torch.strided)
+        h = node_linear(x, self.lin.weight) if transform_first else x
         if bias_first:
             h = h + self.bias
         if edge_weight is not None and edge_weight.requires_grad:

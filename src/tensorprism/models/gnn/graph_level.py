@@ -1,0 +1,89 @@
+"""Graph-level GNNs: ``forward(x (N, F), edge_index (2, E), batch (N,), edge_attr=None) -> (B, out)``.
+
+``batch`` is the graph id of every node (:func:`tensorprism.data.graph.batch_graphs`); a readout
+(sum/mean/max/attention) turns node vectors into one vector per graph, then an MLP head predicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ...nn.graph import GCNConv, GINConv, MPNNLayer, Readout
+from .. import register_model
+
+
+def mlp(widths: list[int], dropout: float = 0.0, batch_norm: bool = False) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for k, (a, b) in enumerate(pairwise(widths)):
+        layers.append(nn.Linear(a, b))
+        if k < len(widths) - 2:
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(b))
+            layers += [nn.ReLU(), nn.Dropout(dropout)] if dropout else [nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+@dataclass
+class GraphGNNConfig:
+    in_channels: int = 25
+    hidden: int = 64
+    out_channels: int = 1  # classes (classification) or targets (regression)
+    num_layers: int = 3
+    readout: str = "mean"  # sum | mean | max | attention
+    dropout: float = 0.0
+    edge_dim: int = 6  # MPNN only
+    message: str = "edge_network"  # MPNN only: edge_network | concat
+
+
+class GraphGNN(nn.Module):
+    """``convs`` over nodes, then ``readout``, then an MLP ``head``."""
+
+    def __init__(self, encoder: nn.Module | None, convs: list[nn.Module], readout: Readout,
+                 head: nn.Module, uses_edge_attr: bool = False, act=F.relu, residual: bool = False):
+        super().__init__()
+        self.encoder, self.convs, self.readout, self.head = encoder, nn.ModuleList(convs), readout, head
+        self.uses_edge_attr, self.act, self.residual = uses_edge_attr, act, residual
+
+    def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
+                edge_attr: Tensor | None = None) -> Tensor:
+        h = self.encoder(x) if self.encoder is not None else x
+        for conv in self.convs:
+            out = conv(h, edge_index, edge_attr) if self.uses_edge_attr else conv(h, edge_index)
+            out = self.act(out) if self.act is not None else out
+            h = h + out if self.residual and out.shape == h.shape else out
+        size = None if batch is None else int(batch.max()) + 1
+        return self.head(self.readout(h, batch, size))
+
+
+@register_model("gin", config=GraphGNNConfig, family="gnn", readout="sum")
+def gin(cfg: GraphGNNConfig) -> nn.Module:
+    """GIN graph classifier/regressor (Xu et al. 2019): MLP-in-layer, sum readout."""
+    w = [cfg.in_channels] + [cfg.hidden] * cfg.num_layers
+    convs = [GINConv(mlp([a, b, b], batch_norm=True), train_eps=True) for a, b in pairwise(w)]
+    return GraphGNN(None, convs, Readout(cfg.readout, cfg.hidden),
+                    mlp([cfg.hidden, cfg.hidden, cfg.out_channels], cfg.dropout))
+
+
+@register_model("gcn-graph", config=GraphGNNConfig, family="gnn")
+def gcn_graph(cfg: GraphGNNConfig) -> nn.Module:
+    """GCN layers + readout (the book's molecule/sentiment models, §8.6.3 and §8.8, fixed to
+    output ``out_channels`` per graph instead of a broadcast width-2 vector)."""
+    w = [cfg.in_channels] + [cfg.hidden] * cfg.num_layers
+    convs = [GCNConv(a, b) for a, b in pairwise(w)]
+    return GraphGNN(None, convs, Readout(cfg.readout, cfg.hidden),
+                    mlp([cfg.hidden, cfg.hidden, cfg.out_channels], cfg.dropout))
+
+
+@register_model("mpnn", config=GraphGNNConfig, family="gnn", message="edge_network")
+def mpnn(cfg: GraphGNNConfig) -> nn.Module:
+    """MPNN (Gilmer et al. 2017): linear encoder, ``num_layers`` edge-network + GRU steps with
+    shared weights, readout, MLP head."""
+    step = MPNNLayer(cfg.hidden, cfg.edge_dim, cfg.message, edge_hidden=cfg.hidden)
+    enc = nn.Sequential(nn.Linear(cfg.in_channels, cfg.hidden), nn.ReLU())
+    return GraphGNN(enc, [step] * cfg.num_layers, Readout(cfg.readout, cfg.hidden),
+                    mlp([cfg.hidden, cfg.hidden, cfg.out_channels], cfg.dropout),
+                    uses_edge_attr=True, act=None)
