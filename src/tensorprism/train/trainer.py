@@ -479,7 +479,9 @@ class Trainer:
             epoch_done = self.batch_in_epoch >= self.batches_per_epoch
             if not epoch_done and not self.should_stop:
                 continue
-            logs = {"train/loss": self._epoch_loss / max(self._epoch_batches, 1)}
+            totals = D.all_reduce_sum(torch.tensor([self._epoch_loss, self._epoch_batches], dtype=torch.float64,
+                                                   device=self.device if self.device.type == "cuda" else "cpu"))
+            logs = {"train/loss": float(totals[0] / totals[1].clamp(min=1))}
             if epoch_done:
                 self.epoch += 1
                 self.batch_in_epoch, self._epoch_loss, self._epoch_batches = 0, 0.0, 0
