@@ -142,3 +142,10 @@ def test_a_low_rank_weight_compresses_without_changing_outputs():
     for method in ("cp", "tucker"):
         small = compress(nn.Sequential(lin), method, 2)
         torch.testing.assert_close(small(x), lin(x), rtol=1e-4, atol=1e-4)
+
+
+def test_compress_leaves_small_layers_dense():
+    model = _small_cnn()
+    small = compress(model, "tt", 0.5, min_params=1000)
+    assert isinstance(small[0], nn.Conv2d) and isinstance(small[8], nn.Linear)  # 80 and 650 parameters
+    assert type(small[6]).__name__ == "TTLinear"

@@ -47,13 +47,16 @@ def rank_for_ratio(module: nn.Module, method: str, ratio: float) -> int:
 
 
 def compress(model: nn.Module, method: str, rank: int | float, *, layers: Iterable[type] = (nn.Linear, nn.Conv2d),
-             exclude: Iterable[str] = (), min_saving: float = 0.0, **decomp_kwargs) -> nn.Module:
+             exclude: Iterable[str] = (), min_params: int = 0, min_saving: float = 0.0,
+             **decomp_kwargs) -> nn.Module:
     """A copy of ``model`` whose Linear/Conv2d layers are replaced by CP, Tucker or TT factorisations
     of their trained weights (``method`` in ``"cp"``, ``"tucker"``, ``"tt"``).
 
     ``rank``: an int used for every layer, or a float in ``(0, 1)`` = the parameter fraction each
     layer may keep (:func:`rank_for_ratio` picks the rank per layer). Layers whose qualified name
-    is in ``exclude``, grouped convolutions, and layers that would not shrink by more than
+    is in ``exclude``, layers with fewer than ``min_params`` parameters (e.g. a tiny first conv or
+    classifier, where a low rank costs accuracy and saves little), grouped convolutions, and layers
+    that would not shrink by more than
     ``min_saving`` (fraction of their parameters) keep their dense weights. ``decomp_kwargs`` go to
     the decomposition (e.g. ``n_iter_max``). The result is usually fine-tuned for an epoch or two.
     """
@@ -64,7 +67,8 @@ def compress(model: nn.Module, method: str, rank: int | float, *, layers: Iterab
     layers, exclude = tuple(layers), set(exclude)
     out = copy.deepcopy(model)
     for name, module in list(out.named_modules()):
-        if name in exclude or type(module) not in layers or (isinstance(module, nn.Conv2d) and module.groups != 1):
+        if (name in exclude or type(module) not in layers or count_parameters(module) < min_params
+                or (isinstance(module, nn.Conv2d) and module.groups != 1)):
             continue
         linear_cls, conv_cls = METHODS[method]
         r = rank if isinstance(rank, int) else rank_for_ratio(module, method, rank)
