@@ -28,11 +28,13 @@ def bits_per_char(mean_nll: float) -> float:
 def bleu(hypotheses: Sequence[str], references: Sequence[str] | Sequence[Sequence[str]], *,
          tokenize: str = "13a", lowercase: bool = False, max_ngram_order: int = 4) -> float:
     """Corpus BLEU (0-100) with sacreBLEU. ``references`` is one reference per hypothesis or a
-    list of reference streams (several references each). ``tokenize="13a"`` is WMT's default."""
+    list of reference streams (several references each). ``tokenize="13a"`` is WMT's default;
+    ``"none"`` scores text that is already tokenised (as most Multi30k results are reported)."""
     import sacrebleu
 
     refs = [list(references)] if references and isinstance(references[0], str) else [list(r) for r in references]
-    metric = sacrebleu.metrics.BLEU(tokenize=tokenize, lowercase=lowercase, max_ngram_order=max_ngram_order)
+    metric = sacrebleu.metrics.BLEU(tokenize=tokenize, lowercase=lowercase, max_ngram_order=max_ngram_order,
+                                    force=tokenize == "none")  # pre-tokenised text is intended then
     return float(metric.corpus_score(list(hypotheses), refs).score)
 
 
