@@ -2,7 +2,7 @@
 
 * :func:`stratified_split` -- train/val/test index arrays with every class in each part in its
   overall proportion (scikit-learn's ``train_test_split(stratify=...)`` applied twice).
-* :func:`holdout` -- carve a validation set of fixed size out of a training set.
+* :func:`holdout` / :func:`train_val` -- carve a validation set of fixed size out of a training set.
 * :func:`check_split` -- validate a split name with a helpful error.
 
 The same ``seed`` always gives the same indices, on every machine (numpy's PCG64 generator).
@@ -63,4 +63,15 @@ def holdout(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[size:]), np.sort(perm[:size])
 
 
-__all__ = ["check_split", "holdout", "stratified_split"]
+def train_val(split: str, arrays: Sequence[np.ndarray], val_size: int, seed: int = 0) -> list[np.ndarray]:
+    """The rows of ``arrays`` (training-set arrays sharing their first dimension) that belong to
+    ``split``: ``"train"`` keeps, ``"val"`` takes the :func:`holdout` of ``val_size`` rows; any
+    other split (``"trainval"``, ``"test"``) returns the arrays unchanged."""
+    if split not in ("train", "val"):
+        return list(arrays)
+    keep, held = holdout(len(arrays[0]), val_size, seed)
+    idx = keep if split == "train" else held
+    return [a[idx] for a in arrays]
+
+
+__all__ = ["check_split", "holdout", "stratified_split", "train_val"]

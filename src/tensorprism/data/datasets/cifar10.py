@@ -40,7 +40,7 @@ from .. import DatasetInfo, register_dataset
 from ..arrays import ImageDataset
 from ..download import cache_dir, missing, verify_digest
 from ..download import download as fetch_url
-from ..splits import check_split, holdout
+from ..splits import check_split, train_val
 from ..transforms import CIFAR10_STATS
 
 SPLITS = ("train", "val", "test", "trainval")
@@ -172,10 +172,7 @@ def load_cifar10(
     arrays, folder = cached_arrays(*found)
     prefix = "test" if split == "test" else "train"
     images, labels = arrays[f"{prefix}_images"], arrays[f"{prefix}_labels"]
-    if split in ("train", "val"):
-        keep, held = holdout(len(labels), val_size, seed)
-        idx = keep if split == "train" else held
-        images, labels = images[idx], labels[idx]
+    images, labels = train_val(split, (images, labels), val_size, seed)
     x, y = torch.from_numpy(np.array(images)), torch.from_numpy(np.array(labels))
     mean, std = CIFAR10_STATS
     return ImageDataset(

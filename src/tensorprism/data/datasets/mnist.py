@@ -33,7 +33,7 @@ import torch
 from .. import DatasetInfo, register_dataset
 from ..arrays import ImageDataset
 from ..download import cache_dir, download, find_first, missing, read_maybe_gz, verify_digest
-from ..splits import check_split, holdout
+from ..splits import check_split, train_val
 from ..transforms import FASHION_MNIST_STATS, MNIST_STATS
 
 SPLITS = ("train", "val", "test", "trainval")
@@ -163,10 +163,7 @@ def load_idx_dataset(
     arrays = _load_arrays(src.name, tuple((k, str(v)) for k, v in files.items()))
     prefix = "t10k" if split == "test" else "train"
     images, labels = arrays[f"{prefix}-images-idx3-ubyte"], arrays[f"{prefix}-labels-idx1-ubyte"]
-    if split in ("train", "val"):
-        keep, held = holdout(len(labels), val_size, seed)
-        idx = keep if split == "train" else held
-        images, labels = images[idx], labels[idx]
+    images, labels = train_val(split, (images, labels), val_size, seed)
     x = torch.from_numpy(np.array(images)).unsqueeze(1)  # (N, 1, 28, 28) uint8, a writable copy
     y = torch.from_numpy(labels.astype(np.int64))
     mean, std = src.stats
