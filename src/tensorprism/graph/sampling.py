@@ -121,25 +121,29 @@ class NeighborSampler(Dataset):
 
 def negative_sampling(edge_index: Tensor, num_nodes: int, num_samples: int,
                       generator=None, bipartite: tuple[int, int] | None = None) -> Tensor:
-    """``(2, ≤ num_samples)`` random pairs that are not edges of ``edge_index`` (no self-loops).
+    """``(2, num_samples)`` distinct random pairs that are not edges (and not self-loops).
 
-    ``bipartite=(U, I)`` draws sources in ``[0, U)`` and targets in ``[U, U + I)``. Draws 20 %
-    extra and filters, so slightly fewer than asked may come back on dense graphs.
+    ``bipartite=(U, I)`` draws sources in ``[0, U)`` and targets in ``[U, U + I)``. Draws in
+    rounds until enough pairs are found (fewer only if the graph has fewer non-edges).
     """
-    m = int(num_samples * 1.2) + 8
-    if bipartite is None:
-        src = torch.randint(0, num_nodes, (m,), generator=generator)
-        dst = torch.randint(0, num_nodes, (m,), generator=generator)
-    else:
-        u, i = bipartite
-        src = torch.randint(0, u, (m,), generator=generator)
-        dst = torch.randint(u, u + i, (m,), generator=generator)
-    key = src * num_nodes + dst
     existing = edge_index[0] * num_nodes + edge_index[1]
-    bad = torch.isin(key, existing) | (src == dst)
-    key = torch.unique(key[~bad])
-    key = key[torch.randperm(key.numel(), generator=generator)[:num_samples]]
-    return torch.stack([torch.div(key, num_nodes, rounding_mode="floor"), key % num_nodes])
+    found = torch.empty(0, dtype=torch.long)
+    for _ in range(10):
+        m = 2 * (num_samples - found.numel()) + 16
+        if bipartite is None:
+            src = torch.randint(0, num_nodes, (m,), generator=generator)
+            dst = torch.randint(0, num_nodes, (m,), generator=generator)
+        else:
+            u, i = bipartite
+            src = torch.randint(0, u, (m,), generator=generator)
+            dst = torch.randint(u, u + i, (m,), generator=generator)
+        key = src * num_nodes + dst
+        key = key[~(torch.isin(key, existing) | (src == dst))]
+        found = torch.cat([found, key[~torch.isin(key, found)]]).unique(sorted=False)
+        if found.numel() >= num_samples:
+            break
+    found = found[torch.randperm(found.numel(), generator=generator)[:num_samples]]
+    return torch.stack([torch.div(found, num_nodes, rounding_mode="floor"), found % num_nodes])
 
 
 def split_edges(graph: Graph, val_ratio: float = 0.05, test_ratio: float = 0.1, seed: int = 0):
