@@ -5,6 +5,7 @@ both libraries, checks that the relative errors agree (equal error) and reports 
 time of ``--repeats`` runs and the ratio tensorprism / TensorLy (< 1 means tensorprism is faster).
 
     OMP_NUM_THREADS=1 python benchmarks/tensor_decompositions.py --sizes 64 128 --repeats 5
+    python benchmarks/tensor_decompositions.py --device cuda --sizes 64 128 256
 """
 
 from __future__ import annotations
@@ -27,12 +28,18 @@ def noisy_low_rank(n: int, rank: int, noise: float, seed: int = 0) -> torch.Tens
     return x + noise * x.std() * torch.randn(x.shape, generator=g)
 
 
-def timed(fn, repeats: int):
-    fn()  # warm-up (allocator, BLAS threads)
+def timed(fn, repeats: int, device: torch.device):
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    fn()  # warm-up (allocator, BLAS threads, CUDA kernels and solver handles)
+    sync()
     times, out = [], None
     for _ in range(repeats):
         t0 = time.perf_counter()
         out = fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), out
 
@@ -59,19 +66,22 @@ def main() -> None:
     ap.add_argument("--noise", type=float, default=0.1)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (both libraries run on it)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
     tl.set_backend("pytorch")
     r = args.rank
-    print(f"torch {torch.__version__}, tensorly {tl.__version__}, threads {torch.get_num_threads()}, "
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}, tensorly {tl.__version__}, {where}, "
           f"rank {r}, noise {args.noise}, median of {args.repeats}")
     print("| algorithm | tensor | tensorprism s | TensorLy s | ratio | rel. error tensorprism | rel. error TensorLy |")
     print("|---|---|---|---|---|---|---|")
     for n in args.sizes:
-        x = noisy_low_rank(n, r, args.noise)
+        x = noisy_low_rank(n, r, args.noise).to(device)
         for name, ours, theirs in cases(x, r):
-            t_ours, d_ours = timed(ours, args.repeats)
-            t_tl, d_tl = timed(theirs, args.repeats)
+            t_ours, d_ours = timed(ours, args.repeats, device)
+            t_tl, d_tl = timed(theirs, args.repeats, device)
             e_ours, e_tl = float(relative_error(x, d_ours)), float(relative_error(x, d_tl))
             print(f"| {name} | {n}³ | {t_ours:.4f} | {t_tl:.4f} | {t_ours / t_tl:.2f} | {e_ours:.5f} | {e_tl:.5f} |")
 
