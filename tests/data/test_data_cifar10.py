@@ -36,11 +36,12 @@ def _python_tarball(path, per_batch=4, payload=None):
 
 def test_python_tarball_decodes_to_nchw_in_original_order(tmp_path):
     batches = _python_tarball(tmp_path / c10.PYTHON_TAR)
-    arrays = c10.decode_python_tar(tmp_path / c10.PYTHON_TAR)
-    assert arrays["train_images"].shape == (20, 3, 32, 32) and arrays["test_images"].shape == (4, 3, 32, 32)
+    train_x, train_y = c10.decode_python_tar(tmp_path / c10.PYTHON_TAR, "train")
+    test_x, test_y = c10.decode_python_tar(tmp_path / c10.PYTHON_TAR, "test")
+    assert train_x.shape == (20, 3, 32, 32) and test_x.shape == (4, 3, 32, 32)
     first = batches["data_batch_1"][0][0]  # 1024 R, then 1024 G, then 1024 B values, row-major
-    assert np.array_equal(arrays["train_images"][0, 1], first[1024:2048].reshape(32, 32))
-    assert arrays["train_labels"][:4].tolist() == batches["data_batch_1"][1]
+    assert np.array_equal(train_x[0, 1], first[1024:2048].reshape(32, 32))
+    assert train_y[:4].tolist() == batches["data_batch_1"][1] and test_y.tolist() == batches["test_batch"][1]
 
 
 def test_python_tarball_refuses_pickled_code(tmp_path):
@@ -50,7 +51,7 @@ def test_python_tarball_refuses_pickled_code(tmp_path):
 
     _python_tarball(tmp_path / c10.PYTHON_TAR, payload=Evil())
     with pytest.raises(pickle.UnpicklingError, match=r"refusing to unpickle (__builtin__|builtins)\.print"):
-        c10.decode_python_tar(tmp_path / c10.PYTHON_TAR)
+        c10.decode_python_tar(tmp_path / c10.PYTHON_TAR, "test")
 
 
 def test_python_tarball_is_verified_cached_and_split(tmp_path, monkeypatch):
@@ -65,7 +66,7 @@ def test_python_tarball_is_verified_cached_and_split(tmp_path, monkeypatch):
     val = load_dataset("cifar10", root=tmp_path / "root", split="val", val_size=10)
     assert (len(train), len(val)) == (40, 10) and train.data.dtype == torch.uint8
     assert val.tensors()[0].shape == (10, 3, 32, 32) and val.tensors()[0].dtype == torch.float32
-    assert list((tmp_path / "cache" / "cifar10").glob("python-*/manifest.json"))
+    assert [p.name for p in (tmp_path / "cache" / "cifar10").glob("python-*/*.json")] == ["train.json"]
     assert train.meta["source"] == str(path)
 
 
@@ -80,10 +81,10 @@ def test_jpeg_tarball_decodes_by_split_and_class(tmp_path):
                     buf = io.BytesIO()
                     Image.new("RGB", (32, 32), (25 * k, 200, 10 * i)).save(buf, "JPEG", quality=95)
                     _add(tar, f"cifar10-jpg/{split}/{cls}/{i:04d}.jpg", buf.getvalue())
-    arrays = c10.decode_jpeg_tar(path)
-    assert arrays["train_images"].shape == (20, 3, 32, 32) and arrays["test_images"].shape == (10, 3, 32, 32)
-    assert arrays["train_labels"].tolist() == [k for k in range(10) for _ in range(2)]
-    red = arrays["test_images"][:, 0].mean((1, 2))
+    (train_x, train_y), (test_x, _) = c10.decode_jpeg_tar(path, "train"), c10.decode_jpeg_tar(path, "test")
+    assert train_x.shape == (20, 3, 32, 32) and test_x.shape == (10, 3, 32, 32)
+    assert train_y.tolist() == [k for k in range(10) for _ in range(2)]
+    red = test_x[:, 0].mean((1, 2))
     assert np.allclose(red, 25 * np.arange(10), atol=3)  # JPEG is lossy, but not by much
 
 

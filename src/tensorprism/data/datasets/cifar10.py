@@ -11,7 +11,8 @@ Two sources, looked for in this order under the data root ``<root>``:
    ``../shared/data``. JPEG costs a little accuracy against the PNG-exact originals, so compare
    runs side by side rather than against published numbers.
 
-Either archive is verified and decoded once into ``uint8`` ``.npy`` files in a writable cache
+Either archive is verified and each part (train, test) decoded once, when first asked for, into
+``uint8`` ``.npy`` files in a writable cache
 (``$TENSORPRISM_CACHE/cifar10/<digest>/``, default ``~/.cache/tensorprism/cifar10/``), because the
 data root may be read-only; later loads memory-map those files. The JPEG archive is ordered by
 class, so its images are too (the canonical one keeps the original order).
@@ -89,44 +90,40 @@ class _ArrayUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def decode_python_tar(path: Path) -> dict[str, np.ndarray]:
-    """Images ``(N, 3, 32, 32)`` and labels of the canonical tarball's train and test batches."""
-    parts: dict[str, list] = {"train": [], "test": []}
+def decode_python_tar(path: Path, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``(N, 3, 32, 32)`` and labels of the canonical tarball's ``part`` ("train": the five
+    ``data_batch_*`` in order, "test": ``test_batch``)."""
+    batches = []
     with tarfile.open(path, "r:gz") as tar:
         for member in sorted(tar.getmembers(), key=lambda m: m.name):
             base = os.path.basename(member.name)
-            split = "train" if base.startswith("data_batch_") else "test" if base == "test_batch" else None
-            if split is None:
+            if not (base.startswith("data_batch_") if part == "train" else base == "test_batch"):
                 continue
             batch = _ArrayUnpickler(tar.extractfile(member), encoding="bytes").load()
-            parts[split].append((np.asarray(batch[b"data"], np.uint8), np.asarray(batch[b"labels"], np.int64)))
-    out = {}
-    for split, batches in parts.items():
-        if not batches:
-            raise ValueError(f"{path}: no {split} batches (data_batch_*/test_batch) in the archive")
-        out[f"{split}_images"] = np.concatenate([b[0] for b in batches]).reshape(-1, 3, 32, 32)
-        out[f"{split}_labels"] = np.concatenate([b[1] for b in batches])
-    return out
+            batches.append((np.asarray(batch[b"data"], np.uint8), np.asarray(batch[b"labels"], np.int64)))
+    if not batches:
+        raise ValueError(f"{path}: no {part} batches (data_batch_* / test_batch) in the archive")
+    return np.concatenate([b[0] for b in batches]).reshape(-1, 3, 32, 32), np.concatenate([b[1] for b in batches])
 
 
-def decode_jpeg_tar(path: Path) -> dict[str, np.ndarray]:
-    """Images ``(N, 3, 32, 32)`` and labels from ``cifar10-jpg/{split}/{class}/NNNN.jpg``."""
+def decode_jpeg_tar(path: Path, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``(N, 3, 32, 32)`` and labels from ``cifar10-jpg/{part}/{class}/NNNN.jpg``, ordered by
+    class, then file name (only ``part``'s JPEGs are decoded)."""
     from PIL import Image
 
-    found: dict[str, list] = {"train": [], "test": []}
+    items = []
     with tarfile.open(path, "r:gz") as tar:
         for member in tar:
             parts = member.name.split("/")
-            if not member.isfile() or len(parts) != 4 or parts[1] not in found or parts[2] not in CLASSES:
+            if not member.isfile() or len(parts) != 4 or parts[1] != part or parts[2] not in CLASSES:
                 continue
             img = Image.open(io.BytesIO(tar.extractfile(member).read())).convert("RGB")
-            found[parts[1]].append((CLASSES.index(parts[2]), parts[3], np.asarray(img)))
-    out = {}
-    for split, items in found.items():
-        items.sort(key=lambda t: (t[0], t[1]))
-        out[f"{split}_images"] = np.stack([t[2] for t in items]).transpose(0, 3, 1, 2).copy()
-        out[f"{split}_labels"] = np.array([t[0] for t in items], dtype=np.int64)
-    return out
+            items.append((CLASSES.index(parts[2]), parts[3], np.asarray(img)))
+    if not items:
+        raise ValueError(f"{path}: no {part} images (cifar10-jpg/{part}/<class>/*.jpg) in the archive")
+    items.sort(key=lambda t: (t[0], t[1]))
+    images = np.stack([t[2] for t in items]).transpose(0, 3, 1, 2).copy()
+    return images, np.array([t[0] for t in items], dtype=np.int64)
 
 
 def _write_npy(path: Path, array: np.ndarray) -> None:
@@ -136,21 +133,23 @@ def _write_npy(path: Path, array: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def cached_arrays(path: Path, kind: str) -> tuple[dict[str, np.ndarray], Path]:
-    """Verify ``path``, decode it once into the ``.npy`` cache, and memory-map the cached arrays."""
+def cached_arrays(path: Path, kind: str, part: str) -> tuple[np.ndarray, np.ndarray, Path]:
+    """Verify ``path``, decode its ``part`` ("train" or "test") once into the ``.npy`` cache, and
+    return the memory-mapped ``(images, labels)`` and the cache folder."""
     algorithm, expected = ("md5", PYTHON_MD5) if kind == "python" else ("sha256", JPEG_SHA256)
     verify_digest(path, expected, algorithm=algorithm, fix=f"delete it and obtain it again ({OBTAIN})")
     folder = cache_dir("cifar10", f"{kind}-{expected[:16]}")
-    keys = ("train_images", "train_labels", "test_images", "test_labels")
-    manifest = folder / "manifest.json"
+    files = folder / f"{part}_images.npy", folder / f"{part}_labels.npy"
+    manifest = folder / f"{part}.json"
     if not manifest.is_file():
-        arrays = decode_python_tar(path) if kind == "python" else decode_jpeg_tar(path)
+        arrays = decode_python_tar(path, part) if kind == "python" else decode_jpeg_tar(path, part)
         folder.mkdir(parents=True, exist_ok=True)
-        for key in keys:
-            _write_npy(folder / f"{key}.npy", arrays[key])
-        info = {"source": str(path), algorithm: expected, **{k: list(arrays[k].shape) for k in keys}}
+        for file, array in zip(files, arrays, strict=True):
+            _write_npy(file, array)
+        info = {"source": str(path), algorithm: expected, "shapes": [list(a.shape) for a in arrays]}
         manifest.write_text(json.dumps(info, indent=1))  # written last: marks a complete cache
-    return {k: np.load(folder / f"{k}.npy", mmap_mode="r") for k in keys}, folder
+    images, labels = (np.load(f, mmap_mode="r") for f in files)
+    return images, labels, folder
 
 
 def load_cifar10(
@@ -169,9 +168,7 @@ def load_cifar10(
     if found is None:
         places = [str(p) for p, _ in candidates(root)]
         raise missing("cifar10", [PYTHON_TAR + " or " + JPEG_TAR], places, OBTAIN)
-    arrays, folder = cached_arrays(*found)
-    prefix = "test" if split == "test" else "train"
-    images, labels = arrays[f"{prefix}_images"], arrays[f"{prefix}_labels"]
+    images, labels, folder = cached_arrays(*found, "test" if split == "test" else "train")
     images, labels = train_val(split, (images, labels), val_size, seed)
     x, y = torch.from_numpy(np.array(images)), torch.from_numpy(np.array(labels))
     mean, std = CIFAR10_STATS
