@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from ..tensor.geometry import Mesh, PointCloud
+from .tensor import label_axes
 
 __all__ = ["plot_point_cloud", "plot_mesh"]
 
@@ -24,11 +25,7 @@ def plot_point_cloud(points, layout: str = "N3", ax=None, c=None, s: float = 8.0
     p = PointCloud(torch.as_tensor(points), layout).points.detach().cpu().numpy()
     fig, ax = _axes3d(ax)
     ax.scatter(p[:, 0], p[:, 1], p[:, 2], c=p[:, 2] if c is None else c, s=s)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    ax.set_zlabel("z")
-    if title:
-        ax.set_title(title)
+    label_axes(ax, title, labels=("x", "y", "z"))
     return fig
 
 
@@ -46,9 +43,5 @@ def plot_mesh(mesh: Mesh, ax=None, color: str = "tab:blue", alpha: float = 0.6, 
     ax.set_xlim(lo[0] - pad, hi[0] + pad)
     ax.set_ylim(lo[1] - pad, hi[1] + pad)
     ax.set_zlim(lo[2] - pad, hi[2] + pad)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    ax.set_zlabel("z")
-    if title:
-        ax.set_title(title)
+    label_axes(ax, title, labels=("x", "y", "z"))
     return fig

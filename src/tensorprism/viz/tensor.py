@@ -12,7 +12,7 @@ import torch
 
 from ..errors import ShapeError
 
-__all__ = ["heatmap", "slice_heatmaps", "quiver", "streamlines", "tensor_field_quiver"]
+__all__ = ["label_axes", "heatmap", "slice_heatmaps", "quiver", "streamlines", "tensor_field_quiver"]
 
 
 def _np(x) -> np.ndarray:
@@ -26,6 +26,16 @@ def _axes(ax, **subplot_kw):
         return ax.figure, ax
     fig, ax = plt.subplots(subplot_kw=subplot_kw or None)
     return fig, ax
+
+
+def label_axes(ax, title: str | None = None, labels=("x", "y"), equal: bool = False) -> None:
+    """Axis labels (two, or three for 3-D axes), optional equal aspect and title."""
+    for setter, text in zip((ax.set_xlabel, ax.set_ylabel, getattr(ax, "set_zlabel", None)), labels, strict=False):
+        setter(text)
+    if equal:
+        ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
 
 
 def heatmap(matrix, ax=None, annot: bool = True, cmap: str = "coolwarm", fmt: str = ".3g", title: str | None = None):
@@ -90,11 +100,7 @@ def quiver(field: Callable, xlim=(-2, 2), ylim=(-2, 2), n: int = 10, ax=None, ti
     x, y, (u, v) = _grid(field, xlim, ylim, n)
     fig, ax = _axes(ax)
     ax.quiver(x, y, u, v)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    ax.set_aspect("equal")
-    if title:
-        ax.set_title(title)
+    label_axes(ax, title, equal=True)
     return fig
 
 
@@ -104,11 +110,7 @@ def streamlines(field: Callable, xlim=(-2, 2), ylim=(-2, 2), n: int = 100, ax=No
     x, y, (u, v) = _grid(field, xlim, ylim, n)
     fig, ax = _axes(ax)
     ax.streamplot(x, y, u, v, color=np.hypot(u, v), density=density)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    ax.set_aspect("equal")
-    if title:
-        ax.set_title(title)
+    label_axes(ax, title, equal=True)
     return fig
 
 
@@ -129,9 +131,5 @@ def tensor_field_quiver(field: Callable, xlim=(-2, 2), ylim=(-2, 2), n: int = 12
         s = _np(vals[..., k].abs())
         u, v = _np(vecs[..., 0, k]) * s, _np(vecs[..., 1, k]) * s
         ax.quiver(x, y, u, v, color=colour, pivot="middle", headwidth=0, headlength=0, headaxislength=0)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    if title:
-        ax.set_title(title)
+    label_axes(ax, title, equal=True)
     return fig
