@@ -38,8 +38,6 @@ def make_loader(
     A custom ``sampler`` should draw from ``loader.generator`` to stay reproducible.
     """
     generator = torch.Generator().manual_seed(seed)
-    if num_workers > 0:
-        kwargs.setdefault("persistent_workers", False)
     return DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, drop_last=drop_last,
         pin_memory=pin_memory, generator=generator, worker_init_fn=seed_worker, **kwargs,
