@@ -95,6 +95,22 @@ def test_flips_match_kornia_and_twice_is_identity():
     assert torch.equal(A.hflip(A.hflip(x)), x) and torch.equal(A.vflip(A.vflip(x)), x)
 
 
+def test_crop_and_erase_match_kornia_given_kornias_sampled_boxes():
+    import kornia.augmentation as K
+
+    x = _images(n=6, h=8, w=8)
+    torch.manual_seed(0)
+    kcrop = K.RandomCrop((8, 8), padding=2)
+    params = kcrop.forward_parameters(x.shape)
+    corner = params["src"][:, 0].long()  # (x, y) of each crop's top-left in the padded image
+    ours = A.crop(torch.nn.functional.pad(x, (2, 2, 2, 2)), corner[:, 1], corner[:, 0], (8, 8))
+    torch.testing.assert_close(ours, kcrop(x, params=params), atol=0, rtol=0)
+    kerase = K.RandomErasing(p=1.0)
+    params = kerase.forward_parameters(x.shape)
+    box = [params[k].long() for k in ("ys", "xs", "heights", "widths")]
+    torch.testing.assert_close(A.erase(x, A.box_mask(*box, (8, 8), x.device), 0.0), kerase(x, params=params), atol=0, rtol=0)
+
+
 # ---------------------------------------------------------------- the book's exercise and erratum
 
 GRID = torch.arange(1.0, 17.0).view(1, 1, 4, 4)
