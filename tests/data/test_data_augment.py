@@ -111,6 +111,29 @@ def test_crop_and_erase_match_kornia_given_kornias_sampled_boxes():
     torch.testing.assert_close(A.erase(x, A.box_mask(*box, (8, 8), x.device), 0.0), kerase(x, params=params), atol=0, rtol=0)
 
 
+def test_mixup_and_cutmix_match_kornia_given_kornias_pairs_and_boxes():
+    import kornia.augmentation as K
+
+    x, y = _images(n=6, h=8, w=8), torch.arange(6)
+    torch.manual_seed(0)
+    kmix = K.RandomMixUpV2(data_keys=["input", "class"])
+    params = kmix.forward_parameters(x.shape)
+    theirs, _ = kmix(x, y, params=params)
+    # kornia's lambda weighs the partner image; ours weighs the image itself
+    ours, _ = A.mix(x, y, 1 - params["mixup_lambdas"], params["mixup_pairs"], 6)
+    torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=0)
+    kcut = K.RandomCutMixV2(data_keys=["input", "class"], use_correct_lambda=True)
+    params = kcut.forward_parameters(x.shape)
+    theirs, labels = kcut(x, y, params=params)
+    corners = params["crop_src"][0].long()  # (N, 4, 2) inclusive (x, y) corners
+    top, left = corners[:, 0, 1], corners[:, 0, 0]
+    h, w = corners[:, 2, 1] - top + 1, corners[:, 2, 0] - left + 1
+    kept = 1 - (h * w).float() / 64
+    ours, _ = A.mix(x, y, kept, params["mix_pairs"][0], 6, mask=A.box_mask(top, left, h, w, (8, 8), x.device))
+    torch.testing.assert_close(ours, theirs, atol=0, rtol=0)
+    torch.testing.assert_close(kept, labels[:, 2])
+
+
 # ---------------------------------------------------------------- the book's exercise and erratum
 
 GRID = torch.arange(1.0, 17.0).view(1, 1, 4, 4)
