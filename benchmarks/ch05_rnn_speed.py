@@ -112,9 +112,11 @@ def main() -> None:
     print("|---|---|---|")
     for mode, f, b in equality(dev):
         print(f"| {mode} (float64) | {f:.2e} | {b:.2e} |")
-    if dev == "cuda":
-        for mode, f, b in equality(dev, torch.float32):
-            print(f"| {mode} (float32, cuDNN) | {f:.2e} | {b:.2e} |")
+    if dev == "cuda":  # cuDNN uses TF32 for float32 RNNs by default; show both
+        for tf32 in (False, True):
+            torch.backends.cudnn.allow_tf32 = tf32
+            for mode, f, b in equality(dev, torch.float32):
+                print(f"| {mode} (float32, cuDNN, TF32 {'on' if tf32 else 'off'}) | {f:.2e} | {b:.2e} |")
     shape = (64, 100, 256, 512, 2) if dev == "cuda" else (32, 50, 64, 128, 2)
     B, T, I, H, L = shape
     print(f"\nfwd+bwd, batch {B}, T {T}, input {I}, hidden {H}, {L} layers, median of {args.reps}\n")

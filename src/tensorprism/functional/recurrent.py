@@ -153,7 +153,7 @@ def unroll(
     for t in steps:
         new = step(x[:, t], state)
         if lengths is not None:
-            valid = (lengths > t).to(x.dtype).unsqueeze(-1)  # (B, 1)
+            valid = (lengths.to(x.device) > t).to(x.dtype).unsqueeze(-1)  # (B, 1)
             if as_tuple:
                 new = tuple(valid * n + (1 - valid) * s for n, s in zip(new, state, strict=True))
             else:
