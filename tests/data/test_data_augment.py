@@ -131,7 +131,7 @@ def test_mixup_and_cutmix_match_kornia_given_kornias_pairs_and_boxes():
     kept = 1 - (h * w).float() / 64
     ours, _ = A.mix(x, y, kept, params["mix_pairs"][0], 6, mask=A.box_mask(top, left, h, w, (8, 8), x.device))
     torch.testing.assert_close(ours, theirs, atol=0, rtol=0)
-    torch.testing.assert_close(kept, labels[:, 2])
+    torch.testing.assert_close(kept, labels[0, :, 2])  # (num_mix, N, [y, y_partner, lambda])
 
 
 # ---------------------------------------------------------------- the book's exercise and erratum
