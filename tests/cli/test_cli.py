@@ -71,7 +71,9 @@ def test_resume_continues_a_finished_run_to_more_epochs(run_dir, capsys, tmp_pat
     shutil.copytree(run_dir, copy)
     rc, out, _ = run(capsys, "resume", str(copy), "--epochs", "3")
     lines = (copy / "metrics.jsonl").read_text().splitlines()
-    assert rc == 0 and "epoch 3" in out and [json.loads(x)["epoch"] for x in lines] == [1, 2, 3]
+    records = [json.loads(x) for x in lines]
+    assert rc == 0 and "epoch 3" in out
+    assert [(r["epoch"], r.get("final", False)) for r in records] == [(1, False), (2, False), (3, False), (3, True)]
 
 
 def test_config_file_then_flags_then_overrides(tmp_path, capsys, monkeypatch):

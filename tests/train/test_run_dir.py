@@ -14,7 +14,8 @@ def test_run_directory_has_config_metrics_checkpoints_plots_and_report(tmp_path)
     assert cfg["trainer"]["epochs"] == 2 and cfg["task"]["name"] == "classification"
     assert cfg["dataset"] == {"name": "blobs"}
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in lines] == [1, 2] and {"train/loss", "val/acc", "lr"} <= set(lines[0])
+    assert [r["epoch"] for r in lines] == [1, 2, 2] and {"train/loss", "val/acc", "lr"} <= set(lines[0])
+    assert lines[-1]["final"] and lines[-1]["test/acc"] == t.final_metrics["test/acc"]
     assert {p.name for p in (tmp_path / "checkpoints").iterdir()} >= {"last.safetensors", "best.safetensors",
                                                                     "last.json", "best.json"}
     plots = {p.name for p in (tmp_path / "plots").iterdir()}

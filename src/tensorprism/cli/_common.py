@@ -25,3 +25,29 @@ def print_metrics(metrics: dict[str, Any]) -> None:
     rows = [(k, f"{v:.4f}") for k, v in metrics.items() if isinstance(v, float)]
     if rows:
         print_table(("metric", "value"), rows)
+
+
+def load_trained(path: str, prefer: str, device: str, split: str, *, dataset: str | None = None,
+                 need_data: bool = True, **trainer_kw: Any):
+    """``(run config, Trainer around the checkpoint's model and task, data of split, checkpoint)``.
+
+    ``dataset`` replaces the run's dataset; with ``need_data=False`` no data is loaded (``None``).
+    """
+    from ..errors import ConfigError
+    from ..train import Trainer
+    from ..train.run import load_run, load_split
+    from ..train.tasks import create_task
+
+    cfg, model, ckpt = load_run(path, prefer=prefer)
+    if dataset:
+        cfg["dataset"] = {"name": dataset, "config": {}, "root": cfg["dataset"].get("root")}
+    data = None
+    if need_data:
+        if not cfg["dataset"].get("name"):
+            raise ConfigError(f"{ckpt} does not record its dataset; name one (--dataset / --input)")
+        data = load_split(cfg, split)
+        if data is None:
+            raise ConfigError(f"dataset {cfg['dataset']['name']!r} has no split {split!r}")
+    task = create_task(cfg["task"]["name"], **cfg["task"].get("config", {}))
+    trainer = Trainer(model, task, device=device, progress=False, **trainer_kw)
+    return cfg, trainer, data, ckpt

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._common import print_metrics
+from ._common import load_trained, print_metrics
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,21 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ConfigError
-    from ..train import Trainer
-    from ..train.run import load_run, load_split
-    from ..train.tasks import create_task
-
-    cfg, model, ckpt = load_run(args.path, prefer=args.checkpoint)
-    if args.dataset:
-        cfg["dataset"] = {"name": args.dataset, "config": {}, "root": cfg["dataset"].get("root")}
-    if not cfg["dataset"].get("name"):
-        raise ConfigError(f"{ckpt} does not record its dataset; pass --dataset NAME")
-    data = load_split(cfg, args.split)
-    if data is None:
-        raise ConfigError(f"dataset {cfg['dataset']['name']!r} has no split {args.split!r}")
-    task = create_task(cfg["task"]["name"], **cfg["task"].get("config", {}))
-    trainer = Trainer(model, task, device=args.device, eval_batch_size=args.batch_size, progress=False)
+    cfg, trainer, data, ckpt = load_trained(args.path, args.checkpoint, args.device, args.split,
+                                            dataset=args.dataset, eval_batch_size=args.batch_size)
     metrics = trainer.evaluate(data, prefix=args.split)
     if args.json:
         print(json.dumps(metrics))

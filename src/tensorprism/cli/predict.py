@@ -58,23 +58,14 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from torch.utils.data import TensorDataset
 
-    from ..errors import ConfigError
-    from ..train import Trainer
-    from ..train.run import load_run, load_split
-    from ..train.tasks import create_task
+    from ._common import load_trained
 
-    cfg, model, ckpt = load_run(args.path, prefer=args.checkpoint)
-    info = cfg.get("run_info", {}).get("input", {})
+    cfg, trainer, data, _ = load_trained(args.path, args.checkpoint, args.device, args.split,
+                                         need_data=not args.input)
     if args.input:
+        info = cfg.get("run_info", {}).get("input", {})
         data = TensorDataset(read_inputs(args.input, info.get("shape"), info.get("dtype")))
-    else:
-        if not cfg["dataset"].get("name"):
-            raise ConfigError(f"{ckpt} does not record its dataset; pass --input FILE")
-        data = load_split(cfg, args.split)
-        if data is None:
-            raise ConfigError(f"dataset {cfg['dataset']['name']!r} has no split {args.split!r}")
-    task = create_task(cfg["task"]["name"], **cfg["task"].get("config", {}))
-    preds = Trainer(model, task, device=args.device, progress=False).predict(data).numpy()
+    preds = trainer.predict(data).numpy()
     if args.output:
         out = Path(args.output)
         if out.suffix == ".npy":

@@ -117,7 +117,8 @@ class Checkpoint(Callback):
 
 
 class JSONLLogger(Callback):
-    """Append one JSON record per epoch (and per ``every_n_steps`` steps) to ``metrics.jsonl``.
+    """Append one JSON record per epoch (and per ``every_n_steps`` steps) to ``metrics.jsonl``,
+    and a final one with the test metrics.
 
     On resume, records written after the checkpoint by the interrupted run are dropped so the file
     reads as if the run had never stopped.
@@ -133,8 +134,8 @@ class JSONLLogger(Callback):
             self.path = trainer.out_dir / "metrics.jsonl"
         self._t0 = time.perf_counter() - trainer.elapsed
         if self.path.exists():
-            keep = [line for line in self.path.read_text().splitlines()
-                    if line.strip() and json.loads(line).get("step", 0) <= trainer.global_step]
+            records = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+            keep = [json.dumps(r) for r in records if r.get("step", 0) <= trainer.global_step and not r.get("final")]
             self.path.write_text("".join(line + "\n" for line in keep))
 
     def write(self, record: dict[str, Any]) -> None:
@@ -151,6 +152,12 @@ class JSONLLogger(Callback):
 
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
         self.write({"epoch": trainer.epoch, "step": trainer.global_step, "lr": trainer.lr, **logs})
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        """A last record, marked ``"final": true``, with the test metrics (when there is test data)."""
+        test = {k: v for k, v in trainer.scalars(trainer.final_metrics).items() if k.startswith("test/")}
+        if test:
+            self.write({"epoch": trainer.epoch, "step": trainer.global_step, "final": True, **test})
 
 
 def _is_scalar(v: Any) -> bool:
