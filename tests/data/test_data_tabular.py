@@ -54,6 +54,7 @@ def test_tables_are_registered_with_info_and_always_available():
         assert name in list_datasets()
         info = dataset_info(name)
         assert info.task == "classification" and "scikit-learn" in info.source
+        assert info.extra == {"shape": (TABLES[name][1],), "num_classes": TABLES[name][2]}
         assert is_available(name, root="/nonexistent")
 
 

@@ -27,11 +27,11 @@ SPLITS = ("train", "val", "test")
 FRACTIONS = (0.7, 0.15, 0.15)
 _SOURCE = "bundled with scikit-learn (pip install scikit-learn); always available offline"
 
-_LOADERS = {  # name -> (sklearn loader, size text, citation)
-    "digits": ("load_digits", "1,797 8x8 images, 10 classes", "Alpaydin & Kaynak 1998 (UCI optdigits test set)"),
-    "iris": ("load_iris", "150 samples, 4 features, 3 classes", "Fisher 1936"),
-    "wine": ("load_wine", "178 samples, 13 features, 3 classes", "Forina et al. (UCI wine)"),
-    "breast-cancer": ("load_breast_cancer", "569 samples, 30 features, 2 classes", "Wolberg et al. 1995 (UCI WDBC)"),
+_LOADERS = {  # name -> (sklearn loader, size text, citation, features, classes)
+    "digits": ("load_digits", "1,797 8x8 images, 10 classes", "Alpaydin & Kaynak 1998 (UCI optdigits test set)", 64, 10),
+    "iris": ("load_iris", "150 samples, 4 features, 3 classes", "Fisher 1936", 4, 3),
+    "wine": ("load_wine", "178 samples, 13 features, 3 classes", "Forina et al. (UCI wine)", 13, 3),
+    "breast-cancer": ("load_breast_cancer", "569 samples, 30 features, 2 classes", "Wolberg et al. 1995 (UCI WDBC)", 30, 2),
 }
 
 
@@ -64,10 +64,11 @@ def load_table(name: str, split: str, *, seed: int = 0, standardize: bool = True
 
 
 def _register(name: str) -> None:
-    _, size, cite = _LOADERS[name]
+    _, size, cite, features, classes = _LOADERS[name]
     info = DatasetInfo(
         name=name, task="classification", modality="image" if name == "digits" else "tabular",
         size=f"{size}; stratified 70/15/15 train/val/test (seed 0)", source=f"{_SOURCE}. {cite}.",
+        extra={"shape": (features,), "num_classes": classes},
     )
 
     def loader(root: Path, split: str = "train", **kwargs) -> ArrayDataset:
