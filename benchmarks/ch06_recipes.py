@@ -3,6 +3,7 @@
     python benchmarks/ch06_recipes.py OUT_DIR            # full settings (GPU: ~8 minutes)
     python benchmarks/ch06_recipes.py OUT_DIR --smoke    # tiny settings, checks the pipeline
     python benchmarks/ch06_recipes.py OUT_DIR --only translation sst2-minilm
+    python benchmarks/ch06_recipes.py OUT_DIR --set translation:epochs=10 sst2-minilm:epochs=1
 
 Each stage writes ``OUT_DIR/results.json`` as it finishes, so a stage that fails or runs out of
 time leaves the earlier numbers. ``--minilm PATH`` points at a sentence-transformers folder
@@ -40,6 +41,8 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only", nargs="*", default=list(FULL))
     ap.add_argument("--minilm", default=None)
+    ap.add_argument("--set", nargs="*", default=[], metavar="STAGE:KEY=VALUE",
+                    help="override a stage's setting, e.g. translation:epochs=10")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -47,6 +50,14 @@ def main() -> None:
     for stage in args.only:
         recipe, kw = FULL[stage]
         kw = {**kw, **(SMOKE[stage] if args.smoke else {}), "out_dir": str(out / stage)}
+        for item in args.set:
+            where, _, assignment = item.partition(":")
+            key, _, value = assignment.partition("=")
+            if where == stage:
+                try:
+                    kw[key] = json.loads(value)
+                except json.JSONDecodeError:
+                    kw[key] = value
         if recipe == "ch06-sst2" and args.minilm:
             kw["minilm_path"] = args.minilm
         t0 = time.perf_counter()
