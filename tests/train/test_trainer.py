@@ -158,3 +158,13 @@ def test_callback_hooks_run_in_order(blobs):
         Trainer(make_mlp(), train_data=blobs, val_data=blobs, epochs=1, callbacks=[Spy()], **QUIET).fit()
     assert seen == ["fit_start", "epoch_start",
                     ("epoch_end", 1, ["train/loss", "val/acc", "val/f1", "val/loss"]), "fit_end"]
+
+
+def test_progress_bar_shows_throughput_and_epoch_summary(blobs, capsys):
+    from tensorprism.train import ProgressBar
+
+    Trainer(make_mlp(), train_data=blobs, val_data=blobs, epochs=1, batch_size=8,
+            callbacks=[ProgressBar(refresh_every=2, mininterval=0)], **QUIET).fit()
+    err = capsys.readouterr().err
+    assert "epoch 1/1" in err and "samples_s=" in err and "batch" in err
+    assert "val/acc" in err.splitlines()[-1]

@@ -199,8 +199,8 @@ class TensorBoardLogger(Callback):
 class ProgressBar(Callback):
     """A tqdm bar per epoch with the running loss, samples/s and tqdm's ETA."""
 
-    def __init__(self, refresh_every: int = 10):
-        self.refresh_every = refresh_every
+    def __init__(self, refresh_every: int = 10, mininterval: float = 0.1):
+        self.refresh_every, self.mininterval = refresh_every, mininterval
         self.bar = None
         self._t, self._n = 0.0, 0
 
@@ -209,7 +209,7 @@ class ProgressBar(Callback):
 
         self.bar = tqdm(total=trainer.batches_per_epoch, initial=trainer.batch_in_epoch,
                         desc=f"epoch {trainer.epoch + 1}/{trainer.config.epochs}", unit="batch",
-                        leave=False, dynamic_ncols=True)
+                        leave=False, dynamic_ncols=True, mininterval=self.mininterval)
         self._t, self._n = time.perf_counter(), 0
 
     def on_train_batch_end(self, trainer: Trainer, outputs: dict[str, Any]) -> None:
@@ -217,8 +217,7 @@ class ProgressBar(Callback):
         self._n += trainer.last_batch_size
         if self.bar.n % self.refresh_every == 0:
             rate = self._n / max(time.perf_counter() - self._t, 1e-9)
-            self.bar.set_postfix(loss=f"{float(outputs['loss']):.4g}", samples_s=f"{rate:,.0f}",
-                                 refresh=False)
+            self.bar.set_postfix(loss=f"{trainer.last_loss:.4g}", samples_s=f"{rate:,.0f}", refresh=False)
 
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
         if self.bar is not None:

@@ -204,7 +204,7 @@ class Trainer:
         self.at_step_boundary = False
         self.last_batch_size = 0
         self._epoch_loss = 0.0
-        self._last_loss = 0.0
+        self.last_loss = 0.0
         self._epoch_batches = 0
         self.history: dict[str, list[Any]] = {}
         self.final_metrics: dict[str, Any] = {}
@@ -330,7 +330,7 @@ class Trainer:
             getattr(cb, hook)(self, *args)
 
     def _check_finite(self, loss: torch.Tensor) -> None:
-        self._last_loss = value = float(loss.detach())  # one host sync per step, also used for logging
+        self.last_loss = value = float(loss.detach())  # one host sync per step, also used for logging
         if self.config.check_finite and not math.isfinite(value):
             raise NonFiniteError(
                 f"the loss became {value} at epoch {self.epoch + 1}, batch {self.batch_in_epoch} "
@@ -445,7 +445,7 @@ class Trainer:
                 if self.global_step == 0 and self._epoch_batches == 0 and _is_input_error(exc):
                     raise self._first_batch_error(exc, batch) from exc
                 raise
-            self._epoch_loss += self._last_loss
+            self._epoch_loss += self.last_loss
             self._epoch_batches += 1
             self._call("on_train_batch_end", out)
             if self.should_stop or (cfg.max_steps and self.global_step >= cfg.max_steps and self.at_step_boundary):
