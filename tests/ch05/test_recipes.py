@@ -1,0 +1,42 @@
+"""The Chapter 5 recipes run end to end on real data (tiny configurations; the measured runs are
+in benchmarks/results/ch05.md)."""
+
+import json
+import math
+
+from tensorprism.recipes import list_recipes, run_recipe
+from tensorprism.testing import require_path, shared_data
+
+
+def test_ch05_recipes_are_registered():
+    assert {"ch05-char-lm", "ch05-word-lm", "ch05-sst2", "ch05-translation", "ch05-forecasting",
+            "ch05-ucr"} <= set(list_recipes())
+
+
+def test_char_lm_recipe_learns_and_samples(tmp_path):
+    require_path(shared_data("tinyshakespeare"), "Tiny Shakespeare")
+    r = run_recipe("ch05-char-lm", embed_dim=16, hidden_size=32, num_layers=1, batch_size=16, seq_len=32,
+                   max_steps=40, warmup=5, lr=1e-2, eval_every=40, eval_batch=128, sample_tokens=20,
+                   out_dir=str(tmp_path))
+    assert r["val_loss"] < math.log(65) - 0.5  # well below the uniform 4.17 nats
+    assert r["sample"].startswith("ROMEO:") and len(r["sample"]) == 26
+    assert json.loads((tmp_path / "char_lm.json").read_text())["steps"] == 40
+
+
+def test_sst2_and_translation_recipes_run(tmp_path):
+    require_path(shared_data("sst2"), "SST-2")
+    require_path(shared_data("multi30k"), "Multi30k")
+    r = run_recipe("ch05-sst2", embed_dim=16, hidden_size=16, epochs=1, max_train=300, out_dir=None)
+    assert 0.0 <= r["test_acc"] <= 1.0 and r["best_epoch"] == 1
+    r = run_recipe("ch05-translation", embed_dim=16, hidden_size=16, attn_dim=16, epochs=1, max_train=200,
+                   max_eval=20, max_len=10, num_beams=2, out_dir=str(tmp_path))
+    assert len(r["examples"]) == 5 and r["test2016_bleu_greedy"] >= 0.0
+    assert (tmp_path / "alignment.png").is_file()
+
+
+def test_forecasting_and_ucr_recipes_report_baselines():
+    r = run_recipe("ch05-forecasting", series="airline", epochs=5, ensemble=1, out_dir=None)
+    assert set(r["scores"]) == {"lstm", "seasonal_naive", "arima"} and r["horizon"] == 24
+    assert r["scores"]["arima"]["mase"] < r["scores"]["seasonal_naive"]["mase"]
+    u = run_recipe("ch05-ucr", dataset="italypowerdemand", epochs=2, out_dir=None)
+    assert u["test"] == 1029 and u["one_nn_euclidean_acc"] > 0.9
