@@ -154,3 +154,22 @@ def test_message_passing_rejects_unknown_aggregation():
     with pytest.raises(ValueError, match="aggr"):
         MessagePassing("median")
     assert isinstance(MessagePassing(nn.Identity()).aggr, nn.Module)
+
+
+def test_attention_csr_products_equal_scatter_of_messages_forward_and_backward():
+    from tensorprism.functional.graph import attention_aggregate, csr_structure
+    from tensorprism.tensor.graph import sort_edge_index
+
+    a = graph_with_isolated(seed=4, n=12)
+    ei, _ = dense_to_edge_index(a)
+    ei, _ = sort_edge_index(ei, None, 12, by="target")
+    alpha = torch.rand(ei.size(1), 3, dtype=torch.float64, requires_grad=True)
+    h = torch.randn(12, 3, 5, dtype=torch.float64, requires_grad=True)
+    fast = attention_aggregate(alpha, h, csr_structure(ei, 12))
+    ref = scatter(h[ei[0]] * alpha.unsqueeze(-1), ei[1], 12, "sum")
+    torch.testing.assert_close(fast, ref)
+    g = torch.randn_like(fast)
+    ga, gh = torch.autograd.grad((fast * g).sum(), (alpha, h))
+    ra, rh = torch.autograd.grad((ref * g).sum(), (alpha, h))
+    torch.testing.assert_close(ga, ra)
+    torch.testing.assert_close(gh, rh)

@@ -17,7 +17,6 @@ packages lazily (PyG is only a development dependency).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -95,10 +94,7 @@ class Graph:
     def with_sparse_features(self) -> Graph:
         """A copy whose ``x`` is a sparse CSR tensor: bag-of-words features (Cora: 1.3 % nonzero)
         then cost ``O(nnz)`` in the first layer's product and in input dropout."""
-        with warnings.catch_warnings():  # "sparse CSR support is in beta"
-            warnings.simplefilter("ignore", UserWarning)
-            x = self.x.to_sparse_csr()
-        return replace(self, x=x, meta=dict(self.meta))
+        return replace(self, x=self.x.to_sparse_csr(), meta=dict(self.meta))
 
     def to(self, device) -> Graph:
         """A copy with every tensor on ``device``."""

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ConfigError
-from ..tensor.graph import normalize_adjacency_dense
+from ..tensor.graph import normalize_adjacency_dense, to_sparse_adj
 
 REDUCTIONS = ("sum", "add", "mean", "max", "min", "mul", "std")
 
@@ -98,6 +98,94 @@ def node_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor
         return F.linear(x, weight, bias)
     out = torch.sparse.mm(x, weight.t())
     return out if bias is None else out + bias
+
+
+class _CSRMatmul(torch.autograd.Function):
+    """``A @ H`` with a constant sparse ``A`` whose transpose is supplied (no per-step transpose)."""
+
+    @staticmethod
+    def forward(ctx, a: Tensor, a_t: Tensor, h: Tensor) -> Tensor:
+        ctx.a_t = a_t
+        return torch.sparse.mm(a, h)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return None, None, torch.sparse.mm(ctx.a_t, grad)
+
+
+def spmm(a: Tensor, a_t: Tensor, h: Tensor) -> Tensor:
+    """``A H`` for a constant sparse CSR ``A (N, N)`` and its transpose ``a_t`` (both built once).
+
+    ``torch.sparse.mm``'s own backward re-transposes ``A`` (a sort over all edges) every step;
+    handing it the cached transpose makes the backward another CSR product.
+    """
+    return _CSRMatmul.apply(a, a_t, h)
+
+
+def csr_pair(edge_index: Tensor, edge_weight: Tensor | None, num_nodes: int) -> tuple[Tensor, Tensor]:
+    """``(A, Aᵀ)`` as CSR tensors, the operands of :func:`spmm`."""
+    return (to_sparse_adj(edge_index, edge_weight, num_nodes, "csr"),
+            to_sparse_adj(edge_index.flip(0), edge_weight, num_nodes, "csr"))
+
+
+def csr_structure(edge_index: Tensor, num_nodes: int) -> dict[str, Tensor]:
+    """Index arrays for :func:`attention_aggregate`; ``edge_index`` must be sorted by target.
+
+    ``rowptr``/``col`` give ``A`` in CSR (rows = targets), ``rowptr_t``/``col_t``/``perm_t`` give
+    ``Aᵀ`` (``perm_t`` maps its stored entries back to edge ids).
+    """
+    src, dst = edge_index
+    n = num_nodes
+    rowptr = torch.zeros(n + 1, dtype=torch.long, device=src.device)
+    rowptr[1:] = torch.cumsum(torch.bincount(dst, minlength=n), 0)
+    perm_t = torch.argsort(src * n + dst)
+    rowptr_t = torch.zeros(n + 1, dtype=torch.long, device=src.device)
+    rowptr_t[1:] = torch.cumsum(torch.bincount(src, minlength=n), 0)
+    return {"rowptr": rowptr, "col": src.contiguous(), "rowptr_t": rowptr_t,
+            "col_t": dst[perm_t].contiguous(), "perm_t": perm_t}
+
+
+def _csr(rowptr: Tensor, col: Tensor, values: Tensor, n: int) -> Tensor:
+    return torch.sparse_csr_tensor(rowptr, col, values, (n, n), check_invariants=False)
+
+
+class _AttentionSpMM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, alpha: Tensor, h: Tensor, s: dict) -> Tensor:
+        n, heads = h.size(0), h.size(1)
+        ctx.s = s
+        ctx.save_for_backward(alpha, h)
+        return torch.stack([torch.sparse.mm(_csr(s["rowptr"], s["col"], alpha[:, k].contiguous(), n),
+                                            h[:, k].contiguous()) for k in range(heads)], 1)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        alpha, h = ctx.saved_tensors
+        s, n, heads = ctx.s, h.size(0), h.size(1)
+        grad_alpha = grad_h = None
+        if ctx.needs_input_grad[1]:
+            a_t = alpha.index_select(0, s["perm_t"])
+            grad_h = torch.stack([torch.sparse.mm(_csr(s["rowptr_t"], s["col_t"],
+                                                       a_t[:, k].contiguous(), n),
+                                                  grad[:, k].contiguous()) for k in range(heads)], 1)
+        if ctx.needs_input_grad[0]:
+            zero = _csr(s["rowptr"], s["col"], alpha.new_zeros(alpha.size(0)), n)
+            grad_alpha = torch.stack([torch.sparse.sampled_addmm(
+                zero, grad[:, k].contiguous(), h[:, k].t().contiguous(), beta=0.0).values()
+                for k in range(heads)], 1)
+        return grad_alpha, grad_h, None
+
+
+def attention_aggregate(alpha: Tensor, h: Tensor, structure: dict[str, Tensor]) -> Tensor:
+    """``out[i, k] = Σ_{e: target_e = i} α[e, k] · h[source_e, k]`` for ``alpha (E, H)``,
+    ``h (N, H, F)`` → ``(N, H, F)``, as one CSR product per head.
+
+    Equal to ``scatter(h[src] * alpha[..., None], dst)`` without materialising the ``(E, H, F)``
+    messages: the backward is a CSR product with ``Aᵀ`` for ``h`` and a sampled dense–dense
+    product (SDDMM) for ``α``. Edges must be sorted by target (see :func:`csr_structure`).
+    First-order gradients only.
+    """
+    return _AttentionSpMM.apply(alpha, h, structure)
 
 
 # --------------------------------------------------------------------------- dense references

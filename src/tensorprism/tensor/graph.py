@@ -22,6 +22,11 @@ from torch import Tensor
 
 from ..errors import ConfigError, ShapeError
 
+# torch flags its CSR tensors as "beta" and notes that unchecked invariants are off on every
+# construction; the graph code builds them from validated indices, so these notes are noise.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+
 NORMALIZATIONS = ("none", "row", "sym")
 LAPLACIANS = ("combinatorial", "sym", "rw")
 
@@ -170,9 +175,7 @@ def to_sparse_adj(edge_index: Tensor, edge_weight: Tensor | None = None,
     if layout != "csr":
         raise ConfigError(f"layout must be 'csr' or 'coo', got {layout!r}")
     rowptr, col, w = to_csr(edge_index, edge_weight, n)
-    with warnings.catch_warnings():  # "CSR support is in beta" is not the user's concern
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(rowptr, col, w, (n, n), check_invariants=False)
+    return torch.sparse_csr_tensor(rowptr, col, w, (n, n), check_invariants=False)
 
 
 def edge_features_to_dense(edge_index: Tensor, edge_attr: Tensor, num_nodes: int | None = None) -> Tensor:

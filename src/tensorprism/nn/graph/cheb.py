@@ -11,17 +11,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ...tensor.graph import num_nodes_of, scaled_laplacian, to_sparse_adj
+from ...functional.graph import csr_pair, spmm
+from ...tensor.graph import num_nodes_of, scaled_laplacian
 from .gcn import PropagationCache
 
 
-def chebyshev_basis(lap: Tensor, x: Tensor, K: int):
-    """Yield ``T_0(L̃) x, ..., T_{K-1}(L̃) x`` (``lap`` is ``L̃``, dense or sparse)."""
+def chebyshev_basis(lap, x: Tensor, K: int):
+    """Yield ``T_0(L̃) x, ..., T_{K-1}(L̃) x``; ``lap`` is ``L̃`` (dense) or a callable ``h ↦ L̃ h``."""
+    apply = lap if callable(lap) else lap.__matmul__
     t_prev, t = None, x
     for k in range(K):
         yield t
         if k + 1 < K:
-            t_prev, t = t, (lap @ t if k == 0 else 2 * (lap @ t) - t_prev)
+            t_prev, t = t, (apply(t) if k == 0 else 2 * apply(t) - t_prev)
 
 
 def chebyshev_filter(lap: Tensor, x: Tensor, coefficients) -> Tensor:
@@ -56,9 +58,10 @@ class ChebConv(nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         n = num_nodes_of(edge_index, x.size(0))
-        lap = self._cache.get(edge_index, edge_weight, n, lambda: to_sparse_adj(
+        pair = self._cache.get(edge_index, edge_weight, n, lambda: csr_pair(
             *scaled_laplacian(edge_index, edge_weight, n, self.kind, self.lambda_max), n))
-        out = sum(lin(t) for lin, t in zip(self.lins, chebyshev_basis(lap, x, self.K), strict=True))
+        basis = chebyshev_basis(lambda h: spmm(*pair, h), x, self.K)
+        out = sum(lin(t) for lin, t in zip(self.lins, basis, strict=True))
         return out if self.bias is None else out + self.bias
 
     def extra_repr(self) -> str:

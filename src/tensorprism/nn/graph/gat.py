@@ -9,7 +9,9 @@
 (``O(N·F)`` instead of the book's ``O(N²·2F)`` all-pairs tensor, listing L6). Fixes over the
 book's listing: attention dropout uses the configured rate (not a hard-coded 0.6), the node
 attends to itself by default (erratum E5), and the multi-head output is ``‖_k`` (erratum E4).
-The output non-linearity (ELU in the paper) is applied by the model.
+The output non-linearity (ELU in the paper) is applied by the model. The weighted sum over
+neighbours runs as one CSR product per head (:func:`~tensorprism.functional.graph.attention_aggregate`),
+so the ``(E, K, F')`` message tensor is never built.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...functional.graph import node_linear, scatter, scatter_softmax
+from ...functional.graph import (
+    attention_aggregate,
+    csr_structure,
+    node_linear,
+    scatter_softmax,
+)
 from ...tensor.graph import add_self_loops, num_nodes_of, remove_self_loops, sort_edge_index
 from .gcn import PropagationCache
 
@@ -67,14 +74,15 @@ class GATConv(nn.Module):
             if self.self_loops:
                 ei, w = remove_self_loops(ei, w)
                 ei, w = add_self_loops(ei, w, n, fill_value=0.0)
-            return sort_edge_index(ei, w, n, by="target")  # locality for the scatter
+            ei, w = sort_edge_index(ei, w, n, by="target")  # CSR order
+            return ei, w, csr_structure(ei, n)
 
         return self._cache.get(edge_index, edge_weight, n, build)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None,
                 return_attention: bool = False):
         n = num_nodes_of(edge_index, x.size(0))
-        ei, w = self._edges(edge_index, edge_weight if self.edge_weight_bias else None, n)
+        ei, w, csr = self._edges(edge_index, edge_weight if self.edge_weight_bias else None, n)
         src, dst = ei[0], ei[1]
         h = node_linear(x, self.lin.weight).view(n, self.heads, self.out_channels)  # (N, K, F')
         s_src = (h * self.att_src).sum(-1)  # (N, K)
@@ -86,7 +94,7 @@ class GATConv(nn.Module):
             e = e + w.view(-1, 1)
         alpha = scatter_softmax(e, dst, n)
         alpha = F.dropout(alpha, self.dropout, self.training)
-        out = scatter(h.index_select(0, src) * alpha.unsqueeze(-1), dst, n, "sum")  # (N, K, F')
+        out = attention_aggregate(alpha, h, csr)  # Σ_j α_ij W h_j as CSR products, (N, K, F')
         out = out.reshape(n, -1) if self.concat else out.mean(1)
         if self.bias is not None:
             out = out + self.bias

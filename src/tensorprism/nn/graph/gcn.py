@@ -19,8 +19,8 @@ C7 Keras, no bias                     ``normalization="none", self_loops=False, 
 C8 Linear then ``adj @``              ``..., bias_before_aggregation=True`` (``Â(XWᵀ+b)``)
 ====================================  ==============================================================
 
-Fast path: ``Â`` is built once per graph (cached on the identity and version of ``edge_index``)
-as a CSR matrix and applied with ``torch.sparse.mm``; the multiplication order (transform or
+Fast path: ``Â`` and ``Âᵀ`` are built once per graph (cached on the identity and version of
+``edge_index``) as CSR matrices and applied with ``torch.sparse.mm`` forward and backward; the multiplication order (transform or
 aggregate first) is the cheaper one. Edge weights that require grad take the scatter path.
 """
 
@@ -30,8 +30,8 @@ import torch
 from torch import Tensor, nn
 
 from ...errors import ConfigError
-from ...functional.graph import node_linear, propagate_sparse
-from ...tensor.graph import NORMALIZATIONS, gcn_norm, num_nodes_of, to_sparse_adj
+from ...functional.graph import csr_pair, node_linear, propagate_sparse, spmm
+from ...tensor.graph import NORMALIZATIONS, gcn_norm, num_nodes_of
 
 
 def _same(a, b) -> bool:
@@ -103,8 +103,7 @@ class GCNConv(nn.Module):
 
     def _sparse(self, edge_index, edge_weight, n):
         def build():
-            ei, w = self.propagation(edge_index, edge_weight, n)
-            return to_sparse_adj(ei, w, n, "csr")
+            return csr_pair(*self.propagation(edge_index, edge_weight, n), n)
 
         if not self.cache:
             return build()
@@ -121,7 +120,7 @@ class GCNConv(nn.Module):
         if edge_weight is not None and edge_weight.requires_grad:
             out = propagate_sparse(*self.propagation(edge_index, edge_weight, n), h, n)
         else:
-            out = torch.sparse.mm(self._sparse(edge_index, edge_weight, n), h)
+            out = spmm(*self._sparse(edge_index, edge_weight, n), h)
         if not transform_first:
             out = self.lin(out)
         if self.bias is not None and not bias_first:
