@@ -294,6 +294,12 @@ def test_erratum_e4_three_way_contraction_example_l1426():
     assert c[:, :, 0].tolist() != [[31, 63], [99, 141]]
 
 
+def test_erratum_e5_a_batch_of_colour_images_is_a_4d_tensor_l1293():
+    """l.1293 calls (N, H, W, C) a "3D tensor"; it has order 4 (the tensor's order, not CP rank)."""
+    batch = torch.zeros(8, 28, 28, 3)
+    assert batch.dim() == 4 and unfold(batch, 3).shape == (3, 8 * 28 * 28)
+
+
 def test_erratum_e6_rank1_cp_example_is_a_poor_fit_l1488():
     """l.1488–1498: a = (1, 2), b = c = (1, 1) reconstructs [[1,1],[2,2]] per slice, far from X."""
     x = torch.stack([torch.tensor([[1.0, 2], [3, 4]]), torch.tensor([[5.0, 6], [7, 8]])], dim=2)

@@ -91,6 +91,7 @@ class Word2VecConfig:
     batch_size: int = 1024
     lr: float = 0.01
     time_budget_s: float | None = 300.0
+    max_steps: int | None = None
     queries: list[str] = field(default_factory=lambda: ["king", "queen", "love", "death", "night", "sword",
                                                           "father", "thou", "good", "rome"])
     topk: int = 6
@@ -150,7 +151,8 @@ def word2vec(cfg: Word2VecConfig) -> dict:
             loss.backward()
             opt.step()
             running, n, steps = running + loss.item(), n + 1, steps + 1
-            if cfg.time_budget_s is not None and time.perf_counter() - t0 > cfg.time_budget_s:
+            if ((cfg.time_budget_s is not None and time.perf_counter() - t0 > cfg.time_budget_s)
+                    or (cfg.max_steps is not None and steps >= cfg.max_steps)):
                 stopped_early = True
                 break
         history.append({"epoch": epoch + 1, "train_loss": running / max(n, 1), "val_loss": val_loss(),
@@ -167,7 +169,7 @@ def word2vec(cfg: Word2VecConfig) -> dict:
         "vocab_size": len(vocab), "train_tokens": len(ids), "val_pairs": len(vc),
         "val_loss_before": loss_before, "val_loss_after": history[-1]["val_loss"],
         "val_loss_unigram_baseline": (1 + cfg.negatives) * math.log(2.0),  # all scores 0 at init
-        "epochs_run": len(history), "steps": steps, "seconds": elapsed, "stopped_by_time_budget": stopped_early,
+        "epochs_run": len(history), "steps": steps, "seconds": elapsed, "stopped_early": stopped_early,
         "history": history, "neighbours": neighbours,
     }
     if cfg.out_dir:
