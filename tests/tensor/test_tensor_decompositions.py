@@ -119,3 +119,15 @@ def test_cp_reconstruction_equals_the_sum_of_outer_products():
     ref = sum(w[r] * torch.einsum("i,j,k->ijk", a[:, r], b[:, r], c[:, r]) for r in range(2))
     torch.testing.assert_close(CPTensor(w, [a, b, c]).to_tensor(), ref)
     assert math.isclose(float(relative_error(ref, CPTensor(w, [a, b, c]))), 0.0, abs_tol=1e-6)
+
+
+def test_cp_als_survives_a_singular_normal_matrix():
+    """Two identical initial columns make the Hadamard product of Gram matrices singular; ALS falls
+    back to the pseudo-inverse instead of failing."""
+    gen = torch.Generator().manual_seed(6)
+    x = low_rank_cp((5, 6, 7), 2, gen)
+    col = torch.randn(5, 1, dtype=torch.float64)
+    init = CPTensor(torch.ones(2, dtype=torch.float64),
+                    [torch.cat([col, col], 1), torch.ones(6, 2, dtype=torch.float64), torch.ones(7, 2, dtype=torch.float64)])
+    cp = cp_als(x, 2, init=init, n_iter_max=50)
+    assert torch.isfinite(relative_error(x, cp))

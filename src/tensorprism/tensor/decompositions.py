@@ -170,8 +170,8 @@ def _restore(t: torch.Tensor, lead: tuple[int, ...]) -> torch.Tensor:
 
 def _sign_fix(u: torch.Tensor) -> torch.Tensor:
     """Make the largest-magnitude entry of every column positive (deterministic signs)."""
-    idx = u.abs().argmax(dim=-2, keepdim=True)
-    return u * torch.sign(torch.gather(u, -2, idx) + (torch.gather(u, -2, idx) == 0))
+    pivot = torch.gather(u, -2, u.abs().argmax(dim=-2, keepdim=True))
+    return u * torch.where(pivot < 0, -1.0, 1.0).to(u.dtype)
 
 
 def leading_left_singular_vectors(m: torch.Tensor, k: int) -> torch.Tensor:
@@ -298,7 +298,10 @@ def cp_als(
                 u = factors[n] * weights.unsqueeze(1)
                 u = u * m_n.clamp_min(0) / (u @ v + eps)
             else:
-                u = torch.linalg.solve(v, m_n.transpose(1, 2)).transpose(1, 2)
+                sol, info = torch.linalg.solve_ex(v, m_n.transpose(1, 2))
+                if bool(info.any()):  # singular Gram product (e.g. collinear columns): least squares
+                    sol = torch.linalg.pinv(v, hermitian=True) @ m_n.transpose(1, 2)
+                u = sol.transpose(1, 2)
             weights = torch.linalg.vector_norm(u, dim=1)
             safe = torch.where(weights > 0, weights, torch.ones_like(weights))
             factors[n] = u / safe.unsqueeze(1)
