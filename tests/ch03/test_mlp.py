@@ -102,3 +102,27 @@ def test_custom_callable_activation_is_accepted():
     """Book L3221/L3266: user-defined activations (Swish, Mish) passed as functions."""
     m = MLP(3, (5,), 2, activation=lambda z: z * torch.sigmoid(z))
     assert m(torch.randn(4, 3)).shape == (4, 2)
+
+
+def test_sparse_linear_equals_dense_linear_on_bag_of_words_forward_and_backward():
+    from tensorprism.nn.mlp import SparseLinear
+
+    torch.manual_seed(0)
+    dense = torch.zeros(3, 10, dtype=torch.float64)
+    dense[0, [1, 4]] = torch.tensor([0.5, 2.0], dtype=torch.float64)
+    dense[2, [0, 4, 9]] = torch.tensor([1.0, 1.0, 3.0], dtype=torch.float64)  # sample 1 is empty
+    sp = dense.to_sparse_csr()
+    indices, offsets, values = sp.col_indices(), sp.crow_indices()[:-1], sp.values()
+    layer = SparseLinear(10, 4).double()
+    lin = torch.nn.Linear(10, 4).double()
+    with torch.no_grad():
+        lin.weight.copy_(layer.weight.T)
+        lin.bias.copy_(layer.bias)
+    out = layer((indices, offsets, values))
+    torch.testing.assert_close(out, lin(dense))
+    g = torch.randn_like(out)
+    (gw,) = torch.autograd.grad(out, layer.weight, g)
+    (gl,) = torch.autograd.grad(lin(dense), lin.weight, g)
+    torch.testing.assert_close(gw, gl.T)
+    m = MLP(10, (6,), 2, sparse_input=True).double()
+    assert m((indices, offsets, values)).shape == (3, 2)

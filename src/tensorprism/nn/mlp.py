@@ -35,6 +35,41 @@ from .normalization import make_norm
 HEADS = ("multiclass", "binary", "multilabel", "regression")
 
 
+class SparseLinear(nn.Module):
+    r"""``nn.Linear(in_features, out_features)`` applied to sparse inputs such as bags of words.
+
+    For a sample with non-zero entries :math:`x_j` at indices :math:`j\in S`,
+    :math:`y=\sum_{j\in S}x_j\,W_{:,j}+b=Wx+b` — exactly the dense layer, computed by
+    ``F.embedding_bag`` (a gather-and-sum kernel) without materialising the ``(N, V)`` input.
+    The weight is stored transposed, ``(in_features, out_features)``.
+
+    Input: ``(indices (T,), offsets (N,), values (T,) or None)`` — sample ``i`` owns
+    ``indices[offsets[i]:offsets[i+1]]`` (the layout of ``nn.EmbeddingBag``; CSR ``indptr[:-1]``).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(in_features, out_features))
+        self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # the same distribution as nn.Linear: U(±1/sqrt(fan_in)) for weight and bias
+        bound = 1.0 / self.in_features**0.5
+        nn.init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: tuple[Tensor, Tensor, Tensor | None]) -> Tensor:
+        indices, offsets, values = x
+        out = nn.functional.embedding_bag(indices, self.weight, offsets, mode="sum", per_sample_weights=values)
+        return out + self.bias if self.bias is not None else out
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
 class MLP(nn.Module):
     """Feed-forward network ``in_features → hidden[0] → … → out_features`` returning logits.
 
@@ -48,6 +83,8 @@ class MLP(nn.Module):
         norm_position: ``"before"`` (Linear→Norm→σ) or ``"after"`` (Linear→σ→Norm) the activation.
         head: one of :data:`HEADS`.
         input_dropout: drop probability applied to the inputs.
+        sparse_input: the first layer is a :class:`SparseLinear` taking ``(indices, offsets,
+            values)`` (bag-of-words inputs); requires ``input_dropout == 0`` and hidden layers.
 
     Shapes: input ``(N, in_features)`` (or ``(N, *)`` flattening to it) → output ``(N, out_features)``.
     """
@@ -64,6 +101,7 @@ class MLP(nn.Module):
         head: str = "multiclass",
         input_dropout: float = 0.0,
         bias: bool = True,
+        sparse_input: bool = False,
     ):
         super().__init__()
         if head not in HEADS:
@@ -77,10 +115,13 @@ class MLP(nn.Module):
                 raise ConfigError(f"{name} is a drop probability in [0, 1), got {p}")
         self.in_features, self.out_features, self.head_type = in_features, out_features, head
         self.hidden = tuple(int(h) for h in hidden)
+        if sparse_input and (input_dropout > 0 or not self.hidden):
+            raise ConfigError("sparse_input needs at least one hidden layer and input_dropout=0")
+        self.sparse_input = sparse_input
         layers: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout > 0 else []
         width = in_features
-        for h in self.hidden:
-            layers.append(nn.Linear(width, h, bias=bias))
+        for i, h in enumerate(self.hidden):
+            layers.append(SparseLinear(width, h, bias) if sparse_input and i == 0 else nn.Linear(width, h, bias=bias))
             act = make_activation(activation)
             normed = [make_norm(norm, h)] if norm else []
             layers += [*normed, act] if norm_position == "before" else [act, *normed]
@@ -92,6 +133,8 @@ class MLP(nn.Module):
 
     def forward_features(self, x: Tensor) -> Tensor:
         """The last hidden representation ``(N, hidden[-1])``."""
+        if self.sparse_input:
+            return self.features(x)
         if x.dim() != 2:
             x = x.flatten(1)
         if x.shape[1] != self.in_features:
@@ -139,4 +182,4 @@ class MLP(nn.Module):
         return f"sizes={sizes}, head={self.head_type!r}"
 
 
-__all__ = ["MLP", "HEADS"]
+__all__ = ["MLP", "SparseLinear", "HEADS"]
