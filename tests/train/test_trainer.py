@@ -54,12 +54,14 @@ def test_clip_by_value():
     assert model.weight.grad.max() == 0.5 and model.bias.grad.tolist() == [0.5, 0.0]
 
 
-def test_nan_loss_stops_with_a_clear_message(blobs):
+@pytest.mark.parametrize("every", [1, 4], ids=["every-batch", "deferred-sync"])
+def test_nan_loss_stops_with_a_clear_message(blobs, every):
     x, y = blobs.tensors
     x = x.clone()
     x[20] = float("nan")
     with pytest.raises(NonFiniteError, match=r"loss became nan at epoch 1, batch 2 .*lower the learning rate"):
-        Trainer(make_mlp(), train_data=TensorDataset(x, y), batch_size=16, shuffle=False, **QUIET).fit()
+        Trainer(make_mlp(), train_data=TensorDataset(x, y), batch_size=16, shuffle=False,
+                check_finite_every=every, **QUIET).fit()
 
 
 def test_early_stopping_stops_when_the_metric_stalls(blobs):

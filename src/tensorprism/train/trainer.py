@@ -84,6 +84,9 @@ class TrainerConfig:
         early_stopping_patience: stop after that many epochs without improvement of ``monitor``.
         monitor, mode: metric followed for the best checkpoint/early stopping (default: the task's).
         check_finite: raise :class:`~tensorprism.errors.NonFiniteError` when the loss is NaN/Inf.
+        check_finite_every: read the losses back to the host (one sync) every N batches to check
+            and log them; default 1 on CPUs (free there), 32 on accelerators (keeps the GPU queue
+            full; a NaN is then reported up to 31 batches late, with its exact batch number).
     """
 
     optimizer: str = "adamw"
@@ -116,6 +119,7 @@ class TrainerConfig:
     monitor: str | None = None
     mode: str | None = None
     check_finite: bool = True
+    check_finite_every: int | None = None
     progress: bool = True
     tensorboard: bool = True
     plots: bool = True
@@ -206,6 +210,7 @@ class Trainer:
         self._epoch_loss = 0.0
         self.last_loss = 0.0
         self._epoch_batches = 0
+        self._pending_losses: list[torch.Tensor] = []
         self.history: dict[str, list[Any]] = {}
         self.final_metrics: dict[str, Any] = {}
         self.optimizers: list[torch.optim.Optimizer] = []
@@ -214,6 +219,7 @@ class Trainer:
         self._loaders: dict[str, Any] = {}
         self._setup_done = False
         self.batches_per_epoch = 0
+        self._sync_every = cfg.check_finite_every or (1 if self.device.type == "cpu" else 32)
         self.model.to(self.device)
         self.forward_model: nn.Module = self.model
 
@@ -329,14 +335,28 @@ class Trainer:
         for cb in self.callbacks:
             getattr(cb, hook)(self, *args)
 
-    def _check_finite(self, loss: torch.Tensor) -> None:
-        self.last_loss = value = float(loss.detach())  # one host sync per step, also used for logging
-        if self.config.check_finite and not math.isfinite(value):
-            raise NonFiniteError(
-                f"the loss became {value} at epoch {self.epoch + 1}, batch {self.batch_in_epoch} "
-                f"(optimiser step {self.global_step}); lower the learning rate (now {self.lr:.3g}), "
-                f"set grad_clip_norm, or check the inputs for NaN/Inf"
-            )
+    def _record_loss(self, loss: torch.Tensor) -> None:
+        self._pending_losses.append(loss.detach())
+        if len(self._pending_losses) >= self._sync_every:
+            self._flush_losses()
+
+    def _flush_losses(self) -> None:
+        """Read pending batch losses to the host (one sync), check them, add them to the epoch mean."""
+        if not self._pending_losses:
+            return
+        values = torch.stack(self._pending_losses).float().cpu().tolist()
+        first = self.batch_in_epoch - len(values) + 1
+        self._pending_losses = []
+        for i, value in enumerate(values):
+            if self.config.check_finite and not math.isfinite(value):
+                raise NonFiniteError(
+                    f"the loss became {value} at epoch {self.epoch + 1}, batch {first + i} "
+                    f"(optimiser step {self.global_step}); lower the learning rate (now {self.lr:.3g}), "
+                    f"set grad_clip_norm, or check the inputs for NaN/Inf"
+                )
+            self._epoch_loss += value
+            self._epoch_batches += 1
+        self.last_loss = values[-1]
 
     def backward(self, loss: torch.Tensor) -> None:
         """Backpropagate ``loss`` (scaled for fp16); manual-optimisation tasks call this."""
@@ -400,13 +420,13 @@ class Trainer:
         if self.task.manual_optimization:
             with self.autocast():
                 out = self.task.training_step(self.forward_model, batch)
-            self._check_finite(out["loss"])
+            self._record_loss(out["loss"])
         else:
             with self._no_sync(boundary):
                 with self.autocast():
                     out = self.task.training_step(self.forward_model, batch)
                 loss = out["loss"]
-                self._check_finite(loss)
+                self._record_loss(loss)
                 self.backward(loss / cfg.accumulate if cfg.accumulate > 1 else loss)
             if boundary:
                 for opt in self.optimizers:
@@ -442,15 +462,14 @@ class Trainer:
             try:
                 out = self._train_step(batch)
             except RuntimeError as exc:
-                if self.global_step == 0 and self._epoch_batches == 0 and _is_input_error(exc):
+                if self.global_step == 0 and self.batch_in_epoch <= 1 and _is_input_error(exc):
                     raise self._first_batch_error(exc, batch) from exc
                 raise
-            self._epoch_loss += self.last_loss
-            self._epoch_batches += 1
             self._call("on_train_batch_end", out)
             if self.should_stop or (cfg.max_steps and self.global_step >= cfg.max_steps and self.at_step_boundary):
                 self.should_stop = True
                 break
+        self._flush_losses()
 
     def fit(self, resume_from: str | Path | None = None) -> Trainer:
         """Train for ``config.epochs`` epochs (continuing from a checkpoint or run directory if given).
@@ -571,6 +590,7 @@ class Trainer:
     # ------------------------------------------------------------------ state
     def state(self) -> dict[str, Any]:
         """Everything besides the weights needed to continue exactly where the loop is now."""
+        self._flush_losses()
         return {
             "model_spec": getattr(self.model, "prism_spec", None),
             "config": _jsonable(dataclasses.asdict(self.config)),
