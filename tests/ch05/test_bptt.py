@@ -69,8 +69,8 @@ def test_erratum_bptt_needs_total_hidden_gradient():
     assert (local - g["w_hx"]).abs().max() > 1e-3
 
 
-def test_exercise_2_saturation_vanishes_despite_spectral_radius_above_one():
-    """Exercise 2 (l. 12902-12909) / E3: rho(W_hh) = 2.11 > 1, yet tanh saturates and
+def test_erratum_exercise_2_saturation_vanishes_despite_spectral_radius_above_one():
+    """E3 (l. 9909 omits diag f'(a)) with Exercise 2 (l. 12902-12909): rho(W_hh) = 2.11 > 1, yet tanh saturates and
     ||dh_50/dh_1|| ~ 2.6e-35; without tanh the states explode."""
     w_xh, w_hh = T([[0.01, 0.02], [0.03, 0.04]], dtype=torch.float64), T([[1.2, 0.8], [0.7, 1.5]], dtype=torch.float64)
     torch.testing.assert_close(spectral_radius(w_hh), T(2.1132, dtype=torch.float64), atol=1e-4, rtol=0)
@@ -100,7 +100,7 @@ def test_hidden_grad_norms_show_vanishing_and_exploding():
     torch.testing.assert_close(large[0] / large[-1], torch.tensor(1.5**29))  # exploding
 
 
-def test_zoneout_keeps_previous_with_probability_p():
+def test_erratum_zoneout_keeps_previous_with_probability_p():
     """E5 (l. 11128 vs 11130): p is the probability of *keeping the previous* value."""
     prev, new = torch.zeros(200_000), torch.ones(200_000)
     out = zoneout(prev, new, 0.3, training=True)
@@ -146,8 +146,8 @@ def test_recurrent_dropout_only_in_training_and_shared_over_time():
         torch.testing.assert_close(loop(x)[0], ref(x)[0])
 
 
-def test_truncated_bptt_carries_and_detaches_state():
-    """T1 / C8: segments continue from the previous segment's final state (forward equals the
+def test_erratum_truncated_bptt_carries_and_detaches_state():
+    """C8 (listings #18/#19, l. 10938-11024) and T1: segments continue from the previous segment's final state (forward equals the
     full sequence) and gradients stop at the segment boundary."""
     torch.manual_seed(0)
     lstm = LSTM(2, 4)

@@ -223,3 +223,26 @@ def test_recurrent_loop_matches_fused_and_options():
     torch.testing.assert_close(h[1], out[1, 1])
     with pytest.raises(ConfigError):
         RecurrentLoop("gru", 3, 4, peephole=True)
+
+
+def test_lstm_peepholes_follow_gers_schmidhuber():
+    """Peepholes: i, f see C_{t-1}; o sees C_t. Zero peephole weights give the plain LSTM."""
+    torch.manual_seed(0)
+    peep = RecurrentLoop("lstm", 3, 4, peephole=True)
+    plain = LSTM(3, 4)
+    plain.load_state_dict({k: v for k, v in peep.state_dict().items() if k != "weight_peep"})
+    x = torch.randn(2, 5, 3)
+    with torch.no_grad():
+        peep.weight_peep.zero_()
+    torch.testing.assert_close(peep(x)[0], plain(x)[0], atol=1e-6, rtol=1e-6)
+    with torch.no_grad():
+        peep.weight_peep.fill_(0.5)
+    w_ih, w_hh, b = peep.weight_ih_l0, peep.weight_hh_l0, peep.bias_ih_l0 + peep.bias_hh_l0
+    h, c = torch.zeros(2, 4), torch.ones(2, 4)
+    a = x[:, 0] @ w_ih.t() + h @ w_hh.t() + b
+    i, f = torch.sigmoid(a[:, :4] + 0.5 * c), torch.sigmoid(a[:, 4:8] + 0.5 * c)
+    c_new = f * c + i * torch.tanh(a[:, 8:12])
+    h_new = torch.sigmoid(a[:, 12:] + 0.5 * c_new) * torch.tanh(c_new)
+    out, (h1, c1) = peep(x[:, :1], (h, c))
+    torch.testing.assert_close(h1, h_new)
+    torch.testing.assert_close(c1, c_new)

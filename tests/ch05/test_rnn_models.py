@@ -101,3 +101,25 @@ def test_seq2seq_learns_to_reverse_and_beam_search_is_at_least_as_likely():
     assert acc >= 0.8
     beam = m.translate(src, max_len=8, num_beams=3)
     assert sum(b == s for b, s in zip(beam, src.flip(1).tolist(), strict=True)) / 16 >= acc - 0.07
+
+
+def test_erratum_seq2seq_loss_shifts_time_axis_and_ignores_padding():
+    """C7 (l. 11512-11515, 12705-12708): the book slices output[1:] — the batch axis of its
+    batch-first tensors — and counts padding. The task predicts tgt[:, 1:] from tgt[:, :-1] and
+    ignores <pad>."""
+    V = 6
+
+    class Fixed(torch.nn.Module):
+        def forward(self, src, tgt_in, src_lengths=None, teacher_forcing=1.0):
+            self.seen = tgt_in
+            logits = torch.arange(tgt_in.numel() * V, dtype=torch.float32).reshape(*tgt_in.shape, V).sin()
+            return logits, None
+
+    model = Fixed()
+    tgt = torch.tensor([[2, 4, 5, 3], [2, 5, 3, 0]])
+    loss = create_task("seq2seq", pad_id=0).training_step(model, {"src": tgt, "tgt": tgt})["loss"]
+    assert torch.equal(model.seen, tgt[:, :-1])
+    logits, _ = model(tgt, tgt[:, :-1])
+    terms = [torch.nn.functional.cross_entropy(logits[b, t][None], tgt[b, t + 1][None])
+             for b in range(2) for t in range(3) if tgt[b, t + 1] != 0]
+    torch.testing.assert_close(loss, torch.stack(terms).mean())

@@ -36,33 +36,38 @@ class ForecastConfig:
     lr: float = 5e-3
     weight_decay: float = 1e-4
     ensemble: int = 5
+    strategy: str = "direct"  # "direct" (the book's N11: all horizons at once) or "recursive"
     seed: int = 0
     out_dir: str | None = "runs/ch05_forecasting"
 
 
-def _windows(z: np.ndarray, window: int, horizon: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _windows(z: np.ndarray, window: int, horizon: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs ``(N, window, 1)`` and targets ``(N, horizon)``, relative to each window's last value."""
     xs, ys = [], []
     for s in range(len(z) - window - horizon + 1):
         xs.append(z[s:s + window])
         ys.append(z[s + window:s + window + horizon])
     x, y = torch.tensor(np.array(xs), dtype=torch.float32), torch.tensor(np.array(ys), dtype=torch.float32)
     last = x[:, -1:]
-    return (x - last)[..., None], y - last, last
+    return (x - last)[..., None], y - last
 
 
 def fit_lstm_forecaster(train: np.ndarray, horizon: int, window: int, cfg: ForecastConfig) -> np.ndarray:
-    """Train ``cfg.ensemble`` direct multi-horizon LSTMs on ``train`` and forecast ``horizon`` steps."""
+    """Train ``cfg.ensemble`` LSTMs on ``train`` and forecast ``horizon`` steps (direct or recursive)."""
     from .. import create_model
 
+    if cfg.strategy not in ("direct", "recursive"):
+        from ..errors import ConfigError
+
+        raise ConfigError(f"strategy must be 'direct' or 'recursive', got {cfg.strategy!r}")
+    out = horizon if cfg.strategy == "direct" else 1
     scale = float(np.std(np.diff(train))) or 1.0
     z = train / scale
-    x, y, _ = _windows(z, window, horizon)
-    ctx = torch.tensor(z[-window:], dtype=torch.float32)
-    x_new = (ctx - ctx[-1])[None, :, None]
+    x, y = _windows(z, window, out)
     preds = []
     for k in range(cfg.ensemble):
         torch.manual_seed(cfg.seed + k)
-        model = create_model("rnn-forecaster", hidden_size=cfg.hidden_size, horizon=horizon)
+        model = create_model("rnn-forecaster", hidden_size=cfg.hidden_size, horizon=out)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         for _ in range(cfg.epochs):  # full batch: the series are small
             loss = torch.nn.functional.mse_loss(model(x), y)
@@ -71,8 +76,14 @@ def fit_lstm_forecaster(train: np.ndarray, horizon: int, window: int, cfg: Forec
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
         model.eval()
+        ctx = torch.tensor(z[-window:], dtype=torch.float32)
         with torch.no_grad():
-            preds.append((model(x_new)[0] + ctx[-1]).numpy() * scale)
+            steps = []
+            while len(steps) < horizon:  # one pass (direct) or one value per pass (recursive)
+                nxt = model((ctx - ctx[-1])[None, :, None])[0] + ctx[-1]
+                steps.extend(nxt.tolist())
+                ctx = torch.cat([ctx[len(nxt):], nxt])
+        preds.append(np.array(steps[:horizon]) * scale)
     return np.mean(preds, axis=0)
 
 
@@ -111,7 +122,8 @@ def forecasting(cfg: ForecastConfig) -> dict:
     }
     scores = {name: {"mase": mase(test, p, train, m), "smape": smape(test, p), "rmse": rmse(test, p)}
               for name, p in forecasts.items()}
-    result = {"series": cfg.series, "horizon": H, "period": m, "window": window, "scores": scores,
+    result = {"series": cfg.series, "strategy": cfg.strategy, "horizon": H, "period": m, "window": window,
+              "scores": scores,
               "lstm_beats_seasonal_naive": scores["lstm"]["mase"] < scores["seasonal_naive"]["mase"],
               "seconds": round(time.perf_counter() - t0, 1), "config": asdict(cfg)}
     return save_result(cfg.out_dir, f"forecast_{cfg.series}", result)
