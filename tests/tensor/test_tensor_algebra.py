@@ -6,6 +6,7 @@ import torch
 from tensorprism.errors import ShapeError
 from tensorprism.tensor import (
     contract,
+    einsum,
     fold,
     frobenius_norm,
     hadamard,
@@ -119,3 +120,16 @@ def test_operations_run_on_the_tensor_device_and_dtype():
     x = torch.randn(3, 4, 5, dtype=torch.float64, device="meta")
     assert unfold(x, 1).device.type == "meta"
     assert mode_dot(x, torch.randn(2, 4, dtype=torch.float64, device="meta"), 1).dtype == torch.float64
+
+
+def test_einsum_front_end_checks_index_sizes():
+    a, b = torch.randn(2, 3), torch.randn(3, 4)
+    torch.testing.assert_close(einsum("ij,jk->ik", a, b), a @ b)
+    torch.testing.assert_close(einsum("...j,jk->...k", torch.randn(5, 2, 3), b).shape, torch.Size([5, 2, 4]))
+    torch.testing.assert_close(einsum("ij,ij->ij", a, torch.ones(1, 3)), a)  # size 1 broadcasts
+    with pytest.raises(ShapeError, match="index 'j' has size 3 in operand 0 .* but size 4 in operand 1"):
+        einsum("ij,jk->ik", a, b.T)
+    with pytest.raises(ShapeError, match="name 3"):
+        einsum("ijk,jk->i", a, b)
+    with pytest.raises(ShapeError, match="2 operand subscripts but 1"):
+        einsum("ij,jk->ik", a)

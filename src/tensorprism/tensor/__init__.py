@@ -9,6 +9,7 @@
 
 from .algebra import (
     contract,
+    einsum,
     fold,
     frobenius_norm,
     hadamard,
@@ -33,7 +34,7 @@ from .decompositions import (
 )
 
 __all__ = [
-    "contract", "outer", "kron", "khatri_rao", "hadamard", "inner", "frobenius_norm", "unfold",
+    "einsum", "contract", "outer", "kron", "khatri_rao", "hadamard", "inner", "frobenius_norm", "unfold",
     "fold", "mode_dot", "multi_mode_dot", "CPTensor", "TuckerTensor", "TTTensor", "cp_als",
     "tucker_hosvd", "tucker_hooi", "tt_svd", "relative_error", "explained_variance",
 ]

@@ -31,7 +31,7 @@ from ..errors import ShapeError
 ORDERINGS = ("kolda", "row_major")
 
 __all__ = [
-    "contract", "outer", "kron", "khatri_rao", "hadamard", "frobenius_norm", "inner",
+    "einsum", "contract", "outer", "kron", "khatri_rao", "hadamard", "frobenius_norm", "inner",
     "unfold", "fold", "mode_dot", "multi_mode_dot", "ORDERINGS",
 ]
 
@@ -50,6 +50,42 @@ def _check_mode(x: torch.Tensor, mode: int, batch_dims: int = 0) -> int:
 def _check_ordering(ordering: str) -> None:
     if ordering not in ORDERINGS:
         raise ValueError(f"unknown ordering {ordering!r}; expected one of {ORDERINGS}")
+
+
+def einsum(equation: str, *operands: torch.Tensor) -> torch.Tensor:
+    """Einstein summation (book l.1362–1370: a repeated index is summed), with checked sizes.
+
+    ``einsum("ij,jk->ik", A, B)`` is :math:`c_{ik}=\\sum_j a_{ij}b_{jk}`; ``einsum("ij,ji->", A, B)``
+    is Ex 2.7's :math:`A_{ij}B_{ji}`. Before calling :func:`torch.einsum` every subscript string
+    is matched against its operand, and an index used with two different sizes (other than 1,
+    which broadcasts) raises :class:`~tensorprism.errors.ShapeError` naming the index and operands.
+    """
+    lhs = equation.replace(" ", "").split("->")[0]
+    terms = lhs.split(",")
+    if len(terms) != len(operands):
+        raise ShapeError(f"einsum: {equation!r} has {len(terms)} operand subscripts but {len(operands)} tensors were given")
+    seen: dict[str, tuple[int, int]] = {}
+    for t, (term, op) in enumerate(zip(terms, operands, strict=True)):
+        head, ellipsis, tail = term.partition("...")
+        named = len(head) + len(tail)
+        if (not ellipsis and named != op.dim()) or (ellipsis and named > op.dim()):
+            raise ShapeError(
+                f"einsum: operand {t} has shape {tuple(op.shape)} ({op.dim()} dims) but its subscripts "
+                f"{term!r} name {named}{' or more' if ellipsis else ''}; write one letter per dimension"
+            )
+        dims = list(zip(head, op.shape[: len(head)], strict=True))
+        dims += list(zip(tail, op.shape[op.dim() - len(tail):], strict=True))
+        for letter, size in dims:
+            if letter in seen and size != 1 and seen[letter][0] != 1 and seen[letter][0] != size:
+                first_size, first_op = seen[letter]
+                raise ShapeError(
+                    f"einsum: index {letter!r} has size {first_size} in operand {first_op} "
+                    f"({tuple(operands[first_op].shape)}) but size {size} in operand {t} ({tuple(op.shape)}); "
+                    "a repeated index must label equally long dimensions"
+                )
+            if letter not in seen or seen[letter][0] == 1:
+                seen[letter] = (size, t)
+    return torch.einsum(equation, *operands)
 
 
 def contract(a: torch.Tensor, b: torch.Tensor, axes: int | tuple[Sequence[int], Sequence[int]] = 1
