@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,14 +21,7 @@ from torch import nn
 
 from ..tensor.algebra import contract
 from . import register_recipe
-
-
-def _save(out_dir: str | None, name: str, result: dict) -> dict:
-    if out_dir:
-        p = Path(out_dir)
-        p.mkdir(parents=True, exist_ok=True)
-        (p / f"{name}.json").write_text(json.dumps(result, indent=2))
-    return result
+from .ch05_common import save_result
 
 
 def _mnist_batch(root: str | None, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,8 +101,9 @@ def tensor_batches(cfg: TensorBatchesConfig) -> dict:
         Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
         fig = slice_heatmaps(torch.cat([x[:4, 0], edges[:4, 0]]), mode=0, cmap="gray", shared_scale=False)
         fig.savefig(Path(cfg.out_dir) / "digits_and_edges.png", dpi=80)
+        fig.clf()
         result["figure"] = str(Path(cfg.out_dir) / "digits_and_edges.png")
-    return _save(cfg.out_dir, "result", result)
+    return save_result(cfg.out_dir, "result", result)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,4 +190,4 @@ def tensor_networks(cfg: TensorNetworksConfig) -> dict:
         "params_lstm_8_to_16_keras": n_params(nn.LSTM(8, 16)) - 4 * 16,
         "labels": y.tolist()[:8],
     }
-    return _save(cfg.out_dir, "result", result)
+    return save_result(cfg.out_dir, "result", result)

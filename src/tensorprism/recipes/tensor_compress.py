@@ -10,12 +10,12 @@ than ``min_params`` parameters (LeNet-5's first conv and classifier) stay dense.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import register_recipe
+from .ch05_common import save_result
 
 
 @dataclass
@@ -76,8 +76,7 @@ def mnist_compress(cfg: MnistCompressConfig) -> dict:
         out = Path(cfg.out_dir)
         out.mkdir(parents=True, exist_ok=True)
         result["figure"] = str(plot_compression(result, out / "compression.png"))
-        (out / "result.json").write_text(json.dumps(result, indent=2))
-    return result
+    return save_result(cfg.out_dir, "result", result)
 
 
 def plot_compression(result: dict, path: Path) -> Path:

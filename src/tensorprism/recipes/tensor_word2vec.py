@@ -16,7 +16,6 @@ and the cosine nearest neighbours of query words.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -29,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import register_recipe
+from .ch05_common import save_result
 
 TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
@@ -183,6 +183,6 @@ def word2vec(cfg: Word2VecConfig) -> dict:
                              title=f"skip-gram embeddings of the {len(top)} most frequent words (t-SNE)")
         fig.set_size_inches(10, 8)
         fig.savefig(out / "word2vec_tsne.png", dpi=90)
+        fig.clf()
         result["figure"] = str(out / "word2vec_tsne.png")
-        (out / "result.json").write_text(json.dumps(result, indent=2))
-    return result
+    return save_result(cfg.out_dir, "result", result)
