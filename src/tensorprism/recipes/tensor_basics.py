@@ -96,12 +96,14 @@ def tensor_batches(cfg: TensorBatchesConfig) -> dict:
         "lookup_equals_index": bool(torch.allclose(emb, table[ids])),
     }
     if cfg.out_dir:
+        import matplotlib.pyplot as plt
+
         from ..viz.tensor import slice_heatmaps
 
         Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
         fig = slice_heatmaps(torch.cat([x[:4, 0], edges[:4, 0]]), mode=0, cmap="gray", shared_scale=False)
         fig.savefig(Path(cfg.out_dir) / "digits_and_edges.png", dpi=80)
-        fig.clf()
+        plt.close(fig)
         result["figure"] = str(Path(cfg.out_dir) / "digits_and_edges.png")
     return save_result(cfg.out_dir, "result", result)
 

@@ -175,6 +175,8 @@ def word2vec(cfg: Word2VecConfig) -> dict:
     if cfg.out_dir:
         out = Path(cfg.out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        import matplotlib.pyplot as plt
+
         from ..viz.embeddings import embed, plot_embedding
 
         top = torch.arange(min(cfg.plot_words, len(vocab)))
@@ -183,6 +185,6 @@ def word2vec(cfg: Word2VecConfig) -> dict:
                              title=f"skip-gram embeddings of the {len(top)} most frequent words (t-SNE)")
         fig.set_size_inches(10, 8)
         fig.savefig(out / "word2vec_tsne.png", dpi=90)
-        fig.clf()
+        plt.close(fig)
         result["figure"] = str(out / "word2vec_tsne.png")
     return save_result(cfg.out_dir, "result", result)
