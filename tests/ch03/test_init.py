@@ -68,8 +68,8 @@ def test_init_weights_on_a_model_sets_weights_and_biases():
         init_weights(nn.ReLU(), "zeros")
 
 
-def test_he_init_preserves_relu_signal_through_depth_where_xavier_decays():
-    """The variance argument of L3656-3668, stated correctly: with ReLU, Var(W) = 2/n_in keeps the
+def test_erratum_variance_argument_L3658_he_keeps_relu_signal_xavier_decays():
+    """Book L3656-3668 garbles the variance argument (Var(Wx) = Var(x)/n_in). Stated correctly: with ReLU, Var(W) = 2/n_in keeps the
     second moment of activations constant; Glorot's 2/(n_in+n_out) = 1/n for square layers halves it
     at every layer."""
     torch.manual_seed(0)

@@ -126,3 +126,35 @@ def test_sparse_linear_equals_dense_linear_on_bag_of_words_forward_and_backward(
     torch.testing.assert_close(gw, gl.T)
     m = MLP(10, (6,), 2, sparse_input=True).double()
     assert m((indices, offsets, values)).shape == (3, 2)
+
+
+@pytest.mark.parametrize(
+    "sizes, params, where",
+    [
+        ((2, 3, 1), 13, "toy MLP L2530-2540"),
+        ((3, 4, 4, 2), 46, "Fig. 3.1 caption L2522"),
+        ((100, 64, 1), 6_529, "listing C5 L2905"),
+        ((100, 64, 32, 1), 8_577, "listing C7 L2997"),
+        ((784, 128, 64, 10), 109_386, "MNIST listing C36 L4474"),
+    ],
+)
+def test_book_network_parameter_counts(sizes, params, where):
+    assert count_parameters(MLP(sizes[0], sizes[1:-1], sizes[-1], head="regression")) == params, where
+
+
+def test_book_sentiment_listing_c1_has_250521_parameters():
+    """L2579-2604: Embedding(5000, 50) → GlobalAveragePooling1D → Dense 10 ReLU → Dense 1 sigmoid."""
+    emb = torch.nn.Embedding(5000, 50)
+    head = MLP(50, (10,), 1, head="binary")
+    assert count_parameters(emb) + count_parameters(head) == 250_521
+    tokens = torch.randint(0, 5000, (4, 100))
+    assert head(emb(tokens).mean(1)).shape == (4, 1)  # (B, T, D) → mean over T → (B, D)
+
+
+def test_exercise1_and_3_layer_shapes():
+    """Ex. 1: x ∈ R^4 into 5 neurons → W ∈ R^{5×4}, b ∈ R^5. Ex. 3: 3 classes → 3 output units + softmax."""
+    m = MLP(4, (5,), 3)
+    assert tuple(m.features[0].weight.shape) == (5, 4) and tuple(m.features[0].bias.shape) == (5,)
+    probs = m.predict_proba(m(torch.randn(2, 4)))
+    assert probs.shape == (2, 3)
+    torch.testing.assert_close(probs.sum(-1), torch.ones(2))
