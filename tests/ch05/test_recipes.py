@@ -40,3 +40,10 @@ def test_forecasting_and_ucr_recipes_report_baselines():
     assert r["scores"]["arima"]["mase"] < r["scores"]["seasonal_naive"]["mase"]
     u = run_recipe("ch05-ucr", dataset="italypowerdemand", epochs=2, out_dir=None)
     assert u["test"] == 1029 and u["one_nn_euclidean_acc"] > 0.9
+
+
+def test_translation_recipe_with_bpe_subwords(tmp_path):
+    require_path(shared_data("multi30k"), "Multi30k")
+    r = run_recipe("ch05-translation", tokenizer="bpe", bpe_vocab=600, embed_dim=16, hidden_size=16,
+                   attn_dim=16, epochs=1, max_train=150, max_eval=5, max_len=8, num_beams=2, out_dir=None)
+    assert r["vocab"] == [600, 600] and isinstance(r["examples"][0]["greedy"], str)

@@ -2,7 +2,8 @@
 real data), scored with sacreBLEU on test2016.
 
 Text is lower-cased and split into words and punctuation (:class:`~tensorprism.data.text.
-WordTokenizer`); vocabularies keep tokens seen at least ``min_freq`` times in training. Batches
+WordTokenizer`); vocabularies keep tokens seen at least ``min_freq`` times in training
+(``tokenizer="bpe"`` trains byte-level BPE vocabularies with ``tokenizers`` instead). Batches
 are length-bucketed. Training uses teacher forcing with a schedule (constant 1.0 by default),
 Adam, gradient-norm clipping and the generic Trainer; the checkpoint with the best validation BLEU
 (greedy decoding) is used for the test set, decoded greedily and with beam search. Two BLEU
@@ -27,7 +28,9 @@ from .ch05_common import Items, save_result
 class TranslationConfig:
     src_lang: str = "de"
     tgt_lang: str = "en"
+    tokenizer: str = "word"  # "word" (vocabulary of words seen min_freq times) or "bpe"
     min_freq: int = 2
+    bpe_vocab: int = 8000
     embed_dim: int = 256
     hidden_size: int = 512
     attn_dim: int = 512
@@ -51,6 +54,47 @@ class TranslationConfig:
     seed: int = 0
     device: str = "auto"
     out_dir: str | None = "runs/ch05_translation"
+
+
+class _Side:
+    """One language's tokeniser: words (lower-cased, ``min_freq`` cut-off) or byte-level BPE
+    trained on the lower-cased training text (:mod:`tensorprism.data.text.subword`)."""
+
+    def __init__(self, kind: str, texts: list[str], cfg):
+        from ..data.text import WordTokenizer
+
+        self.kind = kind
+        if kind == "word":
+            self.tok = WordTokenizer().fit(texts, min_freq=cfg.min_freq)
+            self.pad, self.bos, self.eos = (self.tok.vocab.id(t) for t in ("<pad>", "<bos>", "<eos>"))
+            self.unk = self.tok.vocab.unk_id
+        elif kind == "bpe":
+            from ..data.text.subword import train_bpe
+
+            self.tok = train_bpe([t.lower() for t in texts], vocab_size=cfg.bpe_vocab, add_bos_eos=True)
+            self.pad, self.bos, self.eos, self.unk = self.tok.pad_id, self.tok.bos_id, self.tok.eos_id, self.tok.pad_id
+        else:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"tokenizer must be 'word' or 'bpe', got {kind!r}")
+
+    def __len__(self) -> int:
+        return len(self.tok)
+
+    def encode(self, text: str, specials: bool) -> list[int]:
+        if self.kind == "word":
+            ids = self.tok.encode(text, bos=specials, eos=specials)
+        else:
+            ids = self.tok.encode(text.lower(), add_special_tokens=specials)
+        return ids or [self.unk]
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tok.decode(ids)
+
+    def pieces(self, ids: list[int]) -> list[str]:
+        if self.kind == "word":
+            return self.tok.vocab.lookup(ids)
+        return [self.tok.tokenizer.id_to_token(i) for i in ids]
 
 
 def _decode_all(model, pairs_ids, batch_size, device, **kw):
@@ -80,13 +124,14 @@ def translation(cfg: TranslationConfig) -> dict:
              for s in ("train", "val", "test2016")}
     pairs["train"] = pairs["train"][: cfg.max_train]
     pairs["val"], pairs["test2016"] = pairs["val"][: cfg.max_eval], pairs["test2016"][: cfg.max_eval]
-    src_tok = WordTokenizer().fit((a for a, _ in pairs["train"]), min_freq=cfg.min_freq)
-    tgt_tok = WordTokenizer().fit((b for _, b in pairs["train"]), min_freq=cfg.min_freq)
-    pad, bos, eos = (tgt_tok.vocab.id(t) for t in ("<pad>", "<bos>", "<eos>"))
+    src_tok = _Side(cfg.tokenizer, [a for a, _ in pairs["train"]], cfg)
+    tgt_tok = _Side(cfg.tokenizer, [b for _, b in pairs["train"]], cfg)
+    pad, bos, eos = tgt_tok.pad, tgt_tok.bos, tgt_tok.eos
     collate = PadCollator(("src", "tgt"), pad_id=pad)
+    words = WordTokenizer()  # BLEU on lower-cased word tokens, whatever the model's tokeniser
 
     def encode(rows):
-        return [(src_tok.encode(a) or [src_tok.vocab.unk_id], tgt_tok.encode(b, bos=True, eos=True)) for a, b in rows]
+        return [(src_tok.encode(a, False), tgt_tok.encode(b, True)) for a, b in rows]
 
     data = {s: encode(r) for s, r in pairs.items()}
     sampler = BucketBatchSampler([len(a) for a, _ in data["train"]], cfg.batch_size, seed=cfg.seed)
@@ -109,8 +154,9 @@ def translation(cfg: TranslationConfig) -> dict:
     def score(split, **kw):
         hyps = [detok(h) for h in _decode_all(model, [a for a, _ in data[split]], 256, device,
                                               max_len=cfg.max_len, **kw)]
-        refs_tok = [" ".join(tgt_tok.tokenize(b)) for _, b in pairs[split]]
-        return (bleu(hyps, refs_tok, tokenize="none"), bleu(hyps, [b.lower() for _, b in pairs[split]]), hyps)
+        hyps_tok = hyps if cfg.tokenizer == "word" else [" ".join(words.tokenize(h)) for h in hyps]
+        refs_tok = [" ".join(words.tokenize(b)) for _, b in pairs[split]]
+        return (bleu(hyps_tok, refs_tok, tokenize="none"), bleu(hyps, [b.lower() for _, b in pairs[split]]), hyps)
 
     t0 = time.perf_counter()
     curve, best = [], {"val_bleu": -1.0}
@@ -144,7 +190,7 @@ def translation(cfg: TranslationConfig) -> dict:
         with torch.no_grad():
             _, w = model(src, tgt_in)
         # row i holds the weights used while emitting hyp[i] (query: the state before it)
-        plot_alignment(w[0, : len(hyp)].cpu(), src_tok.vocab.lookup(a), tgt_tok.vocab.lookup(hyp),
+        plot_alignment(w[0, : len(hyp)].cpu(), src_tok.pieces(a), tgt_tok.pieces(hyp),
                        Path(cfg.out_dir) / "alignment.png")
     result = {"test2016_bleu_greedy": greedy_tok, "test2016_bleu_beam": beam_tok,
               "test2016_sacrebleu13a_greedy": greedy_13a, "test2016_sacrebleu13a_beam": beam_13a,
