@@ -344,7 +344,8 @@ class Trainer:
         """Read pending batch losses to the host (one sync), check them, add them to the epoch mean."""
         if not self._pending_losses:
             return
-        values = torch.stack(self._pending_losses).float().cpu().tolist()
+        pending = self._pending_losses
+        values = [float(pending[0])] if len(pending) == 1 else torch.stack(pending).float().cpu().tolist()
         first = self.batch_in_epoch - len(values) + 1
         self._pending_losses = []
         for i, value in enumerate(values):
