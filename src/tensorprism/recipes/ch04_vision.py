@@ -12,7 +12,7 @@ All three train with :class:`tensorprism.train.Trainer` and a task from :mod:`te
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -27,6 +27,7 @@ class CanvasRecipeConfig:
     test_canvases: int = 1000
     canvas_size: int = 64
     max_digits: int = 3
+    unet_depth: int = 3
     backbone_channels: tuple[int, ...] = (32, 64, 128)
     unet_width: int = 16
     epochs: int = 12
@@ -91,7 +92,7 @@ def segment(cfg: CanvasRecipeConfig) -> dict[str, Any]:
 
     train, test = _canvases(cfg, "segmentation")
     if cfg.head == "unet":
-        model = create_model("unet", in_chans=1, num_classes=11, base_width=cfg.unet_width, depth=3, norm="bn")
+        model = create_model("unet", in_chans=1, num_classes=11, base_width=cfg.unet_width, depth=cfg.unet_depth, norm="bn")
     elif cfg.head == "fcn":
         backbone = dict(channels=tuple(cfg.backbone_channels), padding="same", norm="bn", hidden=(), convs_per_stage=2,
                         img_size=cfg.canvas_size)
@@ -109,6 +110,7 @@ class SuperResConfig:
     train_images: int = 20000
     test_images: int = 1000
     widths: tuple[int, int] = (64, 32)
+    residual: bool = True  # x + SRCNN(x): the book's network with a global skip (see models.cnn.dense_tasks)
     epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3
@@ -117,7 +119,6 @@ class SuperResConfig:
     device: str = "auto"
     seed: int = 0
     out_dir: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @register_recipe("ch04-superres", config=SuperResConfig)
@@ -138,7 +139,7 @@ def superres(cfg: SuperResConfig) -> dict[str, Any]:
         return ArrayDataset(degrade(hr, cfg.scale), hr, name=f"cifar10-sr-x{cfg.scale}")
 
     train, test = pairs("trainval", cfg.train_images), pairs("test", cfg.test_images)
-    model = create_model("srcnn", widths=tuple(cfg.widths))
+    model = create_model("srcnn", widths=tuple(cfg.widths), residual=cfg.residual)
     trainer = Trainer(model, SuperResolutionTask(), train_data=train, test_data=test, epochs=cfg.epochs,
                       batch_size=cfg.batch_size, optimizer="adam", lr=cfg.lr, scheduler=cfg.scheduler, seed=cfg.seed,
                       device=cfg.device, out_dir=cfg.out_dir, progress=False, tensorboard=False, plots=False)

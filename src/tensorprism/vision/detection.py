@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -231,7 +232,10 @@ def average_precision(preds: list[dict[str, Tensor]], targets: list[dict[str, Te
         recall = ctp / n_gt
         precision = ctp / (ctp + cfp).clamp(min=1e-12)
         precision = precision.flip(0).cummax(0).values.flip(0)  # envelope
-        idx = torch.searchsorted(recall, torch.linspace(0, 1, 101, dtype=torch.float64), side="left")
+        # numpy's linspace, not torch's: the two differ in the last bit at some points (e.g. 0.29), which
+        # moves a recall that lands exactly on a point to the other side of it
+        points = torch.from_numpy(np.linspace(0.0, 1.0, 101))
+        idx = torch.searchsorted(recall, points, side="left")
         valid = idx < len(precision)
         sampled = torch.zeros(101, dtype=torch.float64)
         sampled[valid] = precision[idx[valid]]

@@ -160,6 +160,24 @@ class SRCNNConfig:
     in_chans: int = 3
     widths: tuple[int, int] = (64, 32)
     kernels: tuple[int, int, int] = (9, 1, 5)
+    residual: bool = False  # predict the correction to the bicubic input (VDSR-style global skip; not in the book)
+
+
+class SRCNN(nn.Sequential):
+    """The three SRCNN convs; with ``residual`` the output is ``x + f(x)`` (same parameters, faster training)."""
+
+    def __init__(self, cfg: SRCNNConfig):
+        k1, k2, k3 = cfg.kernels
+        w1, w2 = cfg.widths
+        super().__init__(
+            ConvNormAct(cfg.in_chans, w1, k1, norm=None), ConvNormAct(w1, w2, k2, norm=None),
+            nn.Conv2d(w2, cfg.in_chans, k3, padding=k3 // 2),
+        )
+        self.residual = cfg.residual
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = super().forward(x)
+        return x + y if self.residual else y
 
 
 @register_model("srcnn", config=SRCNNConfig, family="cnn-dense")
@@ -169,9 +187,4 @@ def srcnn(cfg: SRCNNConfig) -> nn.Module:
     Size-preserving (``same`` padding): the low-resolution image must first be upsampled (bicubic) to the
     target size; the book never says so (erratum 22). ``(N, C, H, W) → (N, C, H, W)``.
     """
-    k1, k2, k3 = cfg.kernels
-    w1, w2 = cfg.widths
-    return nn.Sequential(
-        ConvNormAct(cfg.in_chans, w1, k1, norm=None), ConvNormAct(w1, w2, k2, norm=None),
-        nn.Conv2d(w2, cfg.in_chans, k3, padding=k3 // 2),
-    )
+    return SRCNN(cfg)

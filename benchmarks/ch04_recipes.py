@@ -1,7 +1,7 @@
-"""Chapter 4 classification results: LeNet-5 and a small modern CNN on MNIST (CPU), CIFAR-10 ResNet-20.
+"""Run Chapter 4 recipes and print one JSON line of measured numbers per recipe.
 
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/ch04_classification.py ch04-mnist-lenet5 ch04-mnist-modern
-    .venv/bin/python benchmarks/ch04_classification.py ch04-cifar10-resnet20 time_budget_s=480 threads=1
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/ch04_recipes.py ch04-mnist-lenet5 ch04-mnist-modern
+    .venv/bin/python benchmarks/ch04_recipes.py ch04-cifar10-resnet20 time_budget_s=480 threads=1
 
 Arguments are recipe names and ``key=value`` overrides (applied to every recipe named);
 one JSON line is printed per recipe (test accuracy, wall time, parameters, epochs run).
