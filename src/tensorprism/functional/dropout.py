@@ -41,15 +41,19 @@ def keep_mask(x: Tensor, p: float, generator: torch.Generator | None = None) -> 
     return torch.empty_like(x).bernoulli_(1.0 - p, generator=generator)
 
 
-def inverted_dropout(x: Tensor, p: float = 0.5, training: bool = True, mask: Tensor | None = None) -> Tensor:
-    """Drop each unit with probability ``p``, scale survivors by ``1/(1-p)``; identity in eval."""
+def _masked(x: Tensor, p: float, training: bool, mask: Tensor | None, fn) -> Tensor:
+    """Shared edge cases: identity in eval or for p = 0, zeros for p = 1, else ``fn(keep mask)``."""
     _check(p)
     if not training or p == 0.0:
         return x
     if p == 1.0:
         return torch.zeros_like(x)
-    r = keep_mask(x, p) if mask is None else mask
-    return x * (r / (1.0 - p))  # torch scales the mask first; same rounding
+    return fn(keep_mask(x, p) if mask is None else mask)
+
+
+def inverted_dropout(x: Tensor, p: float = 0.5, training: bool = True, mask: Tensor | None = None) -> Tensor:
+    """Drop each unit with probability ``p``, scale survivors by ``1/(1-p)``; identity in eval."""
+    return _masked(x, p, training, mask, lambda r: x * (r / (1.0 - p)))  # torch scales the mask first
 
 
 def classic_dropout(x: Tensor, keep: float = 0.5, training: bool = True, mask: Tensor | None = None) -> Tensor:
@@ -63,15 +67,8 @@ def classic_dropout(x: Tensor, keep: float = 0.5, training: bool = True, mask: T
 
 def alpha_dropout(x: Tensor, p: float = 0.5, training: bool = True, mask: Tensor | None = None) -> Tensor:
     """Alpha dropout for SELU networks (keeps mean 0 / variance 1 of the input)."""
-    _check(p)
-    if not training or p == 0.0:
-        return x
-    if p == 1.0:
-        return torch.zeros_like(x)
-    r = keep_mask(x, p) if mask is None else mask
-    a = ((1.0 - p) * (1.0 + p * ALPHA_PRIME**2)) ** -0.5
-    b = -a * ALPHA_PRIME * p
-    return a * (x * r + ALPHA_PRIME * (1.0 - r)) + b
+    a = ((1.0 - p) * (1.0 + p * ALPHA_PRIME**2)) ** -0.5 if p < 1.0 else 0.0
+    return _masked(x, p, training, mask, lambda r: a * (x * r + ALPHA_PRIME * (1.0 - r)) - a * ALPHA_PRIME * p)
 
 
 __all__ = ["keep_mask", "inverted_dropout", "classic_dropout", "alpha_dropout", "ALPHA_PRIME"]

@@ -43,6 +43,22 @@ def _l2(grad: Tensor, param: Tensor, weight_decay: float) -> Tensor:
     return grad + weight_decay * param if weight_decay else grad
 
 
+def _decay(param: Tensor, grad: Tensor, lr: float, weight_decay: float, decoupled: bool) -> tuple[Tensor, Tensor]:
+    """Decoupled decay θ ← θ(1 − ηλ) (AdamW) or coupled L2 g ← g + λθ; returns (θ, g)."""
+    if decoupled:
+        return param * (1 - lr * weight_decay), grad
+    return param, _l2(grad, param, weight_decay)
+
+
+def _moments(g: Tensor, state: dict, betas: tuple[float, float]) -> tuple[Tensor, Tensor]:
+    """Adam's EMAs :math:`m_t=\beta_1m+(1-\beta_1)g`, :math:`v_t=\beta_2v+(1-\beta_2)g^2` (stored in ``state``)."""
+    b1, b2 = betas
+    m = b1 * _zeros(state, "exp_avg", g) + (1 - b1) * g
+    v = b2 * _zeros(state, "exp_avg_sq", g) + (1 - b2) * g * g
+    state["exp_avg"], state["exp_avg_sq"] = m, v
+    return m, v
+
+
 def sgd_step(param, grad, state, step, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
     r""":math:`g\leftarrow g+\lambda\theta`; :math:`b_t=\mu b_{t-1}+(1-\tau)g` (:math:`b_1=g`);
     :math:`g\leftarrow g+\mu b_t` (Nesterov) or :math:`b_t`; :math:`\theta\leftarrow\theta-\eta g`."""
@@ -123,14 +139,8 @@ def adam_step(param, grad, state, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, w
     :math:`\theta\leftarrow\theta(1-\eta\lambda)` before the step instead of adding λθ to g.
     """
     b1, b2 = betas
-    if decoupled:
-        param = param * (1 - lr * weight_decay)
-        g = grad
-    else:
-        g = _l2(grad, param, weight_decay)
-    m = b1 * _zeros(state, "exp_avg", param) + (1 - b1) * g
-    v = b2 * _zeros(state, "exp_avg_sq", param) + (1 - b2) * g * g
-    state["exp_avg"], state["exp_avg_sq"] = m, v
+    param, g = _decay(param, grad, lr, weight_decay, decoupled)
+    m, v = _moments(g, state, betas)
     if amsgrad:
         v = torch.maximum(_zeros(state, "max_exp_avg_sq", param), v)
         state["max_exp_avg_sq"] = v
@@ -173,11 +183,7 @@ def nadam_step(param, grad, state, step, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, 
     torch does not offer): :math:`\bar m=\frac{\beta_1m_t}{1-\beta_1^{t+1}}+\frac{(1-\beta_1)g_t}{1-\beta_1^t}`.
     """
     b1, b2 = betas
-    if decoupled_weight_decay:
-        param = param * (1 - lr * weight_decay)
-        g = grad
-    else:
-        g = _l2(grad, param, weight_decay)
+    param, g = _decay(param, grad, lr, weight_decay, decoupled_weight_decay)
     if schedule:
         mu = b1 * (1 - 0.5 * 0.96 ** (step * momentum_decay))
         mu_next = b1 * (1 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
@@ -185,9 +191,7 @@ def nadam_step(param, grad, state, step, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, 
         mu = mu_next = b1
     prod = state.get("mu_product", 1.0) * mu
     state["mu_product"] = prod
-    m = b1 * _zeros(state, "exp_avg", param) + (1 - b1) * g
-    v = b2 * _zeros(state, "exp_avg_sq", param) + (1 - b2) * g * g
-    state["exp_avg"], state["exp_avg_sq"] = m, v
+    m, v = _moments(g, state, betas)
     denom = torch.sqrt(v / (1 - b2**step)) + eps
     m_bar = mu_next * m / (1 - prod * mu_next) + (1 - mu) * g / (1 - prod)
     return param - lr * m_bar / denom
@@ -204,9 +208,7 @@ def nadam_dozat_step(param, grad, state, step, lr=2e-3, betas=(0.9, 0.999), eps=
         return nadam_step(param, grad, state, step, lr, betas, eps, weight_decay, schedule=False)
     b1, b2 = betas
     g = _l2(grad, param, weight_decay)
-    m = b1 * _zeros(state, "exp_avg", param) + (1 - b1) * g
-    v = b2 * _zeros(state, "exp_avg_sq", param) + (1 - b2) * g * g
-    state["exp_avg"], state["exp_avg_sq"] = m, v
+    m, v = _moments(g, state, betas)
     m_hat = m / (1 - b1**step)
     return param - lr * (b1 * m_hat + (1 - b1) * g) / (torch.sqrt(v / (1 - b2**step)) + eps)
 
