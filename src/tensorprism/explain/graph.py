@@ -71,9 +71,13 @@ def gnn_explainer(model: nn.Module, x: Tensor, edge_index: Tensor, node: int | N
                   seed: int = 0) -> dict[str, Tensor | int]:
     """Optimise edge and feature masks for one prediction; returns ``edge_mask (E,)``,
     ``feature_mask (D,)`` in ``(0, 1)``, the explained ``target`` and the masked log-probability.
-    The model's weights are not changed."""
+
+    Only edges inside the prediction's computation graph (non-zero gradient at ``w = 1``) are
+    optimised; the others cannot change the output and get mask 0 (as GNNExplainer restricts
+    itself to the target's k-hop subgraph). The model's weights are not changed.
+    """
     cfg = cfg or ExplainerConfig()
-    model.eval()
+    active = gradient_saliency(model, x, edge_index, node, target)["edges"] > 0
     for p in model.parameters():
         p.requires_grad_(False)
     try:
@@ -86,16 +90,16 @@ def gnn_explainer(model: nn.Module, x: Tensor, edge_index: Tensor, node: int | N
         opt = torch.optim.Adam([edge_logit, feat_logit], lr=cfg.lr)
         for _ in range(cfg.epochs):
             opt.zero_grad()
-            em, fm = edge_logit.sigmoid(), feat_logit.sigmoid()
+            em, fm = edge_logit.sigmoid() * active, feat_logit.sigmoid()
             out = model(x * fm, edge_index, em)
             row = out[node] if node is not None else out.reshape(-1, out.size(-1))[0]
             loss = (-F.log_softmax(row, -1)[c] + cfg.edge_size * em.sum()
-                    + cfg.edge_entropy * _entropy(em) + cfg.feature_size * fm.mean()
+                    + cfg.edge_entropy * _entropy(em[active]) + cfg.feature_size * fm.mean()
                     + cfg.feature_entropy * _entropy(fm))
             loss.backward()
             opt.step()
         with torch.no_grad():
-            em, fm = edge_logit.sigmoid(), feat_logit.sigmoid()
+            em, fm = edge_logit.sigmoid() * active, feat_logit.sigmoid()
             row = model(x * fm, edge_index, em)
             row = row[node] if node is not None else row.reshape(-1, row.size(-1))[0]
             logp = F.log_softmax(row, -1)[c]

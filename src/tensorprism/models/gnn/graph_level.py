@@ -40,21 +40,18 @@ class GraphGNNConfig:
 
 
 class GraphGNN(nn.Module):
-    """``convs`` over nodes, then ``readout``, then an MLP ``head``."""
+    """``convs`` (each followed by ReLU) over nodes, then ``readout``, then an MLP ``head``;
+    ``edge_attr`` is accepted for a uniform interface and not used."""
 
-    def __init__(self, encoder: nn.Module | None, convs: list[nn.Module], readout: Readout,
-                 head: nn.Module, uses_edge_attr: bool = False, act=F.relu, residual: bool = False):
+    def __init__(self, convs: list[nn.Module], readout: Readout, head: nn.Module):
         super().__init__()
-        self.encoder, self.convs, self.readout, self.head = encoder, nn.ModuleList(convs), readout, head
-        self.uses_edge_attr, self.act, self.residual = uses_edge_attr, act, residual
+        self.convs, self.readout, self.head = nn.ModuleList(convs), readout, head
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
                 edge_attr: Tensor | None = None) -> Tensor:
-        h = self.encoder(x) if self.encoder is not None else x
+        h = x
         for conv in self.convs:
-            out = conv(h, edge_index, edge_attr) if self.uses_edge_attr else conv(h, edge_index)
-            out = self.act(out) if self.act is not None else out
-            h = h + out if self.residual and out.shape == h.shape else out
+            h = F.relu(conv(h, edge_index))
         size = None if batch is None else int(batch.max()) + 1
         return self.head(self.readout(h, batch, size))
 
@@ -64,7 +61,7 @@ def gin(cfg: GraphGNNConfig) -> nn.Module:
     """GIN graph classifier/regressor (Xu et al. 2019): MLP-in-layer, sum readout."""
     w = [cfg.in_channels] + [cfg.hidden] * cfg.num_layers
     convs = [GINConv(mlp([a, b, b], batch_norm=True), train_eps=True) for a, b in pairwise(w)]
-    return GraphGNN(None, convs, Readout(cfg.readout, cfg.hidden),
+    return GraphGNN(convs, Readout(cfg.readout, cfg.hidden),
                     mlp([cfg.hidden, cfg.hidden, cfg.out_channels], cfg.dropout))
 
 
@@ -74,16 +71,30 @@ def gcn_graph(cfg: GraphGNNConfig) -> nn.Module:
     output ``out_channels`` per graph instead of a broadcast width-2 vector)."""
     w = [cfg.in_channels] + [cfg.hidden] * cfg.num_layers
     convs = [GCNConv(a, b) for a, b in pairwise(w)]
-    return GraphGNN(None, convs, Readout(cfg.readout, cfg.hidden),
+    return GraphGNN(convs, Readout(cfg.readout, cfg.hidden),
                     mlp([cfg.hidden, cfg.hidden, cfg.out_channels], cfg.dropout))
+
+
+class MPNN(nn.Module):
+    """MPNN (Gilmer et al. 2017): encoder, ``steps`` weight-tied edge-network + GRU steps, readout,
+    MLP head. ``forward(x, edge_index, batch, edge_attr) -> (B, out)``."""
+
+    def __init__(self, cfg: GraphGNNConfig):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(cfg.in_channels, cfg.hidden), nn.ReLU())
+        self.step = MPNNLayer(cfg.hidden, cfg.edge_dim, cfg.message, edge_hidden=cfg.hidden)
+        self.steps = cfg.num_layers
+        self.readout = Readout(cfg.readout, cfg.hidden)
+        self.head = mlp([cfg.hidden, cfg.hidden, cfg.out_channels], cfg.dropout)
+
+    def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
+                edge_attr: Tensor | None = None) -> Tensor:
+        h = self.step(self.encoder(x), edge_index, edge_attr, steps=self.steps)
+        size = None if batch is None else int(batch.max()) + 1
+        return self.head(self.readout(h, batch, size))
 
 
 @register_model("mpnn", config=GraphGNNConfig, family="gnn", message="edge_network")
 def mpnn(cfg: GraphGNNConfig) -> nn.Module:
-    """MPNN (Gilmer et al. 2017): linear encoder, ``num_layers`` edge-network + GRU steps with
-    shared weights, readout, MLP head."""
-    step = MPNNLayer(cfg.hidden, cfg.edge_dim, cfg.message, edge_hidden=cfg.hidden)
-    enc = nn.Sequential(nn.Linear(cfg.in_channels, cfg.hidden), nn.ReLU())
-    return GraphGNN(enc, [step] * cfg.num_layers, Readout(cfg.readout, cfg.hidden),
-                    mlp([cfg.hidden, cfg.hidden, cfg.out_channels], cfg.dropout),
-                    uses_edge_attr=True, act=None)
+    """MPNN graph regressor/classifier (Gilmer et al. 2017) with an edge network and GRU."""
+    return MPNN(cfg)

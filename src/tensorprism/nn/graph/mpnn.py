@@ -49,12 +49,19 @@ class EdgeNetworkConv(MessagePassing):
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
-    def message(self, x_j: Tensor, edge_attr: Tensor) -> Tensor:
-        w = self.edge_nn(edge_attr).view(-1, self.in_channels, self.out_channels)
+    def edge_matrices(self, edge_attr: Tensor) -> Tensor:
+        """``A(e_ij)`` for every edge, ``(E, F_in, F_out)``."""
+        return self.edge_nn(edge_attr).view(-1, self.in_channels, self.out_channels)
+
+    def message(self, x_j: Tensor, edge_attr: Tensor, matrices: Tensor | None) -> Tensor:
+        w = self.edge_matrices(edge_attr) if matrices is None else matrices
         return torch.bmm(x_j.unsqueeze(1), w).squeeze(1)  # (E, F_out)
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
-        out = self.propagate(edge_index, x=x, edge_attr=edge_attr, size=(x.size(0), x.size(0)))
+    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor,
+                matrices: Tensor | None = None) -> Tensor:
+        """``matrices``: precomputed :meth:`edge_matrices` (reused across weight-tied steps)."""
+        out = self.propagate(edge_index, x=x, edge_attr=edge_attr, matrices=matrices,
+                             size=(x.size(0), x.size(0)))
         if self.root is not None:
             out = out + self.root(x)
         return out if self.bias is None else out + self.bias
@@ -106,6 +113,12 @@ class MPNNLayer(nn.Module):
         self.conv.reset_parameters()
         self.gru.reset_parameters()
 
-    def forward(self, h: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
-        m = F.relu(self.conv(h, edge_index, edge_attr))
-        return self.gru(m, h)
+    def forward(self, h: Tensor, edge_index: Tensor, edge_attr: Tensor, steps: int = 1) -> Tensor:
+        """``steps`` weight-tied message-passing steps (Gilmer et al. share them); the edge
+        network's matrices are computed once for all steps."""
+        extra = {}
+        if isinstance(self.conv, EdgeNetworkConv):
+            extra["matrices"] = self.conv.edge_matrices(edge_attr)
+        for _ in range(steps):
+            h = self.gru(F.relu(self.conv(h, edge_index, edge_attr, **extra)), h)
+        return h
