@@ -17,6 +17,7 @@ packages lazily (PyG is only a development dependency).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -94,7 +95,10 @@ class Graph:
     def with_sparse_features(self) -> Graph:
         """A copy whose ``x`` is a sparse CSR tensor: bag-of-words features (Cora: 1.3 % nonzero)
         then cost ``O(nnz)`` in the first layer's product and in input dropout."""
-        return replace(self, x=self.x.to_sparse_csr(), meta=dict(self.meta))
+        with warnings.catch_warnings():  # torch's "CSR support is in beta" note
+            warnings.simplefilter("ignore", UserWarning)
+            x = self.x.to_sparse_csr()
+        return replace(self, x=x, meta=dict(self.meta))
 
     def to(self, device) -> Graph:
         """A copy with every tensor on ``device``."""

@@ -148,9 +148,10 @@ def plot_explanation(edge_index: Tensor, edge_score: Tensor, keep: Tensor, path:
     fig, ax = plt.subplots(figsize=(6, 5))
     ws = [g[u][v]["weight"] for u, v in g.edges]
     top = max(ws, default=1.0) or 1.0
-    colors = [int(labels[v]) for v in g.nodes] if labels is not None else "lightblue"
+    colors = {"node_color": [int(labels[v]) for v in g.nodes], "cmap": "tab10", "vmin": 0,
+              "vmax": 9} if labels is not None else {"node_color": "lightblue"}
     nx.draw_networkx_edges(g, pos, ax=ax, width=[0.5 + 4 * w / top for w in ws], edge_color="gray")
-    nx.draw_networkx_nodes(g, pos, ax=ax, node_size=300, node_color=colors, cmap="tab10",
+    nx.draw_networkx_nodes(g, pos, ax=ax, node_size=300, **colors,
                            edgecolors=["red" if v == node else "black" for v in g.nodes],
                            linewidths=[3 if v == node else 0.5 for v in g.nodes])
     nx.draw_networkx_labels(g, pos, ax=ax, font_size=7)

@@ -13,12 +13,14 @@ every reduction (the book's mean divides by zero there, catalogue B4).
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ConfigError
-from ..tensor.graph import normalize_adjacency_dense, to_sparse_adj
+from ..tensor.graph import csr_tensor, normalize_adjacency_dense, to_sparse_adj
 
 REDUCTIONS = ("sum", "add", "mean", "max", "min", "mul", "std")
 
@@ -88,8 +90,10 @@ def feature_dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
         return x
     v = x.values()
     v = v * (torch.rand_like(v) >= p) / (1.0 - p)
-    return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), v, x.shape,
-                                   check_invariants=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), v, x.shape,
+                                       check_invariants=False)
 
 
 def node_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -145,34 +149,31 @@ def csr_structure(edge_index: Tensor, num_nodes: int) -> dict[str, Tensor]:
             "col_t": dst[perm_t].contiguous(), "perm_t": perm_t}
 
 
-def _csr(rowptr: Tensor, col: Tensor, values: Tensor, n: int) -> Tensor:
-    return torch.sparse_csr_tensor(rowptr, col, values, (n, n), check_invariants=False)
-
-
 class _AttentionSpMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, alpha: Tensor, h: Tensor, s: dict) -> Tensor:
         n, heads = h.size(0), h.size(1)
         ctx.s = s
         ctx.save_for_backward(alpha, h)
-        return torch.stack([torch.sparse.mm(_csr(s["rowptr"], s["col"], alpha[:, k].contiguous(), n),
-                                            h[:, k].contiguous()) for k in range(heads)], 1)
+        out = [torch.sparse.mm(csr_tensor(s["rowptr"], s["col"], alpha[:, k].contiguous(), n),
+                               h[:, k].contiguous()) for k in range(heads)]
+        return torch.stack(out, 1)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         alpha, h = ctx.saved_tensors
         s, n, heads = ctx.s, h.size(0), h.size(1)
         grad_alpha = grad_h = None
-        if ctx.needs_input_grad[1]:
+        if ctx.needs_input_grad[1]:  # dL/dh_k = A_kᵀ dL/dout_k
             a_t = alpha.index_select(0, s["perm_t"])
-            grad_h = torch.stack([torch.sparse.mm(_csr(s["rowptr_t"], s["col_t"],
-                                                       a_t[:, k].contiguous(), n),
-                                                  grad[:, k].contiguous()) for k in range(heads)], 1)
-        if ctx.needs_input_grad[0]:
-            zero = _csr(s["rowptr"], s["col"], alpha.new_zeros(alpha.size(0)), n)
-            grad_alpha = torch.stack([torch.sparse.sampled_addmm(
-                zero, grad[:, k].contiguous(), h[:, k].t().contiguous(), beta=0.0).values()
-                for k in range(heads)], 1)
+            grad_h = torch.stack([
+                torch.sparse.mm(csr_tensor(s["rowptr_t"], s["col_t"], a_t[:, k].contiguous(), n),
+                                grad[:, k].contiguous()) for k in range(heads)], 1)
+        if ctx.needs_input_grad[0]:  # dL/dα_e,k = <dL/dout[dst_e, k], h[src_e, k]> (SDDMM)
+            zero = csr_tensor(s["rowptr"], s["col"], alpha.new_zeros(alpha.size(0)), n)
+            grad_alpha = torch.stack([
+                torch.sparse.sampled_addmm(zero, grad[:, k].contiguous(), h[:, k].t().contiguous(),
+                                           beta=0.0).values() for k in range(heads)], 1)
         return grad_alpha, grad_h, None
 
 

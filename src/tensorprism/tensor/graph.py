@@ -22,11 +22,6 @@ from torch import Tensor
 
 from ..errors import ConfigError, ShapeError
 
-# torch flags its CSR tensors as "beta" and notes that unchecked invariants are off on every
-# construction; the graph code builds them from validated indices, so these notes are noise.
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
-
 NORMALIZATIONS = ("none", "row", "sym")
 LAPLACIANS = ("combinatorial", "sym", "rw")
 
@@ -175,7 +170,15 @@ def to_sparse_adj(edge_index: Tensor, edge_weight: Tensor | None = None,
     if layout != "csr":
         raise ConfigError(f"layout must be 'csr' or 'coo', got {layout!r}")
     rowptr, col, w = to_csr(edge_index, edge_weight, n)
-    return torch.sparse_csr_tensor(rowptr, col, w, (n, n), check_invariants=False)
+    return csr_tensor(rowptr, col, w, n)
+
+
+def csr_tensor(rowptr: Tensor, col: Tensor, values: Tensor, n: int) -> Tensor:
+    """An ``(n, n)`` ``torch.sparse_csr`` tensor from validated index arrays (torch's "CSR support
+    is in beta" note is silenced: it is not something a caller can act on)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(rowptr, col, values, (n, n), check_invariants=False)
 
 
 def edge_features_to_dense(edge_index: Tensor, edge_attr: Tensor, num_nodes: int | None = None) -> Tensor:
