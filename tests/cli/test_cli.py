@@ -76,6 +76,13 @@ def test_resume_continues_a_finished_run_to_more_epochs(run_dir, capsys, tmp_pat
     assert [(r["epoch"], r.get("final", False)) for r in records] == [(1, False), (2, False), (3, False), (3, True)]
 
 
+def test_overrides_may_follow_options_and_bad_arguments_are_rejected(capsys, tmp_path):
+    rc, _, _ = run(capsys, "train", "epochs=1", "--out", str(tmp_path / "r"), "progress=false", "dataset=iris")
+    assert rc == 0 and "iris" in (tmp_path / "r" / "config.yaml").read_text()
+    with pytest.raises(SystemExit):
+        main(["models", "--nonsense"])
+
+
 def test_config_file_then_flags_then_overrides(tmp_path, capsys, monkeypatch):
     cfg = tmp_path / "run.yaml"
     cfg.write_text(yaml.safe_dump({"model": {"name": "mlp", "config": {"hidden": [16]}}, "dataset": "iris",
