@@ -189,6 +189,30 @@ def attention_aggregate(alpha: Tensor, h: Tensor, structure: dict[str, Tensor]) 
     return _AttentionSpMM.apply(alpha, h, structure)
 
 
+# --------------------------------------------------------------------------- graph losses
+def laplacian_smoothness(h: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+    """``Σ_{(i,j)∈E} w_ij ‖h_i − h_j‖²`` (book eq. 18905), over the stored (directed) edges.
+
+    For an undirected graph stored in both directions this is ``2 tr(Hᵀ L H)``. Apply it to the
+    model's **learned** embeddings: the book's listing (L12) computed it on the input features,
+    a constant with no gradient (erratum G2).
+    """
+    d = (h.index_select(0, edge_index[0]) - h.index_select(0, edge_index[1])).pow(2).sum(-1)
+    return (d if edge_weight is None else d * edge_weight).sum()
+
+
+def link_reconstruction_loss(z: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
+    """Bounded unsupervised embedding loss: binary cross-entropy of ``σ(z_u · z_v)`` on edges
+    ``pos (2, P)`` (label 1) and non-edges ``neg (2, Q)`` (label 0), as in graph auto-encoders
+    (Kipf & Welling 2016). Replaces the book's ``Σ_E ‖h_i − h_j‖² − Σ_{∉E} ‖h_i − h_j‖²``
+    (eq. 18751), which is unbounded below (erratum E7).
+    """
+    sp = (z[pos[0]] * z[pos[1]]).sum(-1)
+    sn = (z[neg[0]] * z[neg[1]]).sum(-1)
+    return (F.binary_cross_entropy_with_logits(sp, torch.ones_like(sp))
+            + F.binary_cross_entropy_with_logits(sn, torch.zeros_like(sn)))
+
+
 # --------------------------------------------------------------------------- dense references
 def dense_aggregate(adj: Tensor, h: Tensor, reduce: str = "sum") -> Tensor:
     """Reference aggregation over neighbours ``{j : A_ij ≠ 0}`` of a dense ``(N, N)`` adjacency.

@@ -19,10 +19,10 @@ from collections import namedtuple
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...data.graph import Graph
+from ...functional.graph import link_reconstruction_loss
 from ...graph.sampling import NodeBatch, negative_sampling, split_edges
 from ..callbacks import Callback
 from ..data import FullBatch
@@ -142,6 +142,9 @@ class LinkPredictionTask(Task):
     .. math:: \\mathcal L = -\\frac1P\\sum_{(u,v)\\in E^+}\\log\\sigma(z_u^\\top z_v)
               - \\frac1Q\\sum_{(u,v)\\in E^-}\\log(1-\\sigma(z_u^\\top z_v))
 
+    (:func:`~tensorprism.functional.graph.link_reconstruction_loss`; positives and negatives are
+    weighted equally, whatever ``neg_ratio``.)
+
     Args:
         neg_ratio: negatives per positive drawn at each training step.
     """
@@ -166,7 +169,7 @@ class LinkPredictionTask(Task):
                                     int(self.neg_ratio * pos.size(1)), self.generator).to(pos.device)
         logits = torch.cat([self.score(z, pos), self.score(z, neg)])
         target = torch.cat([torch.ones(pos.size(1)), torch.zeros(neg.size(1))]).to(logits.device)
-        return {"loss": F.binary_cross_entropy_with_logits(logits, target), "preds": logits.sigmoid(),
+        return {"loss": link_reconstruction_loss(z, pos, neg), "preds": logits.sigmoid(),
                 "target": target.long()}
 
     def training_step(self, model: nn.Module, batch: LinkBatch) -> dict[str, Tensor]:
