@@ -13,11 +13,11 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from train_helpers import make_blobs, make_mlp  # noqa: E402
 
 
-def build(out_dir, batch_size: int) -> Trainer:
+def build(out_dir, batch_size: int, dropout: float = 0.0, **kw) -> Trainer:
     torch.set_num_threads(1)
-    return Trainer(make_mlp(seed=0), "classification", train_data=make_blobs(n=64),
+    return Trainer(make_mlp(seed=0, dropout=dropout), "classification", train_data=make_blobs(n=64),
                    val_data=make_blobs(n=24, seed=1), epochs=2, batch_size=batch_size, lr=0.05,
-                   out_dir=str(out_dir), seed=3, progress=False, tensorboard=False, plots=False)
+                   out_dir=str(out_dir), seed=3, progress=False, tensorboard=False, plots=False, **kw)
 
 
 def write_result(t: Trainer, out: str) -> None:

@@ -19,6 +19,8 @@ import torchmetrics  # noqa: F401
 from ddp_job import build, write_result
 from safetensors.torch import load_file
 
+from tensorprism.train import Callback
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -26,16 +28,61 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, port: int, out: str) -> None:
+class Interrupt(Exception):
+    pass
+
+
+class StopAtStep(Callback):
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, outputs):
+        if trainer.global_step == self.step:
+            raise Interrupt
+
+
+class RankSeed(Callback):
+    """Gives each rank its own dropout stream on a fresh run, so the resume must restore the RNG
+    state of every rank, not only rank 0's."""
+
+    def on_fit_start(self, trainer):
+        if trainer.global_step == 0:
+            torch.manual_seed(100 + trainer.rank)
+
+
+def _worker(rank: int, port: int, out: str, mode: str = "plain") -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     try:
-        write_result(build(out, batch_size=8).fit(), out)
+        if mode == "plain":
+            write_result(build(out, batch_size=8).fit(), out)
+        elif mode == "interrupt":  # dropout on, checkpoint every 2 steps, stop after step 3
+            try:
+                build(out, batch_size=8, dropout=0.3, checkpoint_every_steps=2,
+                      callbacks=[RankSeed(), StopAtStep(3)]).fit()
+            except Interrupt:
+                pass
+        else:
+            resume = mode == "resume"
+            t = build(out, batch_size=8, dropout=0.3, checkpoint_every_steps=2, callbacks=[RankSeed()])
+            write_result(t.fit(resume_from=out if resume else None), out)
     finally:
         import torch.distributed as dist
 
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+def run_workers(out: Path, mode: str = "plain") -> None:
+    out.mkdir(exist_ok=True)
+    ctx = mp.get_context("fork")
+    port = free_port()
+    procs = [ctx.Process(target=_worker, args=(r, port, str(out), mode)) for r in (0, 1)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
 
 
 def check_against_single_process(tmp_path: Path, ddp_dir: Path) -> None:
@@ -57,17 +104,20 @@ def check_against_single_process(tmp_path: Path, ddp_dir: Path) -> None:
 
 
 def test_two_process_ddp_equals_single_process_with_same_global_batch(tmp_path):
-    ddp_dir = tmp_path / "ddp"
-    ddp_dir.mkdir()
-    ctx = mp.get_context("fork")
-    port = free_port()
-    procs = [ctx.Process(target=_worker, args=(r, port, str(ddp_dir))) for r in (0, 1)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-    assert [p.exitcode for p in procs] == [0, 0]
-    check_against_single_process(tmp_path, ddp_dir)
+    run_workers(tmp_path / "ddp")
+    check_against_single_process(tmp_path, tmp_path / "ddp")
+
+
+def test_ddp_resume_mid_epoch_restores_each_ranks_rng_and_is_bitwise_identical(tmp_path):
+    run_workers(tmp_path / "ref", "uninterrupted")
+    run_workers(tmp_path / "run", "interrupt")
+    saved = json.loads((tmp_path / "run" / "checkpoints" / "last.json").read_text())
+    assert (saved["global_step"], saved["batch_in_epoch"]) == (2, 2)  # mid-epoch (4 batches per epoch)
+    run_workers(tmp_path / "run", "resume")
+    for r in (0, 1):
+        ref = load_file(str(tmp_path / "ref" / f"rank{r}.safetensors"))
+        got = load_file(str(tmp_path / "run" / f"rank{r}.safetensors"))
+        assert all(torch.equal(ref[k], got[k]) for k in ref)
 
 
 @pytest.mark.slow

@@ -58,6 +58,15 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
+def all_gather_object(obj):
+    """``[obj of rank 0, obj of rank 1, ...]`` (a one-element list on one process)."""
+    if not is_distributed():
+        return [obj]
+    out = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def barrier() -> None:
     if is_distributed():
         dist.barrier()

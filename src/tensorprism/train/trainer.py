@@ -487,9 +487,9 @@ class Trainer:
         if self.is_main and self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self.write_config()
-        else:  # only rank 0 logs and checkpoints
+        else:  # only rank 0 logs and writes; Checkpoint stays so every rank sends its RNG state
             self.callbacks = [cb for cb in self.callbacks
-                              if not isinstance(cb, (JSONLLogger, Checkpoint, TensorBoardLogger, RunArtifacts))]
+                              if not isinstance(cb, (JSONLLogger, TensorBoardLogger, RunArtifacts))]
         t0 = time.perf_counter() - self.elapsed
         self._call("on_fit_start")
         logs: dict[str, Any] = {}
@@ -621,11 +621,17 @@ class Trainer:
         return out
 
     def save_checkpoint(self, name: str = "last", metrics: dict[str, Any] | None = None) -> Path | None:
-        """Write ``<out_dir>/checkpoints/<name>.safetensors`` (rank 0 only)."""
-        if not self.is_main or self.out_dir is None:
+        """Write ``<out_dir>/checkpoints/<name>.safetensors`` (rank 0 writes; under
+        torch.distributed every rank must call this, as the RNG states of all ranks are stored)."""
+        if self.out_dir is None:
+            return None
+        rng_ranks = D.all_gather_object(rng_state()) if self.distributed else None
+        if not self.is_main:
             return None
         state = self.state()
         state["metrics"] = self.scalars(metrics or {})
+        if rng_ranks is not None:
+            state["rng_ranks"] = rng_ranks
         return save_checkpoint(self.out_dir / "checkpoints" / f"{name}.safetensors",
                                self.model.state_dict(), state)
 
@@ -653,7 +659,8 @@ class Trainer:
         self._epoch_loss, self._epoch_batches = loss, n
         self.elapsed = state.get("elapsed", 0.0)
         self.history = state.get("history", {})
-        set_rng_state(state["rng"])
+        ranks = state.get("rng_ranks")
+        set_rng_state(ranks[self.rank] if ranks and len(ranks) == self.world_size else state["rng"])
 
     def write_config(self) -> Path:
         """``config.yaml``: the trainer config, model spec, task and run info (re-runnable)."""
