@@ -131,3 +131,22 @@ def test_wrong_mask_dtype_and_shapes_raise_clear_errors():
         attention_reference(q, q, q, torch.ones(2, 2))
     with pytest.raises(ShapeError, match="feature sizes"):
         scaled_dot_product_attention(q, torch.randn(2, 3), torch.randn(2, 3))
+
+
+@pytest.mark.parametrize("dead_rows", [False, True])
+def test_fused_causal_kernel_and_padding_fast_paths_match_reference(dead_rows):
+    """is_causal with L == S uses the kernel's own causal path; an all-live padding mask skips the
+    dead-row guard. Both must equal the einsum reference, forward and backward."""
+    q, k, v = _qkv(L=6, S=6)
+    a, _ = scaled_dot_product_attention(q, k, v, is_causal=True)
+    b, _ = attention_reference(q, k, v, causal_mask(6))
+    torch.testing.assert_close(a, b)
+    ga = torch.autograd.grad(a.sum(), (q, k, v))
+    gb = torch.autograd.grad(b.sum(), (q, k, v))
+    for x, y in zip(ga, gb, strict=True):
+        torch.testing.assert_close(x, y)
+    pad = padding_mask(torch.tensor([6, 0 if dead_rows else 2]), max_len=6)
+    a, _ = scaled_dot_product_attention(q, k, v, pad)
+    b, _ = attention_reference(q, k, v, pad)
+    torch.testing.assert_close(a, b)
+    assert torch.isfinite(a).all()

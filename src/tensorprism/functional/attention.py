@@ -126,6 +126,9 @@ def scaled_dot_product_attention(
     """
     _check_qkv(q, k, v)
     L, S = q.shape[-2], k.shape[-2]
+    if is_causal and mask is None and bias is None and L == S and not need_weights:
+        # the kernel's own causal path (no mask tensor; no row can be fully masked)
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True, scale=scale), None
     if is_causal:
         c = causal_mask(L, S, device=q.device)
         mask = c if mask is None else (mask & c)
@@ -135,10 +138,13 @@ def scaled_dot_product_attention(
         return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p, scale=scale), None
     _check_mask(mask)
     live = mask.any(-1, keepdim=True)  # (..., L, 1): rows with at least one visible key
-    safe = mask | ~live  # let dead rows attend anywhere, then zero them: no NaN in fwd or bwd
+    # On the CPU a host check is free: skip the guard when every row sees a key. On accelerators
+    # always guard (no host sync): dead rows attend anywhere, then are zeroed (no NaN, fwd or bwd).
+    guard = q.device.type != "cpu" or not bool(live.all())
+    safe = mask | ~live if guard else mask
     attn_mask = safe if bias is None else mask_to_bias(safe, bias, q.dtype)
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, scale=scale)
-    return out * live.to(out.dtype), None
+    return (out * live.to(out.dtype) if guard else out), None
 
 
 # ----------------------------------------------------------------------------------------- masks

@@ -68,7 +68,9 @@ class TransformerEncoderLayer(nn.Module):
     """Self-attention + FFN sublayers with residuals and LayerNorm (post- or pre-LN).
 
     With ``is_causal=True`` at call time this is also the GPT block. ``forward`` returns
-    ``(x, weights)``; weights ``(N, h, L, S)`` only when ``need_weights``.
+    ``(x, weights)``; weights ``(N, h, L, S)`` only when ``need_weights``. Dropout applies to the
+    attention weights (``attn_dropout``, default ``dropout``), to each sublayer's output before the
+    residual sum, and between the FFN's linears (``ffn_dropout``, default ``dropout``).
     """
 
     def __init__(
@@ -84,13 +86,15 @@ class TransformerEncoderLayer(nn.Module):
         attn_dropout: float | None = None,
         rotary: bool = False,
         alibi: bool = False,
+        ffn_dropout: float | None = None,
     ):
         super().__init__()
         d_ff = 4 * d_model if d_ff is None else d_ff
         attn_dropout = dropout if attn_dropout is None else attn_dropout
         self.norm_first = norm_first
         self.self_attn = MultiheadAttention(d_model, nhead, attn_dropout, bias, rotary=rotary, alibi=alibi)
-        self.ff = FeedForward(d_model, d_ff, dropout, activation, bias)
+        # dropout between the FFN's two linears: torch.nn's layers have it, BERT and GPT-2 do not
+        self.ff = FeedForward(d_model, d_ff, dropout if ffn_dropout is None else ffn_dropout, activation, bias)
         self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.dropout1 = nn.Dropout(dropout)

@@ -117,6 +117,7 @@ class BertModel(nn.Module):
             lambda: TransformerEncoderLayer(
                 cfg.hidden_size, cfg.num_heads, cfg.intermediate_size, cfg.dropout, cfg.activation,
                 norm_first=False, layer_norm_eps=cfg.layer_norm_eps, attn_dropout=cfg.attn_dropout,
+                ffn_dropout=0.0,
             ),
             cfg.num_layers,
             share=cfg.share_layers,

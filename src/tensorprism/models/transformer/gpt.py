@@ -64,7 +64,7 @@ class GPT(nn.Module):
             lambda: TransformerEncoderLayer(
                 cfg.n_embd, cfg.n_head, 4 * cfg.n_embd, cfg.dropout, cfg.activation, norm_first=True,
                 layer_norm_eps=cfg.layer_norm_eps, bias=cfg.bias,
-                rotary=cfg.position == "rotary", alibi=cfg.position == "alibi",
+                rotary=cfg.position == "rotary", alibi=cfg.position == "alibi", ffn_dropout=0.0,
             ),
             cfg.n_layer,
             final_norm=nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps),
