@@ -1,0 +1,31 @@
+"""Short runs of the Chapter 6 recipes on real data (slow: minutes on a shared CPU)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tensorprism.recipes import run_recipe
+from tensorprism.testing import require_path, shared_data
+
+pytestmark = pytest.mark.slow
+
+
+def test_char_gpt_learns_shakespeare_quickly(tmp_path):
+    require_path(shared_data("tinyshakespeare", "input.txt"), "Tiny Shakespeare")
+    r = run_recipe("ch06-char-gpt", max_iters=150, out_dir=str(tmp_path), sample_tokens=20)
+    assert r["val_loss"] < 2.8  # from ln(65) = 4.17 at initialisation
+    assert (tmp_path / "vocab.json").is_file()
+
+
+def test_translation_pipeline_runs_end_to_end(tmp_path):
+    require_path(shared_data("multi30k", "train.de.gz"), "Multi30k")
+    r = run_recipe("ch06-translation", train_limit=2000, max_steps=30, eval_limit=16, d_model=64, d_ff=128,
+                   layers=1, vocab_size=2000, warmup=10, out_dir=str(tmp_path))
+    assert 0.0 <= r["bleu_test2016"] <= 100.0 and r["val_loss"] < 7.6  # below ln(2000)
+    assert (tmp_path / "tokenizer.json").is_file()
+
+
+def test_sst2_finetuning_pipeline_runs(tmp_path):
+    require_path(shared_data("sst2", "train.tsv"), "SST-2")
+    r = run_recipe("ch06-sst2", encoder="bert-mini-scratch", train_limit=256, epochs=1, out_dir=str(tmp_path))
+    assert 0.0 <= r["test_acc"] <= 1.0
