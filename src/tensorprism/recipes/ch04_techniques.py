@@ -1,0 +1,300 @@
+"""Chapter 4 training techniques as measured experiments (book §4.5.3–§4.5.5, §4.6.4).
+
+* ``ch04-transfer``: pre-train on CIFAR-10 classes 0–4, save the backbone to a local safetensors file,
+  then learn classes 5–9 from ``labels_per_class`` labels each: from scratch vs linear probe (frozen
+  backbone, new head) vs full fine-tuning with discriminative learning rates.
+* ``ch04-hpo``: grid vs random vs Bayesian (Optuna) search of learning rate × batch size for the book's
+  HPO CNN on an MNIST subset, selected on a validation split; test accuracy of each winner.
+* ``ch04-ensembles``: LeNet-5 members on an MNIST subset: single model vs averaging of independently
+  seeded members vs bagging vs a snapshot ensemble vs stacking; and the book's scikit-learn ensembles on Iris.
+* ``ch04-metric``: triplet (batch-hard) embedding of MNIST digits; recall@1 on the test set.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Subset
+
+from . import register_recipe
+
+
+def _trainer(model, task, train, cfg, **kw):
+    from ..train import Trainer
+
+    args = dict(epochs=cfg.epochs, batch_size=getattr(cfg, "batch_size", 64), eval_batch_size=1000, optimizer="adamw",
+                lr=getattr(cfg, "lr", 1e-3),
+                weight_decay=5e-4, scheduler="onecycle", seed=cfg.seed, device=cfg.device, progress=False,
+                tensorboard=False, plots=False)
+    args.update(kw)
+    return Trainer(model, task, train_data=train, **args)
+
+
+def _images(name: str, split: str):
+    from ..data import load_dataset
+
+    return load_dataset(name, split=split, normalize=False)
+
+
+@torch.no_grad()
+def _accuracy(model, x: torch.Tensor, y: torch.Tensor, preprocess=None) -> float:
+    from ..vision.ensembles import average_probabilities
+
+    x = preprocess(x) if preprocess is not None else x
+    return (average_probabilities([model], x).argmax(1) == y).float().mean().item()
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class TransferConfig:
+    model: str = "simple-cnn"
+    pretrain_samples: int = 10000
+    pretrain_epochs: int = 4
+    labels_per_class: int = 50
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 3e-3
+    lr_decay: float = 0.3  # fine-tuning: each stage closer to the input gets 0.3× the rate of the one above
+    threads: int | None = None
+    device: str = "auto"
+    seed: int = 0
+    out_dir: str | None = None
+
+
+def _cifar_cnn(num_classes: int = 5):
+    from ..models import create_model
+
+    return create_model("simple-cnn", in_chans=3, img_size=32, channels=(32, 64, 128), padding="same", norm="bn",
+                        hidden=(), global_pool=True, num_classes=num_classes)
+
+
+@register_recipe("ch04-transfer", config=TransferConfig)
+def transfer(cfg: TransferConfig) -> dict[str, Any]:
+    from ..data.transforms import CIFAR10_STATS, Normalize
+    from ..vision.training import AugmentedClassificationTask
+    from ..vision.transfer import FineTuneTask, freeze, load_backbone, save_backbone
+    from .ch04_classification import augmentation
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    norm = Normalize(*CIFAR10_STATS)
+    train, test = _images("cifar10", "trainval"), _images("cifar10", "test")
+    y_tr, y_te = train.targets, test.targets
+    src = (y_tr < 5).nonzero().flatten()[: cfg.pretrain_samples]
+    g = torch.Generator().manual_seed(cfg.seed)
+    tgt = torch.cat([(y_tr == c).nonzero().flatten()[torch.randperm(int((y_tr == c).sum()), generator=g)[: cfg.labels_per_class]]
+                     for c in range(5, 10)])
+
+    class Relabel(Subset):  # classes 5..9 -> 0..4
+        def __getitem__(self, i):
+            x, y = super().__getitem__(i)
+            return x, y - 5
+
+        def __getitems__(self, idx):
+            return [self[i] for i in idx]
+
+    target_train = Relabel(train, tgt.tolist())
+    x_test, yt = test.tensors()
+    keep = y_te >= 5
+    x_test, yt = x_test[keep], yt[keep] - 5
+    aug = augmentation("cifar", cfg.seed)
+    t0 = time.perf_counter()
+    source = _cifar_cnn()
+    _trainer(source, AugmentedClassificationTask(aug, norm, 5), Subset(train, src.tolist()), cfg, epochs=cfg.pretrain_epochs).fit()
+    out_dir = Path(cfg.out_dir) if cfg.out_dir else Path(tempfile.mkdtemp())
+    weights = save_backbone(source, out_dir / "cifar5_backbone.safetensors")
+    x_all, y_all = test.tensors()
+    pre_acc = _accuracy(source, x_all[y_te < 5], y_all[y_te < 5], norm)
+    results = {}
+    for variant in ("scratch", "linear_probe", "fine_tune"):
+        model = _cifar_cnn()
+        task = AugmentedClassificationTask(aug, norm, 5)
+        if variant != "scratch":
+            load_backbone(model, weights)
+        if variant == "linear_probe":
+            freeze(model, keep_trainable=("classifier",))
+        if variant == "fine_tune":
+            task = FineTuneTask(aug, norm, 5, lr_decay=cfg.lr_decay)
+        _trainer(model, task, target_train, cfg).fit()
+        results[f"acc_{variant}"] = _accuracy(model, x_test, yt, norm)
+    return {"config": asdict(cfg), "source_acc_classes_0_4": pre_acc, **results, "weights_file": str(weights),
+            "wall_s": round(time.perf_counter() - t0, 1)}
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class HPOConfig:
+    train_samples: int = 3000
+    val_samples: int = 2000
+    epochs: int = 1
+    trials: int = 9
+    threads: int | None = None
+    device: str = "cpu"
+    seed: int = 0
+
+
+@register_recipe("ch04-hpo", config=HPOConfig)
+def hpo(cfg: HPOConfig) -> dict[str, Any]:
+    from ..data.transforms import MNIST_STATS, Normalize
+    from ..models import create_model
+    from ..vision.hpo import bayes_search, grid_search, random_search
+    from ..vision.training import AugmentedClassificationTask
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    norm = Normalize(*MNIST_STATS)
+    train = Subset(_images("mnist", "train"), range(cfg.train_samples))
+    x_val, y_val = (t[: cfg.val_samples] for t in _images("mnist", "val").tensors())
+    x_test, y_test = _images("mnist", "test").tensors()
+
+    def fit(params):
+        torch.manual_seed(cfg.seed)
+        model = create_model("hpo-cnn-book")
+        _trainer(model, AugmentedClassificationTask(None, norm, 10), train, cfg, lr=params["lr"],
+                 batch_size=int(params["batch_size"]), optimizer="adam", weight_decay=0.0, scheduler=None).fit()
+        return model
+
+    def objective(params):
+        return _accuracy(fit(params), x_val, y_val, norm)
+
+    grid = {"lr": [1e-3, 1e-2, 1e-1], "batch_size": [16, 32, 64]}  # book line 7724
+    ranges = {"lr": ("log", 1e-4, 1e-1), "batch_size": [16, 32, 64]}
+    out = {"config": asdict(cfg)}
+    t0 = time.perf_counter()
+    for name, res in [("grid", grid_search(objective, grid)), ("random", random_search(objective, ranges, cfg.trials, cfg.seed)),
+                      ("bayes", bayes_search(objective, ranges, cfg.trials, cfg.seed))]:
+        out[name] = {"best_params": res.best_params, "val_acc": res.best_value,
+                     "test_acc": _accuracy(fit(res.best_params), x_test, y_test, norm), "trials": len(res.trials)}
+    out["wall_s"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class EnsembleConfig:
+    train_samples: int = 5000
+    members: int = 5
+    epochs: int = 3
+    batch_size: int = 64
+    lr: float = 3e-3
+    threads: int | None = None
+    device: str = "cpu"
+    seed: int = 0
+
+
+@register_recipe("ch04-ensembles", config=EnsembleConfig)
+def ensembles(cfg: EnsembleConfig) -> dict[str, Any]:
+    from ..data.transforms import MNIST_STATS, Normalize
+    from ..models import create_model
+    from ..vision.ensembles import (
+        SnapshotCollector,
+        StackedEnsemble,
+        average_probabilities,
+        bootstrap_indices,
+    )
+    from ..vision.training import AugmentedClassificationTask
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    norm = Normalize(*MNIST_STATS)
+    base = _images("mnist", "train")
+    x_val, y_val = (t[:2000] for t in _images("mnist", "val").tensors())
+    x_test, y_test = _images("mnist", "test").tensors()
+    x_val, x_test = norm(x_val), norm(x_test)
+    t0 = time.perf_counter()
+
+    def member(indices, seed, **kw):
+        torch.manual_seed(seed)
+        model = create_model("lenet5")
+        _trainer(model, AugmentedClassificationTask(None, norm, 10), Subset(base, indices), cfg, seed=seed, **kw).fit()
+        return model.eval()
+
+    def acc(models):
+        return (average_probabilities(models, x_test).argmax(1) == y_test).float().mean().item()
+
+    n = cfg.train_samples
+    seeded = [member(list(range(n)), cfg.seed + m) for m in range(cfg.members)]
+    bagged = [member(bootstrap_indices(n, cfg.seed + 100 + m).tolist(), cfg.seed + m) for m in range(cfg.members)]
+    steps_per_epoch = -(-n // cfg.batch_size)
+    cycle = steps_per_epoch * cfg.epochs
+    collector = SnapshotCollector(cycle)
+    member(list(range(n)), cfg.seed, epochs=cfg.epochs * cfg.members, callbacks=[collector], optimizer="sgd",
+           optimizer_kwargs={"momentum": 0.9}, lr=0.05, scheduler={"name": "cosine", "cycle": cycle})
+    stacked = StackedEnsemble(seeded).fit(x_val, y_val)
+    single = [acc([m]) for m in seeded]
+    result = {
+        "config": asdict(cfg), "single_mean": sum(single) / len(single), "single_best": max(single),
+        "average_of_seeds": acc(seeded), "bagging": acc(bagged), "snapshot": acc(collector.snapshots),
+        "snapshot_last_only": acc(collector.snapshots[-1:]), "n_snapshots": len(collector.snapshots),
+        "stacking": (stacked.predict(x_test) == y_test).float().mean().item(),
+        "iris": iris_ensembles(), "wall_s": round(time.perf_counter() - t0, 1),
+    }
+    return result
+
+
+def iris_ensembles() -> dict[str, float]:
+    """The book's scikit-learn ensembles on Iris (70/30 split, random_state 42; lines 7958–8114)."""
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import AdaBoostClassifier, RandomForestClassifier, StackingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    x, y = load_iris(return_X_y=True)
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.3, random_state=42)
+    base = [("lr", LogisticRegression(max_iter=1000)), ("dt", DecisionTreeClassifier(random_state=42)), ("knn", KNeighborsClassifier())]
+    out = {
+        "random_forest": RandomForestClassifier(n_estimators=100, random_state=42).fit(xtr, ytr).score(xte, yte),
+        "adaboost": AdaBoostClassifier(n_estimators=100, random_state=42).fit(xtr, ytr).score(xte, yte),
+        "stacking": StackingClassifier(base, final_estimator=RandomForestClassifier(n_estimators=100, random_state=42))
+        .fit(xtr, ytr).score(xte, yte),
+    }
+    # blending (book L67): base models on 80 % of the training part, meta-model on their hard predictions for the rest
+    xa, xb, ya, yb = train_test_split(xtr, ytr, test_size=0.2, random_state=42)
+    fitted = [m.fit(xa, ya) for _, m in base]
+    import numpy as np
+
+    meta = RandomForestClassifier(n_estimators=100, random_state=42).fit(np.column_stack([m.predict(xb) for m in fitted]), yb)
+    out["blending"] = meta.score(np.column_stack([m.predict(xte) for m in fitted]), yte)
+    return {k: float(v) for k, v in out.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class MetricConfig:
+    train_samples: int = 10000
+    epochs: int = 3
+    batch_size: int = 128
+    lr: float = 3e-3
+    dim: int = 32
+    margin: float = 0.2
+    threads: int | None = None
+    device: str = "cpu"
+    seed: int = 0
+
+
+@register_recipe("ch04-metric", config=MetricConfig)
+def metric(cfg: MetricConfig) -> dict[str, Any]:
+    from ..data.transforms import MNIST_STATS, Normalize
+    from ..models import create_model
+    from ..vision.metric_learning import EmbeddingNet, TripletTask, recall_at_k
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    norm = Normalize(*MNIST_STATS)
+    train = Subset(_images("mnist", "train"), range(cfg.train_samples))
+    x_test, y_test = _images("mnist", "test").tensors()
+    net = EmbeddingNet(create_model("lenet5", num_classes=0), cfg.dim)
+    t0 = time.perf_counter()
+    _trainer(net, TripletTask(cfg.margin, norm), train, cfg).fit()
+    net.eval()
+    with torch.no_grad():
+        emb = torch.cat([net(norm(x_test[i : i + 1000])) for i in range(0, len(x_test), 1000)])
+    return {"config": asdict(cfg), "test_recall_at_1": recall_at_k(emb, y_test, emb, y_test, 1, exclude_self=True),
+            "wall_s": round(time.perf_counter() - t0, 1)}
