@@ -146,8 +146,10 @@ class JSONLLogger(Callback):
     def on_train_batch_end(self, trainer: Trainer, outputs: dict[str, Any]) -> None:
         n = self.every_n_steps
         if n and trainer.at_step_boundary and trainer.global_step % n == 0:
-            record = {"epoch": trainer.epoch, "step": trainer.global_step, "lr": trainer.lr}
-            record.update({f"train/{k}": float(v) for k, v in outputs.items() if _is_scalar(v)})
+            record = {"epoch": trainer.epoch, "batch": trainer.batch_in_epoch, "step": trainer.global_step,
+                      "lr": trainer.lr}
+            record.update({f"train/{k}": float(v.detach() if hasattr(v, "detach") else v)
+                           for k, v in outputs.items() if _is_scalar(v)})
             self.write(record)
 
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:

@@ -493,6 +493,7 @@ class Trainer:
         t0 = time.perf_counter() - self.elapsed
         self._call("on_fit_start")
         logs: dict[str, Any] = {}
+        last_val: tuple[int, dict[str, Any]] | None = None
         while self.epoch < cfg.epochs and not self.should_stop:
             self._train_epoch()
             self.elapsed = time.perf_counter() - t0
@@ -509,14 +510,17 @@ class Trainer:
                     for s in self.schedulers:
                         s.step()
             if self.loader("val") is not None and (self.epoch % cfg.val_every == 0 or self.should_stop):
-                logs.update(self.scalars(self.evaluate("val")))
+                val = self.evaluate("val")
+                last_val = (self.global_step, val)
+                logs.update(self.scalars(val))
             self.elapsed = time.perf_counter() - t0
             for key, value in logs.items():
                 self.history.setdefault(key, []).append(value)
             self._call("on_epoch_end", logs)
-        self.final_metrics = {k: v for k, v in logs.items()}
-        if self.loader("val") is not None:
-            self.final_metrics.update(self.evaluate("val"))
+        self.final_metrics = dict(logs)
+        if self.loader("val") is not None:  # reuse the last epoch's validation when it is current
+            fresh = last_val is not None and last_val[0] == self.global_step
+            self.final_metrics.update(last_val[1] if fresh else self.evaluate("val"))
         if self.loader("test") is not None:
             self.final_metrics.update(self.evaluate("test"))
         self.elapsed = time.perf_counter() - t0

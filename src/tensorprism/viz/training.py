@@ -32,7 +32,8 @@ def plot_metrics(metrics_path: str | Path, out_dir: str | Path) -> list[Path]:
     Epoch-level records are plotted against the epoch; the file names are the metric names with
     the split prefix removed. Returns the paths written.
     """
-    records = [r for r in read_metrics(metrics_path) if any("/" in k for k in r)]
+    # epoch-level records only (step records, written with log_every_steps, carry a "batch" key)
+    records = [r for r in read_metrics(metrics_path) if "batch" not in r and any("/" in k for k in r)]
     series: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
         x = r.get("epoch", 0)
