@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ...errors import ConfigError
 from .. import register_model
 from ._common import recurrent_layer
 
@@ -40,9 +41,8 @@ class RNNLanguageModel(nn.Module):
         self.head = nn.Linear(cfg.hidden_size, cfg.vocab_size)
         if cfg.tie_weights:
             if cfg.embed_dim != cfg.hidden_size:
-                from ...errors import ConfigError
-
-                raise ConfigError("tie_weights needs embed_dim == hidden_size")
+                raise ConfigError(f"tie_weights needs embed_dim == hidden_size, got {cfg.embed_dim} and "
+                                  f"{cfg.hidden_size}; set them equal or tie_weights=False")
             self.head.weight = self.embed.weight
 
     def forward(self, x: Tensor, state=None, return_state: bool = False):
