@@ -42,6 +42,19 @@ def test_exercise_1_forward_and_bptt_gradients():
     torch.testing.assert_close(y1, T([1.263568]), atol=1e-6, rtol=0)
 
 
+def test_exercise_9_scalar_rnn_with_identity_readout():
+    """Exercise 9 (l. 12972-12975), read-out y_t = h_t assumed (the book gives no output weight):
+    h = (0.537050, 0.485106); MSE against (0.5, 0) differentiated by hand and by autograd."""
+    x, h0 = T([[[1.0], [0.0]]], dtype=torch.float64), torch.zeros(1, 1, dtype=torch.float64)
+    w_hx, w_hh, b = T([[0.5]], dtype=torch.float64), T([[0.8]], dtype=torch.float64), T([0.1], dtype=torch.float64)
+    w_hy, b_y, target = torch.ones(1, 1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64), T([[[0.5], [0.0]]], dtype=torch.float64)
+    g = elman_bptt(x, h0, w_hx, w_hh, b, w_hy, b_y, lambda y, t: 2 * (y - target[:, t]))
+    torch.testing.assert_close(g["h"][0, :, 0], T([0.537050, 0.485106], dtype=torch.float64), atol=1e-6, rtol=0)
+    auto, _ = _autograd_elman(x, h0, w_hx, w_hh, b, w_hy, b_y, target, "tanh")
+    torch.testing.assert_close(g["w_hh"], auto[1])
+    torch.testing.assert_close(g["b_h"], auto[2])
+
+
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_manual_bptt_matches_autograd(nonlinearity):
     torch.manual_seed(1)
