@@ -103,3 +103,19 @@ def test_minilm_sentence_embeddings_equal_sentence_transformers():
     cos = torch.nn.functional.cosine_similarity(ours, ref, dim=-1)
     assert cos.min() >= 0.99999
     assert (ours - ref).abs().max() <= 1e-5
+
+
+def test_albert_factorised_and_shared_matches_transformers():
+    from tensorprism.interop.hf import load_hf_albert
+
+    cfg = transformers.AlbertConfig(vocab_size=70, embedding_size=16, hidden_size=32, num_hidden_layers=3,
+                                    num_attention_heads=4, intermediate_size=64)
+    hf = transformers.AlbertForPreTraining(cfg).eval()
+    ours = load_hf_albert(hf).eval()
+    assert len(ours.bert.encoder.layers) == 1 and ours.bert.encoder.num_layers == 3
+    ids, tt, am = _inputs(70)
+    with torch.no_grad():
+        r, o = hf(ids, token_type_ids=tt, attention_mask=am), ours(ids, tt, am)
+    keep = am.bool()
+    assert (o["mlm_logits"] - r.prediction_logits)[keep].abs().max() <= 1e-5
+    assert (o["pair_logits"] - r.sop_logits).abs().max() <= 1e-5

@@ -42,6 +42,8 @@ __all__ = [
     "gpt2_config_from_hf",
     "gpt2_state_from_hf",
     "load_hf_gpt2",
+    "albert_state_from_hf",
+    "load_hf_albert",
     "SentenceEncoder",
     "load_minilm",
 ]
@@ -114,6 +116,41 @@ def bert_state_from_hf(sd: dict[str, Tensor], num_layers: int, prefix: str | Non
     if "cls.predictions.bias" in sd:
         out["mlm_bias"] = sd["cls.predictions.bias"]
     return out
+
+
+def albert_state_from_hf(sd: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Rename an ``AlbertForPreTraining`` state dict (one layer group, one shared layer) into a
+    :class:`BertForPreTraining` built with ``embedding_size`` and ``share_layers=True``."""
+    a, lay = "albert.", "albert.encoder.albert_layer_groups.0.albert_layers.0."
+    out = {}
+    pairs = {
+        "bert.embeddings.word": a + "embeddings.word_embeddings", "bert.embeddings.position": a + "embeddings.position_embeddings",
+        "bert.embeddings.token_type": a + "embeddings.token_type_embeddings", "bert.embeddings.norm": a + "embeddings.LayerNorm",
+        "bert.embeddings.project": a + "encoder.embedding_hidden_mapping_in", "bert.pooler": a + "pooler",
+        "bert.encoder.layers.0.self_attn.out_proj": lay + "attention.dense",
+        "bert.encoder.layers.0.norm1": lay + "attention.LayerNorm", "bert.encoder.layers.0.ff.linear1": lay + "ffn",
+        "bert.encoder.layers.0.ff.linear2": lay + "ffn_output", "bert.encoder.layers.0.norm2": lay + "full_layer_layer_norm",
+        "mlm_transform": "predictions.dense", "mlm_norm": "predictions.LayerNorm", "pair_head": "sop_classifier.classifier",
+    }
+    for ours, theirs in pairs.items():
+        for kind in ("weight", "bias"):
+            if f"{theirs}.{kind}" in sd:
+                out[f"{ours}.{kind}"] = sd[f"{theirs}.{kind}"]
+    for kind in ("weight", "bias"):
+        out[f"bert.encoder.layers.0.self_attn.in_proj.{kind}"] = torch.cat(
+            [sd[lay + f"attention.{n}.{kind}"] for n in ("query", "key", "value")])
+    out["mlm_bias"] = sd["predictions.bias"]
+    return out
+
+
+def load_hf_albert(hf_model: Any) -> nn.Module:
+    """Our ALBERT (:class:`BertForPreTraining` with factorised embeddings and one shared layer)
+    with the weights of a ``transformers.AlbertForPreTraining``."""
+    c = hf_model.config
+    if c.num_hidden_groups != 1 or c.inner_group_num != 1:
+        raise CheckpointError("only ALBERT with one layer group of one layer (the published models) is supported")
+    cfg = bert_config_from_hf(c, head="pretraining", embedding_size=c.embedding_size, share_layers=True)
+    return _load(build_bert(cfg), albert_state_from_hf(hf_model.state_dict()), "ALBERT")
 
 
 def _load(model: nn.Module, state: dict[str, Tensor], what: str, new_head: bool = False) -> nn.Module:
