@@ -126,13 +126,13 @@ def coalesce(edge_index: Tensor, edge_weight: Tensor | None = None, num_nodes: i
 
 
 def to_undirected(edge_index: Tensor, edge_weight: Tensor | None = None,
-                  num_nodes: int | None = None, reduce: str = "sum"):
-    """Add the reverse of every edge and coalesce (``reduce`` merges a pair stored twice)."""
+                  num_nodes: int | None = None, reduce: str = "mean"):
+    """Add the reverse of every edge and coalesce. A pair stored in one direction gets ``w`` both
+    ways; a pair stored in both directions is merged by ``reduce`` (``mean`` keeps a symmetric
+    graph's weights unchanged)."""
     ei = torch.cat([edge_index, edge_index.flip(0)], dim=1)
     w = None if edge_weight is None else torch.cat([edge_weight, edge_weight])
-    if w is None:
-        return coalesce(ei, None, num_nodes)
-    return coalesce(ei, w, num_nodes, reduce="mean" if reduce == "sum" else reduce)
+    return coalesce(ei, w, num_nodes, reduce=reduce)
 
 
 def is_undirected(edge_index: Tensor, num_nodes: int | None = None) -> bool:
