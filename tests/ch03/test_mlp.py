@@ -104,6 +104,7 @@ def test_custom_callable_activation_is_accepted():
     assert m(torch.randn(4, 3)).shape == (4, 2)
 
 
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
 def test_sparse_linear_equals_dense_linear_on_bag_of_words_forward_and_backward():
     from tensorprism.nn.mlp import SparseLinear
 
