@@ -41,6 +41,15 @@ def _images(name: str, split: str):
     return load_dataset(name, split=split, normalize=False)
 
 
+def _mnist_setup(cfg, n: int):
+    """Threads, the MNIST normaliser and the first ``n`` training images (``[0, 1]``) of the recipe."""
+    from ..data.transforms import MNIST_STATS, Normalize
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    return Normalize(*MNIST_STATS), Subset(_images("mnist", "train"), range(n))
+
+
 @torch.no_grad()
 def _accuracy(model, x: torch.Tensor, y: torch.Tensor, preprocess=None) -> float:
     from ..vision.ensembles import average_probabilities
@@ -140,15 +149,11 @@ class HPOConfig:
 
 @register_recipe("ch04-hpo", config=HPOConfig)
 def hpo(cfg: HPOConfig) -> dict[str, Any]:
-    from ..data.transforms import MNIST_STATS, Normalize
     from ..models import create_model
     from ..vision.hpo import bayes_search, grid_search, random_search
     from ..vision.training import AugmentedClassificationTask
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    norm = Normalize(*MNIST_STATS)
-    train = Subset(_images("mnist", "train"), range(cfg.train_samples))
+    norm, train = _mnist_setup(cfg, cfg.train_samples)
     x_val, y_val = (t[: cfg.val_samples] for t in _images("mnist", "val").tensors())
     x_test, y_test = _images("mnist", "test").tensors()
 
@@ -281,14 +286,10 @@ class MetricConfig:
 
 @register_recipe("ch04-metric", config=MetricConfig)
 def metric(cfg: MetricConfig) -> dict[str, Any]:
-    from ..data.transforms import MNIST_STATS, Normalize
     from ..models import create_model
     from ..vision.metric_learning import EmbeddingNet, TripletTask, recall_at_k
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    norm = Normalize(*MNIST_STATS)
-    train = Subset(_images("mnist", "train"), range(cfg.train_samples))
+    norm, train = _mnist_setup(cfg, cfg.train_samples)
     x_test, y_test = _images("mnist", "test").tensors()
     net = EmbeddingNet(create_model("lenet5", num_classes=0), cfg.dim)
     t0 = time.perf_counter()

@@ -29,6 +29,11 @@ def _stages(blocks: list[tuple[int, nn.Module]], stem_reduction: int) -> tuple[l
     return stages, info
 
 
+def _with_out(block: nn.Module, out: int) -> nn.Module:
+    block.out_channels = out
+    return block
+
+
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class MobileNetV1Config:
@@ -49,9 +54,7 @@ def mobilenet_v1(cfg: MobileNetV1Config) -> ConvNet:
     blocks = []
     for out, stride in _V1:
         out = make_divisible(out * cfg.width)
-        blk = DepthwiseSeparable(c, out, stride)
-        blk.out_channels = out
-        blocks.append((stride, blk))
+        blocks.append((stride, _with_out(DepthwiseSeparable(c, out, stride), out)))
         c = out
     stages, info = _stages(blocks, 2)
     return ConvNet(stem, stages, pool_flatten(), c, cfg.num_classes, cfg.in_chans, info, cfg.dropout)
@@ -67,11 +70,6 @@ class MobileNetV2Config:
 
 
 _V2 = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
-
-
-def _with_out(block: nn.Module, out: int) -> nn.Module:
-    block.out_channels = out
-    return block
 
 
 @register_model("mobilenet_v2", config=MobileNetV2Config, family="cnn")
