@@ -4,6 +4,8 @@ in benchmarks/results/ch05.md)."""
 import json
 import math
 
+import pytest
+
 from tensorprism.recipes import list_recipes, run_recipe
 from tensorprism.testing import require_path, shared_data
 
@@ -13,6 +15,7 @@ def test_ch05_recipes_are_registered():
             "ch05-ucr"} <= set(list_recipes())
 
 
+@pytest.mark.data
 def test_char_lm_recipe_learns_and_samples(tmp_path):
     require_path(shared_data("tinyshakespeare"), "Tiny Shakespeare")
     r = run_recipe("ch05-char-lm", embed_dim=16, hidden_size=32, num_layers=1, batch_size=16, seq_len=32,
@@ -23,6 +26,7 @@ def test_char_lm_recipe_learns_and_samples(tmp_path):
     assert json.loads((tmp_path / "char_lm.json").read_text())["steps"] == 40
 
 
+@pytest.mark.data
 def test_sst2_and_translation_recipes_run(tmp_path):
     require_path(shared_data("sst2"), "SST-2")
     require_path(shared_data("multi30k"), "Multi30k")
@@ -42,6 +46,7 @@ def test_forecasting_and_ucr_recipes_report_baselines():
     assert u["test"] == 1029 and u["one_nn_euclidean_acc"] > 0.9
 
 
+@pytest.mark.data
 def test_translation_recipe_with_bpe_subwords(tmp_path):
     require_path(shared_data("multi30k"), "Multi30k")
     r = run_recipe("ch05-translation", tokenizer="bpe", bpe_vocab=600, embed_dim=16, hidden_size=16,

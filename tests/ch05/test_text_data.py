@@ -87,6 +87,7 @@ def test_erratum_tbptt_segments_do_not_overlap():
     assert torch.equal(torch.cat([y for _, y in segs], 1), rows[:, 1:])
 
 
+@pytest.mark.data
 def test_real_text_loaders():
     require_path(shared_data("tinyshakespeare"), "Tiny Shakespeare")
     require_path(shared_data("sst2"), "SST-2")
