@@ -203,3 +203,23 @@ def test_errors_say_what_was_expected():
         C.conv_output_shape((1, 1, 2, 2), 1, 5)
     with pytest.raises(ConfigError, match="'valid', 'same'"):
         C.resolve_padding("full", (3,), (1,), (1,))
+
+
+def test_flatten_order_book_d2_and_dense_weight_converter():
+    """Book lines 5689–5707: row-major (H, W, C) flatten of [[[1,2,3],[4,5,6]],[[7,8,9],[10,11,12]]] is 1..12;
+    PyTorch flattens (C, H, W), so Keras dense weights need their input axis reordered."""
+    t = torch.arange(1.0, 13.0).view(1, 2, 2, 3)  # (N, H, W, C)
+    assert t.flatten(1).tolist() == [list(range(1, 13))]
+    w = torch.randn(10, 12)
+    keras_out = t.flatten(1) @ w.T
+    torch_out = C.nhwc_to_nchw(t).flatten(1) @ C.dense_weight_nhwc_to_nchw(w, 3, 2, 2).T
+    torch.testing.assert_close(torch_out, keras_out)
+
+
+def test_exercise8_two_filters_then_relu():
+    """Book Exercise 8 (lines 9580–9590): F1 gives all −2, F2 all −3, ReLU zeroes both."""
+    e = torch.arange(1.0, 17.0).view(1, 1, 4, 4)
+    k = torch.tensor([[[[1.0, -1], [1, -1]]], [[[0.0, 1], [-1, 0]]]])
+    out = C.conv2d_reference(e, k)
+    assert out[0, 0].unique().tolist() == [-2.0] and out[0, 1].unique().tolist() == [-3.0]
+    assert (torch.relu(out) == 0).all()

@@ -51,6 +51,7 @@ __all__ = [
     "nhwc_to_nchw",
     "nchw_to_nhwc",
     "kernel_hwcf_to_fchw",
+    "dense_weight_nhwc_to_nchw",
 ]
 
 
@@ -376,6 +377,18 @@ def nchw_to_nhwc(x: Tensor) -> Tensor:
     """``(N, C, H, W) → (N, H, W, C)``, as a view."""
     _expect_dims(x, 4, "nchw_to_nhwc", "(N, C, H, W)")
     return x.permute(0, 2, 3, 1)
+
+
+def dense_weight_nhwc_to_nchw(weight: Tensor, channels: int, height: int, width: int) -> Tensor:
+    """Reorder the input axis of a dense layer that follows a *channels-last* flatten (Keras, book D2:
+    ``f(i) = T(⌊i/WC⌋, ⌊(i mod WC)/C⌋, i mod C)``) so that it follows PyTorch's ``(C, H, W)`` flatten.
+
+    ``weight`` ``(out, H·W·C)`` → ``(out, C·H·W)``; the layer then gives the same outputs on NCHW inputs.
+    """
+    out = weight.shape[0]
+    if weight.shape[1] != channels * height * width:
+        raise ShapeError(f"weight has {weight.shape[1]} inputs, expected H·W·C = {height}·{width}·{channels}")
+    return weight.view(out, height, width, channels).permute(0, 3, 1, 2).reshape(out, -1)
 
 
 def kernel_hwcf_to_fchw(k: Tensor) -> Tensor:
