@@ -119,7 +119,9 @@ def apply_repetition_penalty(logits: Tensor, tokens: Tensor, penalty: float) -> 
 def _process(logits: Tensor, tokens: Tensor, cfg: GenerationConfig, n_new: int) -> Tensor:
     logits = apply_repetition_penalty(logits.float(), tokens, cfg.repetition_penalty)
     if n_new < cfg.min_new_tokens and cfg.stop_tokens:
-        logits[:, list(cfg.stop_tokens)] = float("-inf")
+        block = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
+        block[list(cfg.stop_tokens)] = True
+        logits = logits.masked_fill(block, float("-inf"))  # not in place: the caller's tensor
     return logits
 
 
