@@ -148,3 +148,16 @@ def test_subcommands_are_discovered_from_the_cli_package():
 def test_console_script_entry_point():
     done = subprocess.run([sys.executable, "-m", "tensorprism.cli", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "train" in done.stdout and "resume" in done.stdout
+
+
+def test_resume_of_a_run_without_a_registered_model_says_why(capsys, tmp_path):
+    import torch
+    from torch.utils.data import TensorDataset
+
+    from tensorprism.train import Trainer
+
+    data = TensorDataset(torch.randn(16, 3), torch.randint(0, 2, (16,)))
+    Trainer(torch.nn.Linear(3, 2), train_data=data, epochs=1, out_dir=str(tmp_path), progress=False,
+            plots=False, tensorboard=False).fit()
+    rc, _, err = run(capsys, "resume", str(tmp_path))
+    assert rc == 2 and "names no registered model" in err and err.count("\n") == 1

@@ -183,6 +183,9 @@ def build_trainer(cfg: dict[str, Any], **trainer_overrides: Any) -> Trainer:
     from .seeding import seed_everything
     from .tasks import create_task
 
+    if not cfg.get("model", {}).get("name"):
+        raise ConfigError("the run configuration names no registered model (model: {name: ...}); runs "
+                          "of models built in Python are resumed with Trainer.fit(resume_from=...)")
     tcfg = {**cfg.get("trainer", {}), **trainer_overrides}
     seed_everything(int(tcfg.get("seed", 0)), bool(tcfg.get("deterministic", False)))
     train = load_split(cfg, "train")
