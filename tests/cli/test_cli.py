@@ -86,13 +86,14 @@ def test_overrides_may_follow_options_and_bad_arguments_are_rejected(capsys, tmp
 def test_config_file_then_flags_then_overrides(tmp_path, capsys, monkeypatch):
     cfg = tmp_path / "run.yaml"
     cfg.write_text(yaml.safe_dump({"model": {"name": "mlp", "config": {"hidden": [16]}}, "dataset": "iris",
-                                   "trainer": {"epochs": 5, "lr": 0.5}}))
+                                   "trainer": {"epochs": 5, "lr": "5e-1", "weight_decay": "1e-4"}}))
     out = tmp_path / "iris"
-    rc, _, _ = run(capsys, "train", "--config", str(cfg), "--lr", "0.01", "--out", str(out),
+    rc, _, _ = run(capsys, "train", "--config", str(cfg), "--lr", "1e-2", "--out", str(out),
                    "epochs=1", "model.hidden=[8]", "scheduler={name: cosine, warmup: 2}", *FAST[1:])
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert rc == 0 and saved["dataset"]["name"] == "iris"
     assert saved["trainer"]["lr"] == 0.01 and saved["trainer"]["epochs"] == 1
+    assert saved["trainer"]["weight_decay"] == 1e-4  # YAML's "1e-4" string read as a number
     assert saved["trainer"]["scheduler"] == {"name": "cosine", "warmup": 2}
     assert saved["model"]["config"]["hidden"] == [8] and saved["model"]["config"]["in_features"] == 4
 

@@ -84,9 +84,29 @@ def parse_assignment(item: str) -> tuple[str, Any]:
         raise ConfigError(f"override {item!r} is not of the form key=value (e.g. epochs=5)")
     key, raw = item.split("=", 1)
     try:
-        return key.strip(), (yaml.safe_load(raw) if raw != "" else None)
+        value = yaml.safe_load(raw) if raw != "" else None
     except yaml.YAMLError as exc:
         raise ConfigError(f"cannot parse the value of {key}: {exc}") from exc
+    return key.strip(), _number(value)
+
+
+def _numbers(doc: Any) -> Any:
+    """:func:`_number` applied throughout a YAML document."""
+    if isinstance(doc, dict):
+        return {k: _numbers(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_numbers(v) for v in doc]
+    return _number(doc)
+
+
+def _number(value: Any) -> Any:
+    """YAML 1.1 reads ``1e-3`` (no dot) as a string; read such strings as the floats they are."""
+    if isinstance(value, str):
+        try:
+            return float(value) if value.strip().lower() not in ("nan", "inf", "-inf", "infinity") else value
+        except ValueError:
+            return value
+    return value
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -122,7 +142,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"config file {p} not found")
-        cfg = deep_merge(cfg, normalize_config(yaml.safe_load(p.read_text()) or {}))
+        cfg = deep_merge(cfg, normalize_config(_numbers(yaml.safe_load(p.read_text()) or {})))
     if overrides:
         cfg = deep_merge(cfg, normalize_config(parse_overrides(overrides)))
     return cfg

@@ -125,6 +125,14 @@ class TrainerConfig:
     plots: bool = True
 
     def __post_init__(self) -> None:
+        # YAML 1.1 reads `1e-3` as a string; accept numeric strings for the numeric settings.
+        for name in ("lr", "weight_decay", "grad_clip_norm", "grad_clip_value"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                try:
+                    setattr(self, name, float(value))
+                except ValueError:
+                    raise ConfigError(f"{name} must be a number, got {value!r}") from None
         if self.accumulate < 1:
             raise ConfigError(f"accumulate must be >= 1, got {self.accumulate}")
         if self.batch_size < 1:
