@@ -99,7 +99,8 @@ class Checkpoint(Callback):
 
     def on_train_batch_end(self, trainer: Trainer, outputs: dict[str, Any]) -> None:
         n = self.every_n_steps
-        if n and trainer.at_step_boundary and trainer.global_step % n == 0:
+        inside_epoch = trainer.batch_in_epoch < trainer.batches_per_epoch  # the epoch end saves anyway
+        if n and trainer.at_step_boundary and trainer.global_step % n == 0 and inside_epoch:
             trainer.save_checkpoint("last")
 
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
