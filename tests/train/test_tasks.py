@@ -84,3 +84,40 @@ def test_a_new_task_plugs_in_by_registration_without_touching_the_loop():
     trainer = Trainer(make_mlp(out=1), "test-hinge", train_data=data, val_data=data, epochs=5,
                       batch_size=16, lr=1e-2, **QUIET).fit()
     assert trainer.history["val/loss"][-1] < trainer.history["val/loss"][0]
+
+
+def test_full_batch_masked_task_sees_its_split():
+    """The graph recipe of docs/training.md: one batch per epoch, the mask chosen by task.split."""
+    import torch.nn.functional as F
+    from torchmetrics.classification import MulticlassAccuracy
+
+    from tensorprism.train import FullBatch
+
+    class MaskedNodes(Task):
+        monitor, mode = "val/acc", "max"
+
+        def __init__(self):
+            self.seen = set()
+
+        def _step(self, model, g):
+            self.seen.add(self.split)
+            mask = g[f"{self.split}_mask"]
+            logits, y = model(g["x"])[mask], g["y"][mask]
+            return {"loss": F.cross_entropy(logits, y), "preds": logits, "target": y}
+
+        def training_step(self, model, g):
+            return {"loss": self._step(model, g)["loss"]}
+
+        evaluation_step = _step
+
+        def metrics(self):
+            return {"acc": MulticlassAccuracy(3, average="micro")}
+
+    x, y = make_blobs(n=90).tensors
+    masks = {f"{s}_mask": torch.arange(90) // 30 == i for i, s in enumerate(("train", "val", "test"))}
+    graph = FullBatch({"x": x, "y": y, **masks})
+    task = MaskedNodes()
+    t = Trainer(make_mlp(), task, train_data=graph, val_data=graph, test_data=graph, epochs=30, lr=1e-2,
+                **QUIET).fit()
+    assert t.global_step == 30 and task.seen == {"train", "val", "test"}
+    assert t.final_metrics["val/acc"] > 0.9 and t.final_metrics["test/acc"] > 0.9
