@@ -1,4 +1,5 @@
 import pytest
+import torch
 from torch.utils.data import TensorDataset
 from train_helpers import make_blobs
 
@@ -6,3 +7,11 @@ from train_helpers import make_blobs
 @pytest.fixture
 def blobs() -> TensorDataset:
     return make_blobs()
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """Some jobs pin torch to one thread (for bitwise comparisons); do not leak that to other tests."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
