@@ -9,9 +9,11 @@ def blobs() -> TensorDataset:
     return make_blobs()
 
 
+_THREADS = torch.get_num_threads()
+
+
 @pytest.fixture(autouse=True)
 def _restore_torch_threads():
     """Some jobs pin torch to one thread (for bitwise comparisons); do not leak that to other tests."""
-    threads = torch.get_num_threads()
     yield
-    torch.set_num_threads(threads)
+    torch.set_num_threads(_THREADS)
