@@ -9,6 +9,8 @@ from tensorprism.functional.recurrent import (
     elman_cell,
     hidden_grad_norms,
     jacobian_product_norm,
+    lstm_bptt,
+    lstm_cell,
     spectral_radius,
     unroll,
     variational_mask,
@@ -67,6 +69,23 @@ def test_manual_bptt_matches_autograd(nonlinearity):
     auto, _ = _autograd_elman(x, h0, w_hx, w_hh, b_h, w_hy, b_y, target, nonlinearity)
     for name, ga in zip(("w_hx", "w_hh", "b_h", "w_hy", "b_y", "h0"), auto, strict=True):
         torch.testing.assert_close(g[name], ga, atol=1e-10, rtol=1e-10)
+
+
+def test_manual_lstm_bptt_matches_autograd():
+    """Exercise 15 (l. 13007-13012) in general form: hand-written LSTM BPTT == autograd."""
+    torch.manual_seed(3)
+    B, Tn, I, H = 2, 5, 3, 4
+    d = torch.float64
+    x, h0, c0 = torch.randn(B, Tn, I, dtype=d), torch.randn(B, H, dtype=d), torch.randn(B, H, dtype=d)
+    w_ih, w_hh, b = torch.randn(4 * H, I, dtype=d), torch.randn(4 * H, H, dtype=d), torch.randn(4 * H, dtype=d)
+    w_hy, b_y, target = torch.randn(1, H, dtype=d), torch.randn(1, dtype=d), torch.randn(B, Tn, 1, dtype=d)
+    g = lstm_bptt(x, (h0, c0), w_ih, w_hh, b, w_hy, b_y, lambda y, t: 2 * (y - target[:, t]))
+    params = [p.clone().requires_grad_() for p in (w_ih, w_hh, b, w_hy, b_y)]
+    out, _ = unroll(lambda xt, s: lstm_cell(xt, s, params[0], params[1], params[2]), x, (h0, c0))
+    loss = (((out @ params[3].t() + params[4]) - target) ** 2).sum()
+    for name, ga in zip(("w_ih", "w_hh", "b", "w_hy", "b_y"), torch.autograd.grad(loss, params), strict=True):
+        torch.testing.assert_close(g[name], ga, atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(g["h"], out)
 
 
 def test_erratum_bptt_needs_total_hidden_gradient():

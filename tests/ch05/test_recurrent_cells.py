@@ -246,3 +246,18 @@ def test_lstm_peepholes_follow_gers_schmidhuber():
     out, (h1, c1) = peep(x[:, :1], (h, c))
     torch.testing.assert_close(h1, h_new)
     torch.testing.assert_close(c1, c_new)
+
+
+def test_recurrent_loop_sequence_first_and_lstm_zoneout():
+    torch.manual_seed(0)
+    loop = RecurrentLoop("gru", 3, 4, batch_first=False)
+    x = torch.randn(6, 2, 3)  # (T, B, I)
+    out, h = loop(x)
+    batch_first = RecurrentLoop("gru", 3, 4)
+    batch_first.load_state_dict(loop.state_dict())
+    torch.testing.assert_close(out, batch_first(x.transpose(0, 1))[0].transpose(0, 1))
+    assert h.shape == (2, 4)
+    zo = RecurrentLoop("lstm", 3, 32, zoneout=0.5)
+    _, (h, c) = zo(torch.randn(4, 1, 3), (torch.zeros(4, 32), torch.full((4, 32), 7.0)))
+    kept = (c == 7.0).float().mean().item()  # cells that zoned out keep their previous value
+    assert 0.35 < kept < 0.65

@@ -81,6 +81,15 @@ def test_seq2seq_shapes_and_masked_attention(attention):
     assert len(hyps) == 2 and all(len(h) <= 5 for h in hyps)
 
 
+def test_seq2seq_with_lstm_cells_decodes_with_beams():
+    m = create_model("rnn-seq2seq", src_vocab=9, tgt_vocab=7, embed_dim=8, hidden_size=10, attn_dim=6,
+                     cell="lstm", dropout=0.0)
+    src = torch.tensor([[5, 6, 7], [8, 0, 0]])
+    logits, w = m(src, torch.tensor([[2, 4], [2, 5]]), teacher_forcing=0.5)
+    assert logits.shape == (2, 2, 7) and torch.all(w[1, :, 1:] == 0)
+    assert len(m.translate(src, max_len=4, num_beams=2)) == 2
+
+
 def test_seq2seq_learns_to_reverse_and_beam_search_is_at_least_as_likely():
     """A tiny reversal task: after ~150 steps the attention model decodes it exactly."""
     torch.manual_seed(0)

@@ -28,7 +28,7 @@ from ..errors import ConfigError, ShapeError
 
 __all__ = [
     "elman_cell", "lstm_cell", "gru_cell", "recurrent_reference", "unroll",
-    "elman_bptt", "hidden_grad_norms", "jacobian_product_norm", "spectral_radius",
+    "elman_bptt", "lstm_bptt", "hidden_grad_norms", "jacobian_product_norm", "spectral_radius",
     "zoneout", "variational_mask",
 ]
 
@@ -291,6 +291,60 @@ def elman_bptt(
     grads["h0"] = carry
     grads["h"] = torch.stack(hs[1:], 1)
     grads["dh"] = torch.stack(dhs, 1)
+    return grads
+
+
+def lstm_bptt(
+    x: Tensor, state0: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Tensor, b: Tensor, w_hy: Tensor,
+    b_y: Tensor, dL_dy: Callable[[Tensor, int], Tensor],
+) -> dict[str, Tensor]:
+    r"""BPTT for an LSTM with a linear read-out :math:`y_t = W_{hy}h_t + b_y`, written by hand
+    (what Exercise 15, l. 13007-13012, asks for). Gates as in :func:`lstm_cell`, stacked
+    (i, f, g, o), one bias ``b (4H,)``. With :math:`\bar h_t = \partial\mathcal L/\partial h_t`
+    (output term plus :math:`W_{hh}^\top\delta_{t+1}`) and the cell gradient carried back
+    through the forget gate:
+
+    .. math::
+        \bar o_t = \bar h_t \odot \tanh C_t,\quad
+        \bar C_t = \bar h_t \odot o_t \odot (1-\tanh^2 C_t) + f_{t+1}\odot\bar C_{t+1},\\
+        \bar f_t = \bar C_t \odot C_{t-1},\quad \bar i_t = \bar C_t\odot\tilde C_t,\quad
+        \bar{\tilde C}_t = \bar C_t \odot i_t,
+
+    then :math:`\delta_t` = the pre-activation gradients (:math:`\sigma' = \sigma(1-\sigma)`,
+    :math:`\tanh' = 1-\tanh^2`), :math:`\nabla W_{ih} = \sum_t \delta_t x_t^\top`,
+    :math:`\nabla W_{hh} = \sum_t \delta_t h_{t-1}^\top`, :math:`\nabla b = \sum_t \delta_t`.
+    Returns the parameter gradients (summed over the batch) and ``"h"``, ``"c"`` ``(B, T, H)``.
+    """
+    T = x.shape[1]
+    h, c = state0
+    hs, cs, gates, gys = [h], [c], [], []
+    for t in range(T):
+        a = x[:, t] @ w_ih.t() + hs[-1] @ w_hh.t() + b
+        a_i, a_f, a_g, a_o = a.chunk(4, -1)
+        i, f, g, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
+        c = f * cs[-1] + i * g
+        h = o * torch.tanh(c)
+        gates.append((i, f, g, o))
+        hs.append(h)
+        cs.append(c)
+        gys.append(dL_dy(h @ w_hy.t() + b_y, t))
+    grads = {"w_ih": torch.zeros_like(w_ih), "w_hh": torch.zeros_like(w_hh), "b": torch.zeros_like(b),
+             "w_hy": torch.zeros_like(w_hy), "b_y": torch.zeros_like(b_y)}
+    dh_next, dc_next = torch.zeros_like(h), torch.zeros_like(c)
+    for t in range(T - 1, -1, -1):
+        i, f, g, o = gates[t]
+        tc = torch.tanh(cs[t + 1])
+        dh = gys[t] @ w_hy + dh_next
+        dc = dh * o * (1 - tc**2) + dc_next
+        delta = torch.cat([dc * g * i * (1 - i), dc * cs[t] * f * (1 - f), dc * i * (1 - g**2),
+                           dh * tc * o * (1 - o)], dim=-1)  # (B, 4H) in (i, f, g, o) order
+        grads["w_ih"] += delta.t() @ x[:, t]
+        grads["w_hh"] += delta.t() @ hs[t]
+        grads["b"] += delta.sum(0)
+        grads["w_hy"] += gys[t].t() @ hs[t + 1]
+        grads["b_y"] += gys[t].sum(0)
+        dh_next, dc_next = delta @ w_hh, dc * f
+    grads["h"], grads["c"] = torch.stack(hs[1:], 1), torch.stack(cs[1:], 1)
     return grads
 
 
