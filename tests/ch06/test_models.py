@@ -204,3 +204,26 @@ def test_best_span_respects_order_and_length():
     end = torch.tensor([[9.0, 0.0, 0.0, 1.0]])  # argmax(end) = 0 < argmax(start) = 2: the book's bug
     s, e = best_span(start, end, max_answer_len=2)
     assert (s.item(), e.item()) == (2, 3)
+
+
+def test_erratum_seq2seq_loss_ignores_padding():
+    """Book L6-40 (line 15544) multiplies a `reduction='mean'` (already scalar) loss by the pad mask,
+    so padding still counts. Ours: appending pad tokens to the targets leaves the loss unchanged."""
+    model = _tiny_seq2seq().eval()
+    src = torch.tensor([[3, 4, 5, 6]])
+    tgt = torch.tensor([[1, 7, 8, 2]])
+    with torch.no_grad():
+        a = model.loss(src, tgt)
+        b = model.loss(src, torch.cat([tgt, torch.zeros(1, 3, dtype=torch.long)], 1))
+    torch.testing.assert_close(a, b)
+
+
+def test_erratum_teacher_forcing_shifts_decoder_input():
+    """Book L6-41 (line 15565) compares model(src, tgt) with tgt[:, 1:] (off by one). Ours feeds
+    tgt[:, :-1] and scores tgt[:, 1:]: the loss is the CE of logits(src, tgt[:, :-1]) vs tgt[:, 1:]."""
+    model = _tiny_seq2seq().eval()
+    src, tgt = torch.tensor([[3, 4, 5]]), torch.tensor([[1, 9, 10, 11, 2]])
+    with torch.no_grad():
+        logits = model(src, tgt[:, :-1])
+        expect = torch.nn.functional.cross_entropy(logits[0], tgt[0, 1:])
+        torch.testing.assert_close(model.loss(src, tgt), expect)
