@@ -1,6 +1,6 @@
 """Run the Chapter 6 recipes (translation, SST-2 fine-tuning) and collect their numbers.
 
-    python benchmarks/ch06_recipes.py OUT_DIR            # full settings (GPU: ~8 minutes)
+    python benchmarks/ch06_recipes.py OUT_DIR            # full settings (H200: ~7 minutes)
     python benchmarks/ch06_recipes.py OUT_DIR --smoke    # tiny settings, checks the pipeline
     python benchmarks/ch06_recipes.py OUT_DIR --only translation sst2-minilm
     python benchmarks/ch06_recipes.py OUT_DIR --set translation:epochs=10 sst2-minilm:epochs=1
@@ -21,8 +21,8 @@ from pathlib import Path
 from tensorprism.recipes import run_recipe
 
 FULL = {
-    "translation": ("ch06-translation", dict(epochs=25)),
-    "sst2-minilm": ("ch06-sst2", dict(encoder="minilm", epochs=2, lr=6e-5)),
+    "translation": ("ch06-translation", dict(epochs=8)),
+    "sst2-minilm": ("ch06-sst2", dict(encoder="minilm", epochs=1, lr=6e-5)),
     "sst2-bert-mini-mlm": ("ch06-sst2", dict(encoder="bert-mini-mlm", epochs=2, lr=1e-4, pretrain_steps=4000)),
     "sst2-bert-mini-scratch": ("ch06-sst2", dict(encoder="bert-mini-scratch", epochs=2, lr=1e-4)),
 }
