@@ -91,6 +91,8 @@ def planetoid(cfg: PlanetoidConfig) -> dict:
     accs, epochs, t0 = [], [], time.perf_counter()
     for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds):
         acc, ep = train_planetoid(cfg.model, cfg.dataset, seed, _root(cfg))
+        print(f"{cfg.model} {cfg.dataset} seed {seed}: test acc {acc:.2f} % after {ep} epochs",
+              flush=True)
         accs.append(acc)
         epochs.append(ep)
     return _save(cfg, {
