@@ -30,6 +30,7 @@ class CanvasRecipeConfig:
     unet_depth: int = 3
     backbone_channels: tuple[int, ...] = (32, 64, 128)
     unet_width: int = 16
+    digit_weight: float = 1.0  # segmentation: cross-entropy weight of the 10 digit classes (background 1)
     epochs: int = 12
     batch_size: int = 64
     lr: float = 3e-3
@@ -99,7 +100,8 @@ def segment(cfg: CanvasRecipeConfig) -> dict[str, Any]:
         model = create_model("fcn", backbone="simple-cnn", in_chans=1, num_classes=11, backbone_kwargs=backbone)
     else:
         raise ValueError(f"head={cfg.head!r}; expected 'unet' or 'fcn'")
-    metrics, timing = _fit(model, SegmentationTask(num_classes=11), train, test, cfg)
+    task = SegmentationTask(num_classes=11, class_weights=[1.0] + [cfg.digit_weight] * 10)
+    metrics, timing = _fit(model, task, train, test, cfg)
     return {"config": asdict(cfg), "parameters": count_parameters(model), **timing,
             "test_miou": metrics["test/miou"], "test_pixel_acc": metrics["test/pixel_acc"]}
 
