@@ -2,7 +2,7 @@
 a 1-nearest-neighbour Euclidean baseline computed side by side (the UCR archive's reference method).
 
 Each series is z-normalised on its own (the archive's convention); the BiLSTM reads ``(B, T, 1)``,
-mean-pools over time and classifies; Adam, full-batch or mini-batch epochs.
+pools over time (``pooling``, max by default) and classifies; Adam, full-batch or mini-batch epochs.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .ch05_common import save_result
 class UCRConfig:
     dataset: str = "gunpoint"
     hidden_size: int = 64
+    pooling: str = "max"  # over time: max, mean, last or attention
     epochs: int = 150
     batch_size: int = 64
     lr: float = 3e-3
@@ -42,7 +43,7 @@ def ucr(cfg: UCRConfig) -> dict:
     d = ((xte[:, None, :] - xtr[None, :, :]) ** 2).sum(-1)
     nn_acc = float((tr.y[d.argmin(1)] == te.y).mean())
     torch.manual_seed(cfg.seed)
-    model = create_model("lstm-ucr", hidden_size=cfg.hidden_size, num_classes=len(tr.classes))
+    model = create_model("lstm-ucr", hidden_size=cfg.hidden_size, pooling=cfg.pooling, num_classes=len(tr.classes))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     x, y = torch.tensor(xtr[..., None], dtype=torch.float32), torch.tensor(tr.y)
     t0 = time.perf_counter()

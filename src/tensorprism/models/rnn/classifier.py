@@ -99,7 +99,7 @@ def sentiment_lstm_book(cfg: RNNClassifierConfig) -> RNNClassifier:
 
 
 @register_model("lstm-ucr", config=RNNClassifierConfig, family="rnn", vocab_size=None, input_size=1,
-                embed_dim=32, hidden_size=64, bidirectional=True, pooling="mean", dropout=0.1)
+                embed_dim=32, hidden_size=64, bidirectional=True, pooling="max", dropout=0.1)
 def lstm_ucr(cfg: RNNClassifierConfig) -> RNNClassifier:
     """BiLSTM for univariate UCR series ``(B, T, 1)``."""
     return RNNClassifier(cfg)
