@@ -159,3 +159,14 @@ def test_exercise1_and_3_layer_shapes():
     probs = m.predict_proba(m(torch.randn(2, 4)))
     assert probs.shape == (2, 3)
     torch.testing.assert_close(probs.sum(-1), torch.ones(2))
+
+
+def test_sparse_input_dropout_drops_words_only_in_training():
+    m = MLP(10, (4,), 2, sparse_input=True, input_dropout=0.5)
+    x = (torch.tensor([1, 3, 5, 7]), torch.tensor([0, 2]), torch.ones(4))
+    m.eval()
+    a, b = m(x), m(x)
+    torch.testing.assert_close(a, b)
+    m.train()
+    outs = torch.stack([m(x) for _ in range(20)])
+    assert outs.std(0).max() > 0  # stochastic in training

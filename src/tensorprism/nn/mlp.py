@@ -29,6 +29,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ..errors import ConfigError, ShapeError
+from ..functional.dropout import inverted_dropout
 from .activations import make_activation
 from .normalization import make_norm
 
@@ -84,7 +85,8 @@ class MLP(nn.Module):
         head: one of :data:`HEADS`.
         input_dropout: drop probability applied to the inputs.
         sparse_input: the first layer is a :class:`SparseLinear` taking ``(indices, offsets,
-            values)`` (bag-of-words inputs); requires ``input_dropout == 0`` and hidden layers.
+            values)`` (bag-of-words inputs; needs a hidden layer). ``input_dropout`` then drops
+            non-zero entries (word dropout), the same as dropout on the dense input vector.
 
     Shapes: input ``(N, in_features)`` (or ``(N, *)`` flattening to it) → output ``(N, out_features)``.
     """
@@ -115,10 +117,10 @@ class MLP(nn.Module):
                 raise ConfigError(f"{name} is a drop probability in [0, 1), got {p}")
         self.in_features, self.out_features, self.head_type = in_features, out_features, head
         self.hidden = tuple(int(h) for h in hidden)
-        if sparse_input and (input_dropout > 0 or not self.hidden):
-            raise ConfigError("sparse_input needs at least one hidden layer and input_dropout=0")
-        self.sparse_input = sparse_input
-        layers: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout > 0 else []
+        if sparse_input and not self.hidden:
+            raise ConfigError("sparse_input needs at least one hidden layer (its first layer is the sparse one)")
+        self.sparse_input, self.input_dropout = sparse_input, input_dropout
+        layers: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout > 0 and not sparse_input else []
         width = in_features
         for i, h in enumerate(self.hidden):
             layers.append(SparseLinear(width, h, bias) if sparse_input and i == 0 else nn.Linear(width, h, bias=bias))
@@ -134,6 +136,10 @@ class MLP(nn.Module):
     def forward_features(self, x: Tensor) -> Tensor:
         """The last hidden representation ``(N, hidden[-1])``."""
         if self.sparse_input:
+            if self.training and self.input_dropout > 0:
+                indices, offsets, values = x
+                values = torch.ones(len(indices), device=indices.device) if values is None else values
+                x = (indices, offsets, inverted_dropout(values, self.input_dropout))
             return self.features(x)
         if x.dim() != 2:
             x = x.flatten(1)
