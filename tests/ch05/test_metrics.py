@@ -5,7 +5,16 @@ import math
 import numpy as np
 import pytest
 
-from tensorprism.metrics.forecasting import mae, mape, mase, rmse, seasonal_naive, smape
+from tensorprism.errors import ShapeError
+from tensorprism.metrics.forecasting import (
+    mae,
+    mape,
+    mase,
+    rmse,
+    rolling_origin,
+    seasonal_naive,
+    smape,
+)
 from tensorprism.metrics.text import bits_per_char, bleu, perplexity, sentence_bleu
 
 
@@ -40,3 +49,32 @@ def test_forecast_errors():
     assert seasonal_naive(train, 4, 3).tolist() == [2.0, 3.0, 2.0, 2.0]  # repeats the last season
     # in-sample seasonal-naive MAE with m=3: |1-1|,|2-2|,|3-3|,|2-1| -> 0.25
     assert mase(y, p, train, m=3) == pytest.approx(1.0 / 0.25)
+
+
+def test_rolling_origin_feeds_actual_history_and_scores_every_origin():
+    y = np.tile([1.0, 5.0, 2.0, 7.0], 10)  # exactly periodic, m = 4
+    seen = []
+
+    def snaive(hist):
+        seen.append(len(hist))
+        return seasonal_naive(hist, 3, 4)
+
+    actual, fc = rolling_origin(y, 30, 3, snaive)
+    assert actual.shape == fc.shape == (8, 3) and seen == list(range(30, 38))  # origins 30..37
+    np.testing.assert_array_equal(actual, fc)  # seasonal-naive is exact on a periodic series
+    assert mase(actual, fc, y[:30], m=1) == 0.0
+    with pytest.raises(ShapeError, match="n_train"):
+        rolling_origin(y, 38, 3, snaive)
+
+
+def test_rolling_origin_mase_on_a_trend_uses_the_in_sample_seasonal_scale():
+    y = 2.0 * np.arange(50)  # naive forecast from origin t misses lead k by 2k
+    h = 5
+    actual, fc = rolling_origin(y, 40, h, lambda hist: np.full(h, hist[-1]))
+    np.testing.assert_allclose(actual - fc, np.tile(2.0 * np.arange(1, h + 1), (6, 1)))
+    # mean error 2 * (h + 1) / 2; in-sample seasonal-naive MAE on y[:40] is 2 * m
+    assert mase(actual, fc, y[:40], m=1) == pytest.approx((h + 1) / 2)
+    assert mase(actual, fc, y[:40], m=3) == pytest.approx((h + 1) / 6)
+    # the scale is the in-sample MAE of the seasonal-naive one-season-ahead forecast
+    train = np.random.default_rng(0).normal(size=60)
+    assert mase(np.zeros((4, 2)), np.ones((4, 2)), train, m=11) == pytest.approx(1 / mae(train[11:], train[:-11]))

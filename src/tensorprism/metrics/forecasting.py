@@ -7,7 +7,13 @@ All take ``y_true``, ``y_pred`` arrays of the same shape (NumPy or torch, conver
                          {\frac{1}{n-m}\sum_{t=m+1}^{n} |y^{train}_t - y^{train}_{t-m}|}
 
 The denominator is the in-sample MAE of the seasonal-naive forecast with period ``m`` on the
-training series, so MASE < 1 means better than that baseline's in-sample one-step errors.
+training series only (never the test values), so MASE < 1 means better than that baseline's
+in-sample one-season-ahead errors. With ``m = 1`` it is the scale of Hyndman & Koehler (2006).
+
+Two evaluation protocols are provided: a single multi-step forecast of the whole test tail from
+the end of the training series (score it with :func:`mase` directly), and :func:`rolling_origin`,
+which forecasts ``horizon`` steps from every origin in the test period using the observations up
+to that origin (nothing is refitted).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import numpy as np
 
 from ..errors import ShapeError
 
-__all__ = ["mae", "rmse", "mape", "smape", "mase", "seasonal_naive"]
+__all__ = ["mae", "rmse", "mape", "smape", "mase", "seasonal_naive", "rolling_origin"]
 
 
 def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
@@ -53,7 +59,11 @@ def smape(y_true, y_pred) -> float:
 
 
 def mase(y_true, y_pred, y_train, m: int = 1) -> float:
-    """Mean absolute scaled error with seasonal period ``m`` (see module docs)."""
+    """Mean absolute scaled error with seasonal period ``m`` (see module docs).
+
+    ``y_true``/``y_pred`` may have any (equal) shape, e.g. ``(origins, horizon)`` from
+    :func:`rolling_origin`; the error is averaged over all entries.
+    """
     a, b = _pair(y_true, y_pred)
     tr = np.asarray(y_train, dtype=np.float64)
     if len(tr) <= m:
@@ -67,3 +77,23 @@ def seasonal_naive(y_train, horizon: int, m: int) -> np.ndarray:
     tr = np.asarray(y_train, dtype=np.float64)
     last = tr[-m:]
     return np.array([last[h % m] for h in range(horizon)])
+
+
+def rolling_origin(y, n_train: int, horizon: int, forecaster) -> tuple[np.ndarray, np.ndarray]:
+    """Rolling-origin evaluation over the test period ``y[n_train:]`` without refitting.
+
+    For each origin ``t = n_train, ..., len(y) - horizon`` the callable ``forecaster(history)``
+    receives the actual observations ``history = y[:t]`` and returns the next ``horizon`` values.
+    Returns ``(actual, forecast)``, both ``(K, horizon)`` with ``K = len(y) - n_train - horizon + 1``
+    origins; score them with ``mase(actual, forecast, y[:n_train], m)`` (the mean over all origins
+    and lead times 1..horizon).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    k = len(y) - n_train - horizon + 1
+    if n_train < 1 or horizon < 1 or k < 1:
+        raise ShapeError(f"need 1 <= n_train and n_train + horizon <= len(y); got n_train={n_train}, "
+                         f"horizon={horizon}, len(y)={len(y)}")
+    origins = range(n_train, n_train + k)
+    actual = np.stack([y[t:t + horizon] for t in origins])
+    forecast = np.stack([np.asarray(forecaster(y[:t]), dtype=np.float64).reshape(horizon) for t in origins])
+    return actual, forecast
