@@ -169,19 +169,29 @@ register_recipe("mnist-mlp-bn", config=MnistMLPConfig, description="784-128-64-1
                 model="mlp-mnist-bn", epochs=30, out_dir="runs/mnist-mlp-bn")(run_mnist_mlp)
 
 
-# ----------------------------------------------------------------------------- regression
 @dataclass
-class RegressionConfig:
-    hidden: tuple[int, ...] = (128, 64)
-    epochs: int = 50  # the book's listing: 50 epochs, batch 32, Adam 1e-3 (L4892-4921)
+class MLPTrainingConfig:
+    """Settings shared by the small-data recipes (each overrides the defaults it needs)."""
+
+    hidden: tuple[int, ...] = (128,)
+    dropout: float = 0.0
+    epochs: int = 10
     batch_size: int = 32
     optimizer: str = "adam"
     lr: float = 1e-3
     weight_decay: float = 0.0
-    dropout: float = 0.0
+    seed: int = 0
+    device: str = "cpu"
+    out_dir: str | None = None
+
+
+# ----------------------------------------------------------------------------- regression
+@dataclass
+class RegressionConfig(MLPTrainingConfig):
+    hidden: tuple[int, ...] = (128, 64)
+    epochs: int = 50  # the book's listing: 50 epochs, batch 32, Adam 1e-3 (L4892-4921)
     test_size: float = 0.2
     seed: int = 42  # train_test_split(random_state=42) as the book
-    device: str = "cpu"
     out_dir: str | None = "runs/diabetes-regression"
 
 
@@ -236,16 +246,10 @@ def digit_attributes(labels: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
-class MultilabelConfig:
-    hidden: tuple[int, ...] = (128,)
+class MultilabelConfig(MLPTrainingConfig):
     epochs: int = 40
-    batch_size: int = 32
-    optimizer: str = "adam"
     lr: float = 2e-3
-    weight_decay: float = 0.0
     dropout: float = 0.1
-    seed: int = 0
-    device: str = "cpu"
     out_dir: str | None = "runs/digits-multilabel"
 
 
@@ -299,21 +303,16 @@ class BagOfWords(torch.utils.data.Dataset):
 
 
 @dataclass
-class SST2BowConfig:
+class SST2BowConfig(MLPTrainingConfig):
     ngram_max: int = 2
     min_df: int = 2
-    hidden: tuple[int, ...] = (128,)
     dropout: float = 0.5
     input_dropout: float = 0.0  # word dropout on the bag of words
     epochs: int = 3
     batch_size: int = 256
-    optimizer: str = "adam"
     lr: float = 2e-3
-    weight_decay: float = 0.0
     logreg_c: tuple[float, ...] = (1.0, 4.0, 16.0)  # the baseline's C is chosen on dev
     max_train: int | None = None
-    seed: int = 0
-    device: str = "cpu"
     out_dir: str | None = "runs/sst2-bow"
 
 
