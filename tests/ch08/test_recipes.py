@@ -6,7 +6,7 @@ from tensorprism.recipes import list_recipes, run_recipe
 
 def test_chapter_8_recipes_and_models_are_registered():
     want = {"ch08-planetoid", "ch08-link-prediction", "ch08-freesolv", "ch08-movielens",
-            "ch08-karate", "ch08-explain", "ch08-superpixels"}
+            "ch08-karate", "ch08-explain", "ch08-superpixels", "ch08-sampled-sage"}
     assert want <= set(list_recipes())
     assert {"gcn", "gat", "graphsage", "gin", "mpnn", "rgcn", "chebnet"} <= set(list_models(family="gnn"))
 
