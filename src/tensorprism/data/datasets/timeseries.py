@@ -4,6 +4,9 @@ Forecasting series are returned as float64 NumPy arrays ``(T,)`` with their seas
 airline passengers (Box & Jenkins; monthly 1949-1960, m = 12, bundled with ``sktime``),
 sunspots (yearly 1700-2008, the ~11-year cycle, m = 11, bundled with ``statsmodels``) and
 Mauna Loa CO₂ (weekly 1958-2001 averaged to monthly, gaps interpolated, m = 12, ``statsmodels``).
+The period is what the seasonal-naive baseline and the MASE scale use: for the annual sunspot
+numbers it is the mean Schwabe cycle, so seasonal-naive repeats the last 11 years (the actual
+cycles last about 9-14 years, so this is an approximation, not an exact season).
 UCR classification sets (GunPoint, ItalyPowerDemand) come from ``sktime``'s bundled copies.
 """
 
