@@ -276,3 +276,18 @@ def test_layers_have_informative_repr_and_reset():
                   ChebConv(3, 2, K=2)):
         assert "3, 2" in repr(layer)
         layer.reset_parameters()
+
+
+def test_gat_value_dropout_only_in_training_and_not_on_scores():
+    ei, _ = sym_graph()
+    x = torch.randn(10, 4)
+    conv = GATConv(4, 3, heads=2, value_dropout=0.5)
+    plain = GATConv(4, 3, heads=2)
+    plain.load_state_dict(conv.state_dict())
+    conv.eval(), plain.eval()
+    torch.testing.assert_close(conv(x, ei), plain(x, ei))
+    conv.train()
+    _, (_, alpha) = conv(x, ei, return_attention=True)
+    _, (_, alpha_plain) = plain(x, ei, return_attention=True)
+    torch.testing.assert_close(alpha, alpha_plain)  # scores untouched (no attention dropout set)
+    assert not torch.allclose(conv(x, ei), plain(x, ei))

@@ -57,11 +57,12 @@ PLANETOID_SETTINGS = {
     # Veličković et al. (2018): L2 on all weights, patience 100
     "gat": dict(lr=0.005, weight_decay=5e-4, first_layer_weight_decay=None, epochs=1000, patience=100),
 }
+PLANETOID_SETTINGS["gat-reference"] = PLANETOID_SETTINGS["gat"]
 
 
 @dataclass
 class PlanetoidConfig:
-    model: str = "gcn"  # gcn | gat
+    model: str = "gcn"  # gcn | gat | gat-reference
     dataset: str = "cora"  # cora | citeseer
     seeds: int = 10
     first_seed: int = 0

@@ -99,6 +99,7 @@ class GATConfig:
     dropout: float = 0.6
     negative_slope: float = 0.2
     self_loops: bool = True
+    value_dropout: float = 0.0  # dropout on W h_j inside each layer (GAT reference code)
 
 
 @register_model("gat", config=GATConfig, family="gnn")
@@ -106,11 +107,17 @@ def gat(cfg: GATConfig) -> nn.Module:
     """Two-layer GAT (Veličković et al. 2018; book listing L6 with its errata fixed)."""
     convs = [
         GATConv(cfg.in_channels, cfg.hidden, cfg.heads, True, cfg.negative_slope, cfg.dropout,
-                cfg.self_loops),
+                cfg.self_loops, value_dropout=cfg.value_dropout),
         GATConv(cfg.hidden * cfg.heads, cfg.num_classes, cfg.out_heads, False, cfg.negative_slope,
-                cfg.dropout, cfg.self_loops),
+                cfg.dropout, cfg.self_loops, value_dropout=cfg.value_dropout),
     ]
     return NodeGNN(convs, cfg.dropout, act=F.elu, input_dropout=cfg.dropout)
+
+
+@register_model("gat-reference", config=GATConfig, family="gnn", value_dropout=0.6)
+def gat_reference(cfg: GATConfig) -> nn.Module:
+    """GAT as the authors' code runs it: also dropout 0.6 on ``W h_j`` inside each layer."""
+    return gat(cfg)
 
 
 @dataclass

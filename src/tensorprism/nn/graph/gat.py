@@ -41,17 +41,20 @@ class GATConv(nn.Module):
         self_loops: attend to the node itself (existing loops are replaced by one loop).
         edge_weight_bias: add ``A_ij`` (the edge weight) to ``e_ij`` (Exercise 16).
         bias: learnable output bias.
+        value_dropout: dropout on the transformed features ``W h_j`` that are summed (not on the
+            scores), as the GAT reference code does; 0 (PyG's behaviour) by default.
 
     Shapes: ``x (N, F_in)``, ``edge_index (2, E)`` → ``(N, K·F')`` or ``(N, F')``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, heads: int = 1, concat: bool = True,
                  negative_slope: float | None = 0.2, dropout: float = 0.0, self_loops: bool = True,
-                 edge_weight_bias: bool = False, bias: bool = True):
+                 edge_weight_bias: bool = False, bias: bool = True, value_dropout: float = 0.0):
         super().__init__()
         self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
         self.concat, self.negative_slope, self.dropout = concat, negative_slope, dropout
         self.self_loops, self.edge_weight_bias = self_loops, edge_weight_bias
+        self.value_dropout = value_dropout
         self.lin = nn.Linear(in_channels, heads * out_channels, bias=False)
         self.att_src = nn.Parameter(torch.empty(heads, out_channels))
         self.att_dst = nn.Parameter(torch.empty(heads, out_channels))
@@ -94,7 +97,8 @@ class GATConv(nn.Module):
             e = e + w.view(-1, 1)
         alpha = scatter_softmax(e, dst, n)
         alpha = F.dropout(alpha, self.dropout, self.training)
-        out = attention_aggregate(alpha, h, csr)  # Σ_j α_ij W h_j as CSR products, (N, K, F')
+        values = F.dropout(h, self.value_dropout, self.training) if self.value_dropout else h
+        out = attention_aggregate(alpha, values, csr)  # Σ_j α_ij W h_j as CSR products, (N, K, F')
         out = out.reshape(n, -1) if self.concat else out.mean(1)
         if self.bias is not None:
             out = out + self.bias
