@@ -84,14 +84,21 @@ class TimeBudget:
         raise AttributeError(name)
 
 
-def load_split(name: str, split: str, max_samples: int | None = None):
-    """``[0, 1]`` images of ``split`` (normalisation happens in the task), optionally the first ``max_samples``."""
+def random_subset(ds, n: int | None, seed: int = 0):
+    """A seeded random subset of ``n`` samples (all when ``n`` is None). Never the first ``n``: the CIFAR-10
+    JPEG archive is stored class by class, so a prefix holds one or two classes only."""
     from torch.utils.data import Subset
 
+    if not n or n >= len(ds):
+        return ds
+    return Subset(ds, torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n].tolist())
+
+
+def load_split(name: str, split: str, max_samples: int | None = None, seed: int = 0):
+    """``[0, 1]`` images of ``split`` (normalisation happens in the task), optionally a random ``max_samples``."""
     from ..data import load_dataset
 
-    ds = load_dataset(name, split=split, normalize=False)
-    return Subset(ds, range(min(max_samples, len(ds)))) if max_samples else ds
+    return random_subset(load_dataset(name, split=split, normalize=False), max_samples, seed)
 
 
 def run_classification(cfg: Ch04ClassifyConfig) -> dict[str, Any]:
@@ -104,7 +111,7 @@ def run_classification(cfg: Ch04ClassifyConfig) -> dict[str, Any]:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     info = dataset_info(cfg.dataset).extra
-    train = load_split(cfg.dataset, cfg.train_split, cfg.max_train_samples)
+    train = load_split(cfg.dataset, cfg.train_split, cfg.max_train_samples, cfg.seed)
     test = load_split(cfg.dataset, "test")
     mean, std = info.get("mean"), info.get("std")
     if mean is None:  # MNIST-style datasets keep their statistics on the dataset

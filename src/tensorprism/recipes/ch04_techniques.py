@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import Subset
 
 from . import register_recipe
+from .ch04_classification import random_subset
 
 
 def _trainer(model, task, train, cfg, **kw):
@@ -47,7 +48,7 @@ def _mnist_setup(cfg, n: int):
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    return Normalize(*MNIST_STATS), Subset(_images("mnist", "train"), range(n))
+    return Normalize(*MNIST_STATS), random_subset(_images("mnist", "train"), n, cfg.seed)
 
 
 @torch.no_grad()
@@ -94,8 +95,9 @@ def transfer(cfg: TransferConfig) -> dict[str, Any]:
     norm = Normalize(*CIFAR10_STATS)
     train, test = _images("cifar10", "trainval"), _images("cifar10", "test")
     y_tr, y_te = train.targets, test.targets
-    src = (y_tr < 5).nonzero().flatten()[: cfg.pretrain_samples]
     g = torch.Generator().manual_seed(cfg.seed)
+    src = (y_tr < 5).nonzero().flatten()  # the archive is stored class by class: sample, never take a prefix
+    src = src[torch.randperm(len(src), generator=g)[: cfg.pretrain_samples]]
     tgt = torch.cat([(y_tr == c).nonzero().flatten()[torch.randperm(int((y_tr == c).sum()), generator=g)[: cfg.labels_per_class]]
                      for c in range(5, 10)])
 

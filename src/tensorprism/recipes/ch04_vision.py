@@ -137,7 +137,7 @@ def superres(cfg: SuperResConfig) -> dict[str, Any]:
 
     def pairs(split: str, n: int) -> ArrayDataset:
         hr, _ = load_dataset("cifar10", split=split, normalize=False).tensors()
-        hr = hr[:n].float()
+        hr = hr[torch.randperm(len(hr), generator=torch.Generator().manual_seed(cfg.seed))[:n]].float()  # all classes
         return ArrayDataset(degrade(hr, cfg.scale), hr, name=f"cifar10-sr-x{cfg.scale}")
 
     train, test = pairs("trainval", cfg.train_images), pairs("test", cfg.test_images)
