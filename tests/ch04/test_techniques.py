@@ -78,3 +78,13 @@ def test_ensemble_averaging_bootstrap_and_stacking():
     assert 0.58 < idx.unique().numel() / 1000 < 0.68  # ≈ 1 − 1/e distinct
     y = avg.argmax(1)
     assert (StackedEnsemble(models, C=100.0).fit(x, y).predict(x) == y).float().mean() >= 0.9  # a learnable target
+
+
+def test_recipe_subsets_are_random_not_a_prefix():
+    """The CIFAR-10 JPEG archive is stored class by class: a prefix of it holds a single class."""
+    from tensorprism.recipes.ch04_classification import random_subset
+
+    data = list(range(100))
+    sub = random_subset(data, 10, seed=0)
+    assert len(sub) == 10 and list(sub) != list(range(10)) and len(set(sub)) == 10
+    assert list(random_subset(data, 10, seed=0)) == list(sub) and random_subset(data, None) is data
