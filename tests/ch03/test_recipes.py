@@ -59,5 +59,5 @@ def test_mnist_mlp_recipe_smoke(tmp_path):
 @pytest.mark.data
 def test_sst2_bow_recipe_smoke():
     require_path(shared_data("sst2", "test.tsv"), "SST-2 TSV files")
-    res = run_recipe("sst2-bow", max_train=4000, epochs=2, logreg_c=(1.0,), hidden=(32,), out_dir=None)
+    res = run_recipe("sst2-bow", max_train=4000, epochs=2, batch_size=64, logreg_c=(1.0,), hidden=(32,), out_dir=None)
     assert res["n_train"] == 4000 and 0.55 < res["mlp_test_acc"] and 0.55 < res["logreg_test_acc"]
