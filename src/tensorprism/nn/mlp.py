@@ -78,7 +78,7 @@ class MLP(nn.Module):
         in_features: input size ``d``; inputs ``(N, *)`` with ``prod(*) == d`` are flattened.
         hidden: hidden-layer widths.
         out_features: output units (``K`` classes; 1 for ``binary``).
-        activation: name, ``nn.Module`` or callable (see :func:`~tensorprism.nn.make_activation`).
+        activation: name, ``nn.Module`` or callable (see :func:`~tensorprism.nn.activations.make_activation`).
         dropout: drop probability after each hidden activation (inverted dropout, ``nn.Dropout``).
         norm: ``"batch"``, ``"layer"`` or ``None``.
         norm_position: ``"before"`` (Linear→Norm→σ) or ``"after"`` (Linear→σ→Norm) the activation.
