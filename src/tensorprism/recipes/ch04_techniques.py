@@ -230,8 +230,8 @@ def ensembles(cfg: EnsembleConfig) -> dict[str, Any]:
     steps_per_epoch = -(-n // cfg.batch_size)
     cycle = steps_per_epoch * cfg.epochs
     collector = SnapshotCollector(cycle)
-    member(list(range(n)), cfg.seed, epochs=cfg.epochs * cfg.members, callbacks=[collector], optimizer="sgd",
-           optimizer_kwargs={"momentum": 0.9}, lr=0.05, scheduler={"name": "cosine", "cycle": cycle})
+    member(list(range(n)), cfg.seed, epochs=cfg.epochs * cfg.members, callbacks=[collector],
+           scheduler={"name": "cosine", "cycle": cycle})
     stacked = StackedEnsemble(seeded).fit(x_val, y_val)
     single = [acc([m]) for m in seeded]
     result = {
