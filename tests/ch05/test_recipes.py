@@ -4,6 +4,7 @@ in benchmarks/results/ch05.md)."""
 import json
 import math
 
+import numpy as np
 import pytest
 
 from tensorprism.recipes import list_recipes, run_recipe
@@ -54,3 +55,15 @@ def test_translation_recipe_with_bpe_subwords(tmp_path):
     r = run_recipe("ch05-translation", tokenizer="bpe", bpe_vocab=600, embed_dim=16, hidden_size=16,
                    attn_dim=16, epochs=1, max_train=150, max_eval=5, max_len=8, num_beams=2, out_dir=None)
     assert r["vocab"] == [600, 600] and isinstance(r["examples"][0]["greedy"], str)
+
+
+def test_lstm_forecaster_early_stopping_forecasts_and_rejects_a_tail_too_long():
+    from tensorprism.errors import ConfigError
+    from tensorprism.recipes.ch05_forecasting import ForecastConfig, fit_lstm_forecaster
+
+    z = np.sin(np.arange(120) * 2 * np.pi / 12)
+    cfg = ForecastConfig(epochs=3, ensemble=1, early_stopping=10, strategy="recursive", lr=0.05)
+    fc = fit_lstm_forecaster(z, 6, 24, cfg)
+    assert fc(z, 6).shape == (6,) and np.isfinite(fc(z, 6)).all()
+    with pytest.raises(ConfigError, match="early_stopping"):
+        fit_lstm_forecaster(z, 6, 24, ForecastConfig(ensemble=1, early_stopping=100))

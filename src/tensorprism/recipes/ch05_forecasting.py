@@ -57,6 +57,7 @@ class ForecastConfig:
     ensemble: int = 5
     strategy: str = "direct"  # "direct" (the book's N11: all horizons at once) or "recursive"
     window: int = 0  # look-back length; 0: the series default (36 / 44 / 48)
+    early_stopping: int = 0  # >0: the last N training values only score epochs; keep the best epoch
     transform: str = "auto"  # "none", "log", "sqrt"; "auto": log for airline, none otherwise
     holdout: str = "test"  # "test", or "validation": the last test-length tail of the training part
     seed: int = 0
@@ -89,17 +90,33 @@ def fit_lstm_forecaster(train: np.ndarray, horizon: int, window: int, cfg: Forec
     out = horizon if cfg.strategy == "direct" else 1
     scale = float(np.std(np.diff(train))) or 1.0
     x, y = _windows(train / scale, window, out)
+    n_val = cfg.early_stopping
+    if n_val and len(x) - n_val - out + 1 < 1:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"early_stopping={n_val} leaves no training windows of length {window} + {out} "
+                          f"in {len(train)} values; use a smaller early_stopping or window")
+    if n_val:  # validation windows predict the last n_val values; training targets stay before them
+        x, y, xv, yv = x[:-(n_val + out - 1)], y[:-(n_val + out - 1)], x[-n_val:], y[-n_val:]
     models = []
     for k in range(cfg.ensemble):
         torch.manual_seed(cfg.seed + k)
         model = create_model("rnn-forecaster", hidden_size=cfg.hidden_size, horizon=out)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        best = (float("inf"), None)
         for _ in range(cfg.epochs):  # full batch: the series are small
             loss = torch.nn.functional.mse_loss(model(x), y)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
+            if n_val:
+                with torch.no_grad():
+                    val = torch.nn.functional.mse_loss(model(xv), yv).item()
+                if val < best[0]:
+                    best = (val, {n: t.clone() for n, t in model.state_dict().items()})
+        if n_val:
+            model.load_state_dict(best[1])
         models.append(model.eval())
 
     def forecast(history: np.ndarray, h: int) -> np.ndarray:
