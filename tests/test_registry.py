@@ -1,6 +1,7 @@
+from dataclasses import dataclass
+
 import pytest
 import torch.nn as nn
-from dataclasses import dataclass
 
 from tensorprism.errors import ConfigError, UnknownNameError
 from tensorprism.registry import Registry
