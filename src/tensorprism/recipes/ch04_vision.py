@@ -85,7 +85,8 @@ def detect(cfg: CanvasRecipeConfig) -> dict[str, Any]:
             "test_map50": metrics["test/map50"], "test_loss": metrics["test/loss"]}
 
 
-@register_recipe("ch04-segment", config=CanvasRecipeConfig, head="unet")
+@register_recipe("ch04-segment", config=CanvasRecipeConfig, head="fcn", canvas_size=48, max_digits=2, train_canvases=3000,
+                 epochs=15, batch_size=32, digit_weight=2.0)  # the measured mIoU 0.909 run
 def segment(cfg: CanvasRecipeConfig) -> dict[str, Any]:
     """Train U-Net (``head=unet``) or FCN (``head=fcn``) on digit-canvas masks; returns test mIoU and pixel accuracy."""
     from ..models import count_parameters, create_model
