@@ -1,6 +1,6 @@
 """Classification training with augmentation applied to whole batches on the training device.
 
-The data engineer's augmentations (:mod:`tensorprism.data.augment`) work on ``[0, 1]`` images; this
+The batch augmentations of :mod:`tensorprism.data.augment` work on ``[0, 1]`` images; this
 task applies them to each training batch, then the normalisation, and only the normalisation at
 evaluation. Batch-mixing transforms (mixup, cutmix) return soft targets, handled by
 ``F.cross_entropy`` with class probabilities.
