@@ -170,3 +170,19 @@ def test_progress_bar_shows_throughput_and_epoch_summary(blobs, capsys):
     err = capsys.readouterr().err
     assert "epoch 1/1" in err and "samples_s=" in err and "batch" in err
     assert "val/acc" in err.splitlines()[-1]
+
+
+def test_time_limit_stops_and_its_spent_time_survives_a_checkpoint(tmp_path):
+    """TimeLimit is a real callback: it checkpoints with a run directory and resumes its budget."""
+    from tensorprism.train import TimeLimit
+
+    limit = TimeLimit(1e-9)
+    trainer = Trainer(make_mlp(), "classification", train_data=make_blobs(), epochs=5, batch_size=16,
+                      out_dir=str(tmp_path), callbacks=[limit], **QUIET)
+    trainer.fit()
+    assert trainer.global_step == 1  # stopped after the first batch of five epochs
+    trainer.save_checkpoint("last")  # collects every callback's state_dict
+    assert (tmp_path / "checkpoints" / "last.safetensors").exists()
+    resumed = TimeLimit(10.0)
+    resumed.load_state_dict(limit.state_dict())
+    assert resumed.spent == limit.spent > 0

@@ -65,25 +65,6 @@ def augmentation(preset: str, seed: int) -> nn.Module | None:
     raise ValueError(f"unknown augmentation preset {preset!r}; expected none, mnist, cifar or book-cifar")
 
 
-class TimeBudget:
-    """Trainer callback: stop after ``seconds`` of training (checked after every batch)."""
-
-    def __init__(self, seconds: float):
-        self.seconds, self.start = seconds, None
-
-    def on_fit_start(self, trainer) -> None:
-        self.start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, outputs) -> None:
-        if time.perf_counter() - self.start > self.seconds:
-            trainer.should_stop = True
-
-    def __getattr__(self, name: str):  # the remaining hooks are no-ops
-        if name.startswith("on_"):
-            return lambda *a, **k: None
-        raise AttributeError(name)
-
-
 def random_subset(ds, n: int | None, seed: int = 0):
     """A seeded random subset of ``n`` samples (all when ``n`` is None). Never the first ``n``: the CIFAR-10
     JPEG archive is stored class by class, so a prefix holds one or two classes only."""
@@ -105,7 +86,7 @@ def run_classification(cfg: Ch04ClassifyConfig) -> dict[str, Any]:
     from ..data import dataset_info
     from ..data.transforms import Normalize
     from ..models import count_parameters, create_model
-    from ..train import Trainer
+    from ..train import TimeLimit, Trainer
     from ..vision.training import AugmentedClassificationTask
 
     if cfg.threads:
@@ -128,7 +109,7 @@ def run_classification(cfg: Ch04ClassifyConfig) -> dict[str, Any]:
         eval_batch_size=1000, optimizer=cfg.optimizer, optimizer_kwargs=opt_kwargs, lr=cfg.lr,
         weight_decay=cfg.weight_decay, scheduler=cfg.scheduler, seed=cfg.seed, device=cfg.device,
         compile=cfg.compile, out_dir=cfg.out_dir, progress=False, tensorboard=False, plots=False,
-        callbacks=[TimeBudget(cfg.time_budget_s)] if cfg.time_budget_s else None,
+        callbacks=[TimeLimit(cfg.time_budget_s)] if cfg.time_budget_s else None,
     )
     t0, c0 = time.perf_counter(), time.process_time()
     trainer.fit()

@@ -103,11 +103,11 @@ def _pretrain_corpus(multi30k: bool) -> list[str]:
 
 
 def _trainer_kwargs(cfg: SST2Config, steps: int, budget: float | None) -> dict:
-    from .ch04_classification import TimeBudget
+    from ..train.callbacks import TimeLimit
 
     return dict(device=cfg.device, seed=cfg.seed, progress=False, tensorboard=False, plots=False,
                 grad_clip_norm=1.0, scheduler={"name": "polynomial", "warmup": int(cfg.warmup_frac * steps)},
-                callbacks=[TimeBudget(budget)] if budget else None)
+                callbacks=[TimeLimit(budget)] if budget else None)
 
 
 @register_recipe("ch06-sst2", config=SST2Config)

@@ -20,6 +20,7 @@ from .callbacks import (
     ProgressBar,
     RunArtifacts,
     TensorBoardLogger,
+    TimeLimit,
 )
 from .checkpoint import (
     load_model,
@@ -37,7 +38,7 @@ from .trainer import Trainer, TrainerConfig
 __all__ = [
     "Trainer", "TrainerConfig", "Task", "TASKS", "register_task", "create_task", "list_tasks",
     "Callback", "Checkpoint", "EarlyStopping", "JSONLLogger", "LRMonitor", "ProgressBar",
-    "RunArtifacts", "TensorBoardLogger", "save_checkpoint", "read_checkpoint", "resolve_checkpoint",
+    "RunArtifacts", "TensorBoardLogger", "TimeLimit", "save_checkpoint", "read_checkpoint", "resolve_checkpoint",
     "load_model", "load_weights", "FullBatch", "ResumableSampler", "build_scheduler",
     "schedule_factor", "seed_everything", "NonFiniteError",
 ]

@@ -88,6 +88,37 @@ class EarlyStopping(Callback):
         self.best, self.wait = state.get("best"), state.get("wait", 0)
 
 
+class TimeLimit(Callback):
+    """Stop training once ``seconds`` of training time have been spent (checked after every batch).
+
+    The time already spent is part of the checkpointed state, so a resumed run keeps to the budget
+    of the whole run rather than starting a fresh one.
+    """
+
+    def __init__(self, seconds: float):
+        if seconds <= 0:
+            raise ValueError(f"TimeLimit needs a positive number of seconds, got {seconds}")
+        self.seconds = float(seconds)
+        self.spent = 0.0
+        self._since: float | None = None
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self._since = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: Trainer, outputs: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        self.spent += now - self._since
+        self._since = now
+        if self.spent > self.seconds:
+            trainer.should_stop = True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"spent": self.spent}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.spent = float(state.get("spent", 0.0))
+
+
 class Checkpoint(Callback):
     """Write ``checkpoints/last.safetensors`` (every epoch and every ``every_n_steps`` optimiser
     steps, for mid-epoch resume) and ``checkpoints/best.safetensors`` when ``monitor`` improves."""
