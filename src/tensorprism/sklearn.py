@@ -68,10 +68,6 @@ class _MLPEstimator(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    # -- subclasses say how targets become tensors and how many outputs there are
-    def _encode_targets(self, y):  # pragma: no cover - overridden
-        raise NotImplementedError
-
     def _fit_tensors(self, X: np.ndarray, y_t: torch.Tensor, n_out: int):
         from torch.utils.data import TensorDataset
 

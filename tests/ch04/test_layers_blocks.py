@@ -218,3 +218,15 @@ def test_capsule_layer_book_config_and_both_weight_forms():
 def test_conv_norm_act_drops_bias_before_norm():
     assert ConvNormAct(3, 8).__getitem__(0).bias is None
     assert ConvNormAct(3, 8, norm=None).__getitem__(0).bias is not None
+
+
+def test_reference_conv2d_rejects_non_zero_padding_with_a_clear_error():
+    import pytest
+    import torch
+
+    from tensorprism.errors import ConfigError
+    from tensorprism.nn.conv import ReferenceConv2d
+
+    layer = ReferenceConv2d(1, 1, 3, padding=1, padding_mode="reflect")
+    with pytest.raises(ConfigError, match="padding_mode='zeros'"):
+        layer(torch.zeros(1, 1, 5, 5))

@@ -24,6 +24,7 @@ vertical and horizontal convolutions is exact.
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Sequence
 
@@ -81,7 +82,7 @@ def _copy(dst: nn.Parameter, src: torch.Tensor) -> None:
 # Linear
 
 
-class _FactorizedLinear(nn.Module):
+class _FactorizedLinear(nn.Module, abc.ABC):
     """Shared plumbing: feature shapes, bias, ``full_weight`` -> ``(out, in)``, repr."""
 
     def __init__(self, in_features: int, out_features: int, in_shape, out_shape, bias: bool):
@@ -96,9 +97,9 @@ class _FactorizedLinear(nn.Module):
             )
         self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
 
+    @abc.abstractmethod
     def weight_tensor(self) -> torch.Tensor:
         """The weight as a tensor ``(o_1..o_d, i_1..i_e)`` (reference reconstruction)."""
-        raise NotImplementedError
 
     def full_weight(self) -> torch.Tensor:
         """Dense ``(out_features, in_features)`` weight rebuilt from the factors."""
@@ -320,7 +321,7 @@ def _pair(v) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
-class _FactorizedConv2d(nn.Module):
+class _FactorizedConv2d(nn.Module, abc.ABC):
     """Shared conv hyper-parameters; the kernel acts as a chain of convolutions (see module docs)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
@@ -335,9 +336,9 @@ class _FactorizedConv2d(nn.Module):
     def fan_in(self) -> int:
         return self.in_channels * self.kernel_size[0] * self.kernel_size[1]
 
+    @abc.abstractmethod
     def full_weight(self) -> torch.Tensor:
         """Dense kernel ``(F, C, kH, kW)`` rebuilt from the factors (reference path)."""
-        raise NotImplementedError
 
     def _separable(self, x: torch.Tensor, first: torch.Tensor, vertical: torch.Tensor, horizontal: torch.Tensor,
                    last: torch.Tensor, groups: int) -> torch.Tensor:

@@ -37,6 +37,7 @@ transforms, :class:`RandAugment` (Cubuk et al. 2020) and :class:`Compose` follow
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Callable, Sequence
 
@@ -340,7 +341,7 @@ def mix(x: Tensor, y: Tensor, lam: Tensor, perm: Tensor, num_classes: int | None
 # --------------------------------------------------------------------------------------------
 
 
-class RandomTransform(nn.Module):
+class RandomTransform(nn.Module, abc.ABC):
     """Base of the random transforms: ``forward(x, generator=None)``; applied to each image with
     probability ``p`` (images not chosen pass through unchanged)."""
 
@@ -361,8 +362,9 @@ class RandomTransform(nn.Module):
         out = self.apply(x, g)
         return out if chosen is None else torch.where(chosen.to(x.device).view(-1, 1, 1, 1), out, x)
 
-    def apply(self, x: Tensor, generator: torch.Generator | None) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def apply(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+        """Transform every image of ``x (N, C, H, W)``; ``generator`` draws the per-image randomness."""
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

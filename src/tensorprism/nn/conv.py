@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..errors import ConfigError
 from ..functional.conv import convnd_reference, resolve_padding
 
 __all__ = ["ConvNormAct", "Conv2dSame", "ReferenceConv2d", "make_norm", "make_act"]
@@ -94,5 +95,8 @@ class ReferenceConv2d(nn.Conv2d):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.padding_mode != "zeros":
-            raise NotImplementedError("ReferenceConv2d implements zero padding only")
+            raise ConfigError(
+                f"ReferenceConv2d computes the book's zero-padded convolution only, but padding_mode="
+                f"{self.padding_mode!r}; use padding_mode='zeros', or nn.Conv2d for other padding modes"
+            )
         return convnd_reference(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
