@@ -7,13 +7,17 @@
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/ch04_speed.py --size 64 --batch 4
 
-Times are CPU seconds of this process (``time.process_time``) with one thread, so that the numbers
-stay meaningful on a machine shared with other jobs (wall-clock time there measures the queue).
+Times are medians over ``--reps`` calls, in CPU seconds of this process (``time.process_time``) by
+default, so that the numbers stay meaningful on a machine shared with other jobs (wall-clock time there
+measures the queue); on an idle machine ``--clock wall --threads 2`` gives plain images per second::
+
+    .venv/bin/python benchmarks/ch04_speed.py --size 128 --batch 16 --reps 5 --threads 2 --clock wall
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -23,14 +27,20 @@ from tensorprism.functional.conv import convnd_reference
 from tensorprism.models import create_model
 
 
+CLOCK = time.process_time  # --clock wall switches to time.perf_counter (only meaningful on an idle machine)
+
+
 def timeit(fn, warmup: int = 1, reps: int = 3) -> float:
-    """CPU seconds per call (process time, robust to other jobs sharing the cores)."""
+    """Median seconds per call over ``reps`` calls after ``warmup`` (CPU seconds of this process by default,
+    robust to other jobs sharing the cores; wall seconds with ``--clock wall``)."""
     for _ in range(warmup):
         fn()
-    t = time.process_time()
+    times = []
     for _ in range(reps):
+        t = CLOCK()
         fn()
-    return (time.process_time() - t) / reps
+        times.append(CLOCK() - t)
+    return statistics.median(times)
 
 
 def conv_ratio(shapes, reps: int) -> list[dict]:
@@ -66,9 +76,9 @@ def train_throughput(name: str, size: int, batch: int, channels_last: bool, comp
         F.cross_entropy(fwd(x), y).backward()
         opt.step()
 
-    t_compile = time.process_time()
+    t_compile = CLOCK()
     step()  # first call compiles when compiled
-    t_compile = time.process_time() - t_compile
+    t_compile = CLOCK() - t_compile
     return batch / timeit(step, warmup=1, reps=reps), t_compile
 
 
@@ -79,14 +89,19 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--models", default="resnet18,resnet50")
     ap.add_argument("--compile-models", default="resnet18,resnet50")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
     args = ap.parse_args()
-    torch.set_num_threads(1)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, CPU-time measurements")
-    print("\n| conv layer (fwd+bwd) | reference CPU ms | fused CPU ms | reference / fused |\n|---|---|---|---|")
+    global CLOCK
+    CLOCK = time.perf_counter if args.clock == "wall" else time.process_time
+    unit = "s" if args.clock == "wall" else "CPU-s"
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {args.clock}-clock medians of {args.reps} reps")
+    print(f"\n| conv layer (fwd+bwd) | reference ms ({args.clock}) | fused ms ({args.clock}) | reference / fused |\n|---|---|---|---|")
     shapes = [(4, 64, 28, 64, 3, 1), (4, 128, 14, 128, 3, 1), (4, 256, 7, 256, 3, 1), (4, 64, 28, 128, 3, 2), (4, 3, 64, 64, 7, 2)]
     for r in conv_ratio(shapes, args.reps):
         print(f"| {r['shape']} | {r['reference_ms']:.1f} | {r['fused_ms']:.1f} | {r['ratio']:.2f}× |", flush=True)
-    print(f"\n| model ({args.size}×{args.size}, batch {args.batch}, SGD step) | memory format | mode | images per CPU-s | first step CPU-s |\n|---|---|---|---|---|")
+    print(f"\n| model ({args.size}×{args.size}, batch {args.batch}, SGD step) | memory format | mode | images per {unit} | first step {unit} |\n|---|---|---|---|---|")
     for name in args.models.split(","):
         for compiled in (False, True):
             if compiled and name not in args.compile_models.split(","):

@@ -23,7 +23,7 @@ def _cifar():
 def test_chapter4_recipes_are_registered():
     assert {"ch04-mnist-lenet5", "ch04-mnist-modern", "ch04-fashion-mnist", "ch04-cifar10-cnn-book",
             "ch04-cifar10-resnet20", "ch04-detect", "ch04-segment", "ch04-superres", "ch04-transfer", "ch04-hpo",
-            "ch04-ensembles", "ch04-metric"} <= set(list_recipes())
+            "ch04-ensembles", "ch04-metric", "ch04-style-transfer"} <= set(list_recipes())
 
 
 @pytest.mark.data
@@ -78,5 +78,19 @@ def test_ensemble_and_metric_recipes_smoke():
     _mnist()
     r = run_recipe("ch04-ensembles", train_samples=256, members=2, epochs=1)
     assert r["n_snapshots"] == 2 and 0.0 <= r["snapshot"] <= 1.0 and r["iris"]["random_forest"] > 0.9
+    assert r["snapshot_last_k"] == {2: r["snapshot"]} and 0.0 <= r["single_same_budget"] <= 1.0
     m = run_recipe("ch04-metric", train_samples=512, epochs=1)
     assert 0.1 < m["test_recall_at_1"] <= 1.0
+
+
+def test_style_transfer_recipe_with_a_local_weights_file(tmp_path):
+    pytest.importorskip("skimage", reason="the default pictures come with scikit-image")
+    from tensorprism.models import create_model
+    from tensorprism.vision.style_transfer import export_vgg19
+
+    weights = export_vgg19(create_model("vgg19_bn", widths=(4, 8, 8, 8, 8), hidden=(), pool_size=1).eval(),
+                           tmp_path / "vgg.safetensors")
+    r = run_recipe("ch04-style-transfer", weights=str(weights), size=32, steps=10, out_dir=str(tmp_path))
+    assert r["loss_last"] < r["loss_first"] and set(r["style_loss_vs_content_image"]) == {
+        "conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"}
+    assert (tmp_path / "style_transfer.png").exists() and (tmp_path / "loss.png").exists()
