@@ -84,6 +84,7 @@ def _cifar_cnn(num_classes: int = 5):
 
 @register_recipe("ch04-transfer", config=TransferConfig)
 def transfer(cfg: TransferConfig) -> dict[str, Any]:
+    """Pre-train on CIFAR-10 classes 0–4, then learn 5–9 from few labels: scratch vs linear probe vs fine-tune."""
     from ..data.transforms import CIFAR10_STATS, Normalize
     from ..vision.training import AugmentedClassificationTask
     from ..vision.transfer import FineTuneTask, freeze, load_backbone, save_backbone
@@ -150,6 +151,7 @@ class HPOConfig:
 
 @register_recipe("ch04-hpo", config=HPOConfig)
 def hpo(cfg: HPOConfig) -> dict[str, Any]:
+    """Grid vs random vs Bayesian (Optuna) search of lr × batch size for the book's CNN on MNIST."""
     from ..models import create_model
     from ..vision.hpo import bayes_search, grid_search, random_search
     from ..vision.training import AugmentedClassificationTask
@@ -195,6 +197,7 @@ class EnsembleConfig:
 
 @register_recipe("ch04-ensembles", config=EnsembleConfig)
 def ensembles(cfg: EnsembleConfig) -> dict[str, Any]:
+    """LeNet-5 ensembles on MNIST (seed averaging, bagging, snapshots, stacking) and the book's Iris ensembles."""
     from ..data.transforms import MNIST_STATS, Normalize
     from ..models import create_model
     from ..vision.ensembles import (
@@ -291,6 +294,7 @@ class MetricConfig:
 
 @register_recipe("ch04-metric", config=MetricConfig)
 def metric(cfg: MetricConfig) -> dict[str, Any]:
+    """Triplet (batch-hard) embedding of MNIST digits; test recall@1."""
     from ..models import create_model
     from ..vision.metric_learning import EmbeddingNet, TripletTask, recall_at_k
 
