@@ -165,6 +165,7 @@ class RGCNConfig:
     num_relations: int = 2
     num_bases: int | None = None
     dropout: float = 0.0
+    num_blocks: int | None = None
 
 
 class RGCN(nn.Module):
@@ -172,8 +173,10 @@ class RGCN(nn.Module):
 
     def __init__(self, cfg: RGCNConfig):
         super().__init__()
-        self.conv1 = RGCNConv(cfg.in_channels, cfg.hidden, cfg.num_relations, cfg.num_bases)
-        self.conv2 = RGCNConv(cfg.hidden, cfg.num_classes, cfg.num_relations, cfg.num_bases)
+        self.conv1 = RGCNConv(cfg.in_channels, cfg.hidden, cfg.num_relations, cfg.num_bases,
+                              num_blocks=cfg.num_blocks)
+        self.conv2 = RGCNConv(cfg.hidden, cfg.num_classes, cfg.num_relations, cfg.num_bases,
+                              num_blocks=cfg.num_blocks)
         self.dropout = cfg.dropout
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor) -> Tensor:
@@ -183,5 +186,5 @@ class RGCN(nn.Module):
 
 @register_model("rgcn", config=RGCNConfig, family="gnn")
 def rgcn(cfg: RGCNConfig) -> nn.Module:
-    """R-GCN entity classifier (Schlichtkrull et al. 2018) with basis decomposition."""
+    """R-GCN entity classifier (Schlichtkrull et al. 2018) with basis or block-diagonal decomposition."""
     return RGCN(cfg)
