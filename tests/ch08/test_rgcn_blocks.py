@@ -122,3 +122,11 @@ def test_blocks_must_divide_channels(fin, fout):
 def test_blocks_must_be_positive():
     with pytest.raises(ValueError, match="positive integer"):
         RGCNConv(F_IN, F_OUT, R, num_blocks=0)
+
+
+@pytest.mark.parametrize("kwargs, fan", [({}, (64, 32)), ({"num_bases": 2}, (64, 32)), ({"num_blocks": 4}, (16, 8))])
+def test_relation_weights_start_with_glorot_variance_per_matrix(kwargs, fan):
+    torch.manual_seed(0)
+    conv = RGCNConv(64, 32, num_relations=6, **kwargs)
+    expected = 2.0 / sum(fan)  # Var U(-b, b) = b²/3 with b = sqrt(6 / (fan_in + fan_out))
+    assert conv.weight.var().item() == pytest.approx(expected, rel=0.1)

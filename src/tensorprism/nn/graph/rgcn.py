@@ -96,13 +96,11 @@ class RGCNConv(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.num_blocks:
-            # Glorot per block: each Q_br maps F_in/B inputs to F_out/B outputs.
-            i, o = self.weight.shape[-2:]
-            bound = math.sqrt(6.0 / (i + o))
-            nn.init.uniform_(self.weight, -bound, bound)
-        else:
-            nn.init.xavier_uniform_(self.weight)
+        # Glorot per matrix (each W_r, V_b or block Q_br maps its last-but-one axis to its last one);
+        # xavier_uniform_ on the 3-D/4-D tensor would count F_out as a receptive field and start far too small.
+        i, o = self.weight.shape[-2:]
+        bound = math.sqrt(6.0 / (i + o))
+        nn.init.uniform_(self.weight, -bound, bound)
         for p in (self.comp, self.root):
             if p is not None:
                 nn.init.xavier_uniform_(p)
