@@ -25,9 +25,10 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError, ShapeError
+from .normalization import layer_norm
 
 __all__ = [
-    "elman_cell", "lstm_cell", "gru_cell", "recurrent_reference", "unroll",
+    "elman_cell", "lstm_cell", "gru_cell", "ln_lstm_cell", "ln_gru_cell", "recurrent_reference", "unroll",
     "elman_bptt", "lstm_bptt", "hidden_grad_norms", "jacobian_product_norm", "spectral_radius",
     "zoneout", "variational_mask",
 ]
@@ -76,6 +77,16 @@ def lstm_cell(
     """
     h, c = state
     gates = _linear(x, w_ih, b_ih) + _linear(h, w_hh, b_hh)  # (B, 4H)
+    o, c_new = _lstm_gates(gates, c, w_peep)
+    h_new = o * torch.tanh(c_new)
+    if w_hr is not None:
+        h_new = h_new @ w_hr.t()
+    return h_new, c_new
+
+
+def _lstm_gates(gates: Tensor, c: Tensor, w_peep: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The LSTM's gate maths from the summed pre-activations ``gates (B, 4H)`` (i, f, g, o):
+    returns the output gate :math:`o_t` and the new cell :math:`C_t`, both ``(B, H)``."""
     a_i, a_f, a_g, a_o = gates.chunk(4, dim=-1)
     if w_peep is not None:
         a_f = a_f + w_peep[1] * c
@@ -86,11 +97,7 @@ def lstm_cell(
     c_new = f * c + i * c_tilde
     if w_peep is not None:
         a_o = a_o + w_peep[2] * c_new
-    o = torch.sigmoid(a_o)
-    h_new = o * torch.tanh(c_new)
-    if w_hr is not None:
-        h_new = h_new @ w_hr.t()
-    return h_new, c_new
+    return torch.sigmoid(a_o), c_new
 
 
 def gru_cell(
@@ -119,19 +126,136 @@ def gru_cell(
     interpolated (recurrent dropout masks only the former); it defaults to ``h``.
     """
     hr = h if h_rec is None else h_rec
+    if reset_after:
+        return _gru_gates_reset_after(_linear(x, w_ih, b_ih), _linear(hr, w_hh, b_hh), h, z_keeps_previous)
     w_ir, w_iz, w_in = w_ih.chunk(3, 0)
     w_hr, w_hz, w_hn = w_hh.chunk(3, 0)
     b_ir, b_iz, b_in = (None, None, None) if b_ih is None else b_ih.chunk(3)
     b_hr, b_hz, b_hn = (None, None, None) if b_hh is None else b_hh.chunk(3)
     r = torch.sigmoid(_linear(x, w_ir, b_ir) + _linear(hr, w_hr, b_hr))
     z = torch.sigmoid(_linear(x, w_iz, b_iz) + _linear(hr, w_hz, b_hz))
-    if reset_after:
-        n = torch.tanh(_linear(x, w_in, b_in) + r * _linear(hr, w_hn, b_hn))
-    else:
-        n = torch.tanh(_linear(x, w_in, b_in) + _linear(r * hr, w_hn, b_hn))
+    n = torch.tanh(_linear(x, w_in, b_in) + _linear(r * hr, w_hn, b_hn))
+    return _gru_update(h, z, n, z_keeps_previous)
+
+
+def _gru_update(h: Tensor, z: Tensor, n: Tensor, z_keeps_previous: bool) -> Tensor:
+    """The GRU's interpolation between :math:`h_{t-1}` and the candidate, in either convention."""
     if z_keeps_previous:
         return (1 - z) * n + z * h
     return (1 - z) * h + z * n
+
+
+def _gru_gates_reset_after(
+    gx: Tensor, gh: Tensor, h: Tensor, z_keeps_previous: bool,
+) -> Tensor:
+    """Reset-after GRU maths from the two projections ``gx, gh (B, 3H)`` (rows r, z, n)."""
+    x_r, x_z, x_n = gx.chunk(3, dim=-1)
+    h_r, h_z, h_n = gh.chunk(3, dim=-1)
+    r = torch.sigmoid(x_r + h_r)
+    z = torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return _gru_update(h, z, n, z_keeps_previous)
+
+
+# --------------------------------------------------------------------------- layer-normalised cells
+def _check_ln_cell(name: str, x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, gates: int) -> None:
+    if x.dim() != 2 or h.dim() != 2 or x.shape[0] != h.shape[0]:
+        raise ShapeError(
+            f"{name} expects x (B, I) and h (B, H) with the same B, got x {tuple(x.shape)} and h "
+            f"{tuple(h.shape)}; step one time slice x[:, t] at a time (the layers do the loop)"
+        )
+    H = h.shape[1]
+    if w_ih.shape != (gates * H, x.shape[1]) or w_hh.shape != (gates * H, H):
+        raise ShapeError(
+            f"{name} with I={x.shape[1]}, H={H} needs w_ih ({gates * H}, {x.shape[1]}) and w_hh "
+            f"({gates * H}, {H}) (rows stacked per gate), got {tuple(w_ih.shape)} and "
+            f"{tuple(w_hh.shape)}"
+        )
+
+
+def ln_lstm_cell(
+    x: Tensor, state: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Tensor,
+    gamma_ih: Tensor | None = None, beta_ih: Tensor | None = None,
+    gamma_hh: Tensor | None = None, beta_hh: Tensor | None = None,
+    gamma_c: Tensor | None = None, beta_c: Tensor | None = None,
+    bias: Tensor | None = None, eps: float = 1e-5,
+) -> tuple[Tensor, Tensor]:
+    r"""One layer-normalised LSTM step (Ba, Kiros & Hinton 2016, "Layer Normalization", §3.1 and
+    the LN-LSTM of its supplementary material).
+
+    With :math:`\mathrm{LN}(a;\gamma,\beta) = \gamma \odot \frac{a-\mu}{\sqrt{\sigma^2+\epsilon}}
+    + \beta`, where :math:`\mu = \frac1D\sum_k a_k` and :math:`\sigma^2 = \frac1D\sum_k(a_k-\mu)^2`
+    are taken over the :math:`D` features of one sample (the book's R7, l. 9945-9949, which has
+    no :math:`\epsilon`; erratum E6):
+
+    .. math::
+        \begin{pmatrix} a_i \\ a_f \\ a_g \\ a_o \end{pmatrix}
+            &= \mathrm{LN}(W_{ih} x_t;\gamma_{ih},\beta_{ih})
+             + \mathrm{LN}(W_{hh} h_{t-1};\gamma_{hh},\beta_{hh}) + b \\
+        C_t &= \sigma(a_f) \odot C_{t-1} + \sigma(a_i) \odot \tanh(a_g) \\
+        h_t &= \sigma(a_o) \odot \tanh\big(\mathrm{LN}(C_t;\gamma_c,\beta_c)\big)
+
+    As in the paper, each projection is normalised as one :math:`4H` vector (all four gates
+    together, gains and biases of size :math:`4H`); the cell state is carried *un*-normalised and
+    only its read-out is normalised (gain and bias of size :math:`H`). The gate maths is
+    :func:`lstm_cell`'s, rows stacked (i, f, g, o) as in PyTorch. The projections have no bias of
+    their own (it would be removed by the mean subtraction); :math:`\beta_{ih}+\beta_{hh}` plays
+    the role of the gate bias, so the paper's extra ``bias`` :math:`b` (4H,) is optional.
+
+    Because :math:`\mathrm{LN}(\alpha a) = \mathrm{LN}(a)` for :math:`\alpha > 0` (up to
+    :math:`\epsilon`), the step is invariant to rescaling :math:`W_{ih}` or :math:`W_{hh}`
+    (paper §5.1, weight re-scaling).
+
+    ``x (B, I)``, ``state = (h (B, H), c (B, H))``, ``w_ih (4H, I)``, ``w_hh (4H, H)``,
+    ``gamma_ih, beta_ih, gamma_hh, beta_hh (4H,)``, ``gamma_c, beta_c (H,)`` (``None``: gain 1,
+    bias 0) → ``(h_t (B, H), C_t (B, H))``.
+    """
+    h, c = state
+    _check_ln_cell("ln_lstm_cell", x, h, w_ih, w_hh, 4)
+    H = h.shape[1]
+    gates = (layer_norm(x @ w_ih.t(), 4 * H, gamma_ih, beta_ih, eps)
+             + layer_norm(h @ w_hh.t(), 4 * H, gamma_hh, beta_hh, eps))  # (B, 4H)
+    if bias is not None:
+        gates = gates + bias
+    o, c_new = _lstm_gates(gates, c)
+    h_new = o * torch.tanh(layer_norm(c_new, H, gamma_c, beta_c, eps))
+    return h_new, c_new
+
+
+def ln_gru_cell(
+    x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
+    gamma_ih: Tensor | None = None, beta_ih: Tensor | None = None,
+    gamma_hh: Tensor | None = None, beta_hh: Tensor | None = None,
+    eps: float = 1e-5, z_keeps_previous: bool = True,
+) -> Tensor:
+    r"""One layer-normalised GRU step: the input and recurrent projections are normalised
+    separately, as in the LN-LSTM of Ba, Kiros & Hinton (2016, §3.1):
+
+    .. math::
+        \begin{pmatrix} x_r \\ x_z \\ x_n \end{pmatrix}
+            &= \mathrm{LN}(W_{ih} x_t;\gamma_{ih},\beta_{ih}), \qquad
+        \begin{pmatrix} u_r \\ u_z \\ u_n \end{pmatrix}
+            = \mathrm{LN}(W_{hh} h_{t-1};\gamma_{hh},\beta_{hh}) \\
+        r_t &= \sigma(x_r + u_r), \qquad z_t = \sigma(x_z + u_z), \qquad
+            \tilde h_t = \tanh(x_n + r_t \odot u_n) \\
+        h_t &= (1 - z_t) \odot \tilde h_t + z_t \odot h_{t-1}
+            \quad\text{(``z_keeps_previous=True``, PyTorch)}\quad\text{or}\quad
+            (1 - z_t) \odot h_{t-1} + z_t \odot \tilde h_t \quad\text{(the book)}
+
+    with :math:`\mathrm{LN}` as in :func:`ln_lstm_cell`, each projection normalised as one
+    :math:`3H` vector. The reset gate is applied *after* the recurrent product (Exercise 7,
+    l. 12950; :func:`gru_cell` ``reset_after=True``): only then is :math:`W_{hh}h_{t-1}` one
+    projection of :math:`h_{t-1}` that can be normalised like the LSTM's. The paper gives no
+    LN-GRU; this is the direct transfer of its LSTM recipe. Rows stacked (r, z, n).
+
+    ``x (B, I)``, ``h (B, H)``, ``w_ih (3H, I)``, ``w_hh (3H, H)``, gains and biases ``(3H,)``
+    (``None``: gain 1, bias 0) → ``h_t (B, H)``.
+    """
+    _check_ln_cell("ln_gru_cell", x, h, w_ih, w_hh, 3)
+    G = 3 * h.shape[1]
+    gx = layer_norm(x @ w_ih.t(), G, gamma_ih, beta_ih, eps)
+    gh = layer_norm(h @ w_hh.t(), G, gamma_hh, beta_hh, eps)
+    return _gru_gates_reset_after(gx, gh, h, z_keeps_previous)
 
 
 def unroll(
