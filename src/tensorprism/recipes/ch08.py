@@ -11,6 +11,7 @@
 ``ch08-karate``            semi-supervised GCN, spectral and embedding communities, PageRank
 ``ch08-explain``           saliency and GNNExplainer for a Cora prediction, plotted subgraph
 ``ch08-superpixels``       MNIST digits as SLIC superpixel graphs classified by GIN (§8.10)
+``ch08-sentiment-graph``   SST-2 sentences as word co-occurrence graphs, GCN vs no-edge baseline (§8.8)
 =========================  ===================================================================
 """
 
