@@ -121,3 +121,13 @@ def test_full_batch_masked_task_sees_its_split():
                 **QUIET).fit()
     assert t.global_step == 30 and task.seen == {"train", "val", "test"}
     assert t.final_metrics["val/acc"] > 0.9 and t.final_metrics["test/acc"] > 0.9
+
+
+def test_a_task_without_training_step_cannot_be_instantiated():
+    from tensorprism.train.tasks import Task
+
+    class Incomplete(Task):
+        pass
+
+    with pytest.raises(TypeError, match="training_step"):
+        Incomplete()

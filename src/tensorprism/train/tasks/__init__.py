@@ -18,6 +18,7 @@ self-supervised (EMA) and VAE tasks written against this interface.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +67,7 @@ def split_batch(batch: Any) -> tuple[Any, Any]:
     return batch, None
 
 
-class Task:
+class Task(abc.ABC):
     """Base class of a learning paradigm.
 
     Override :meth:`training_step` (required) and, as needed, :meth:`evaluation_step`,
@@ -96,9 +97,9 @@ class Task:
         self.trainer = trainer
 
     # --- training --------------------------------------------------------------------------
+    @abc.abstractmethod
     def training_step(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
         """Return ``{"loss": scalar tensor, ...}``; other scalar entries are logged as ``train/<key>``."""
-        raise NotImplementedError(f"{type(self).__name__} must implement training_step")
 
     def configure_optimizers(self, model: nn.Module, build: Callable[..., torch.optim.Optimizer]):
         """Optimisers for ``model``. ``build(params)`` makes the Trainer's configured optimiser.
