@@ -8,14 +8,13 @@ matches; unknown configuration keys raise :class:`~tensorprism.errors.ConfigErro
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from .errors import ConfigError, UnknownNameError, suggest
+from .errors import ConfigError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -39,21 +38,16 @@ class Entry(Generic[T]):
 
 
 def build_config(cls: type, values: dict[str, Any], owner: str = "") -> Any:
-    """Instantiate dataclass ``cls`` from ``values``, rejecting unknown keys with suggestions."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = [k for k in values if k not in names]
-    if unknown:
-        parts = []
-        for k in unknown:
-            close = suggest(k, names)
-            parts.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        where = f" for {owner!r}" if owner else ""
-        raise ConfigError(
-            f"unknown option {', '.join(parts)}{where}; valid options of {cls.__name__}: "
-            f"{', '.join(sorted(names))}"
-        )
+    """Instantiate dataclass ``cls`` from ``values``, each checked against its annotation and range.
+
+    Unknown keys and wrongly typed values raise :class:`ConfigError` naming the setting (see
+    :mod:`tensorprism.config` for the type and coercion rules).
+    """
+    from .config import validate_values
+
+    checked = validate_values(cls, values, owner=owner)
     try:
-        return cls(**values)
+        return cls(**checked)
     except TypeError as exc:  # e.g. a required field is missing
         raise ConfigError(f"cannot build {cls.__name__}{' for ' + owner if owner else ''}: {exc}") from exc
 

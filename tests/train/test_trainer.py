@@ -7,7 +7,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from train_helpers import QUIET, make_blobs, make_mlp
 
 from tensorprism.errors import ConfigError, NonFiniteError
-from tensorprism.train import Callback, Trainer
+from tensorprism.train import Callback, EarlyStopping, Trainer
 from tensorprism.train.tasks import Task, split_batch
 from tensorprism.train.trainer import resolve_precision
 
@@ -65,8 +65,8 @@ def test_nan_loss_stops_with_a_clear_message(blobs, every):
 
 
 def test_early_stopping_stops_when_the_metric_stalls(blobs):
-    t = Trainer(make_mlp(), train_data=blobs, val_data=blobs, epochs=50, lr=0.0, early_stopping_patience=2,
-                **QUIET).fit()
+    t = Trainer(make_mlp(), train_data=blobs, val_data=blobs, epochs=50, lr=1e-7,
+                callbacks=[EarlyStopping(patience=2, min_delta=0.01)], **QUIET).fit()
     assert t.epoch == 3  # best at epoch 1, then two epochs without improvement
 
 

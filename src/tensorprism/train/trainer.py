@@ -21,18 +21,21 @@ import contextlib
 import dataclasses
 import itertools
 import math
+import os
 import sys
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 
+from ..config import setting, validate_dataclass, validate_values
 from ..errors import ConfigError, NonFiniteError, ShapeError
+from ..optim import OPTIMIZERS, make_optimizer, resolve_optimizer
 from ..registry import build_config
 from . import distributed as D
 from .callbacks import (
@@ -50,28 +53,30 @@ from .schedules import build_scheduler
 from .seeding import rng_state, seed_everything, set_rng_state
 from .tasks import Task, create_task
 
-OPTIMIZERS = {
-    "sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-    "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad, "adadelta": torch.optim.Adadelta,
-    "adamax": torch.optim.Adamax, "nadam": torch.optim.NAdam, "radam": torch.optim.RAdam,
-}
+PRECISIONS = ("auto", "32", "bf16", "16")
 
 
 @dataclass
 class TrainerConfig:
     """Everything that controls a training run (all overridable from YAML / ``key=value``).
 
+    Every field is checked by type and range when the config is built (one schema,
+    :mod:`tensorprism.config`); a bad value raises :class:`~tensorprism.errors.ConfigError` naming
+    it. :meth:`validate_settings` checks a partial mapping before anything is built.
+
     Attributes:
-        optimizer: one of ``sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, radam``.
+        optimizer: a name of :mod:`tensorprism.optim`'s table (``sgd, momentum, nesterov, adam,
+            adamw, rmsprop, adagrad, adadelta, adamax, nadam, radam, ...``) or a callable
+            ``fn(params, lr=..., **kw) -> Optimizer``.
         optimizer_kwargs: extra optimiser arguments (``momentum``, ``betas``...).
-        lr, weight_decay: base learning rate and weight decay.
-        epochs: number of passes over ``train_data``; ``max_steps`` stops earlier if set.
+        lr (> 0), weight_decay (>= 0): base learning rate and weight decay.
+        epochs (>= 1): number of passes over ``train_data``; ``max_steps`` stops earlier if set.
         batch_size: examples per batch *per process* (the global batch is ``batch_size ×
             world_size × accumulate``).
         scheduler: ``None`` or a name or ``{"name": ..., **options}`` from
             :mod:`tensorprism.train.schedules`; ``scheduler_interval`` is ``"step"`` or ``"epoch"``.
-        grad_clip_norm: clip the global gradient L2 norm (or each tensor's, with
-            ``grad_clip_per_tensor``) to this value; ``grad_clip_value`` clamps each element.
+        grad_clip_norm (> 0): clip the global gradient L2 norm (or each tensor's, with
+            ``grad_clip_per_tensor``) to this value; ``grad_clip_value`` (> 0) clamps each element.
         accumulate: batches whose gradients are summed (loss divided by ``accumulate``) per step.
         precision: ``"auto"`` (bf16 autocast on GPUs that support it, fp16 + loss scaling on older
             GPUs, fp32 on CPUs, where bf16 is emulated and slower), ``"32"``, ``"bf16"``, ``"16"``.
@@ -79,79 +84,108 @@ class TrainerConfig:
         device: ``"auto"`` (CUDA, then MPS, then CPU) or a torch device string.
         seed, deterministic: seeding (see :func:`~tensorprism.train.seeding.seed_everything`).
         out_dir: run directory (config.yaml, metrics.jsonl, checkpoints/, plots/, report.md);
-            ``None`` keeps everything in memory.
+            ``None`` keeps everything in memory. A directory that already holds a run is refused
+            unless ``overwrite=True`` (its run files are replaced) or the run is resumed.
+        val_every: validate every N epochs; ``val_every_steps`` also every N optimiser steps.
         checkpoint_every_steps: also write ``last`` every N optimiser steps (mid-epoch resume).
-        early_stopping_patience: stop after that many epochs without improvement of ``monitor``.
+        early_stopping_patience: stop after that many validations without improvement of ``monitor``.
+        restore_best: keep an in-memory (CPU) copy of the best weights by ``monitor`` and load them
+            at the end of ``fit``; the final metrics are then those of the restored weights.
         monitor, mode: metric followed for the best checkpoint/early stopping (default: the task's).
         check_finite: raise :class:`~tensorprism.errors.NonFiniteError` when the loss is NaN/Inf.
         check_finite_every: read the losses back to the host (one sync) every N batches to check
             and log them; default 1 on CPUs (free there), 32 on accelerators (keeps the GPU queue
             full; a NaN is then reported up to 31 batches late, with its exact batch number).
+        progress: ``"auto"`` (a tqdm bar when stderr is a terminal or in a notebook, else one line
+            per epoch on stderr), ``True`` (always a bar, e.g. for CI logs or ``| tee``), ``False``
+            (no bar; the per-epoch lines go to the ``tensorprism.train`` logger only).
     """
 
-    optimizer: str = "adamw"
+    optimizer: str | Callable[..., Any] = "adamw"
     optimizer_kwargs: dict[str, Any] = field(default_factory=dict)
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    epochs: int = 10
-    max_steps: int | None = None
-    batch_size: int = 64
-    eval_batch_size: int | None = None
+    lr: float = setting(1e-3, gt=0)
+    weight_decay: float = setting(0.0, min=0)
+    epochs: int = setting(10, min=1)
+    max_steps: int | None = setting(None, min=1)
+    batch_size: int = setting(64, min=1)
+    eval_batch_size: int | None = setting(None, min=1)
     shuffle: bool = True
     drop_last: bool = False
-    num_workers: int = 0
+    num_workers: int = setting(0, min=0)
     scheduler: str | dict[str, Any] | None = None
-    scheduler_interval: str = "step"
-    grad_clip_norm: float | None = None
+    scheduler_interval: str = setting("step", choices=("step", "epoch"))
+    grad_clip_norm: float | None = setting(None, gt=0)
     grad_clip_per_tensor: bool = False
-    grad_clip_value: float | None = None
-    accumulate: int = 1
-    precision: str = "auto"
+    grad_clip_value: float | None = setting(None, gt=0)
+    accumulate: int = setting(1, min=1)
+    precision: str = setting("auto", choices=PRECISIONS)
     compile: bool | str = False
     device: str = "auto"
-    seed: int = 0
+    seed: int = setting(0, min=0, max=2**32 - 1)
     deterministic: bool = False
     out_dir: str | None = None
-    val_every: int = 1
-    checkpoint_every_steps: int | None = None
-    log_every_steps: int | None = None
-    early_stopping_patience: int | None = None
+    overwrite: bool = False
+    val_every: int = setting(1, min=1)
+    val_every_steps: int | None = setting(None, min=1)
+    checkpoint_every_steps: int | None = setting(None, min=1)
+    log_every_steps: int | None = setting(None, min=1)
+    early_stopping_patience: int | None = setting(None, min=1)
+    restore_best: bool = False
     monitor: str | None = None
-    mode: str | None = None
+    mode: str | None = setting(None, choices=("min", "max"))
     check_finite: bool = True
-    check_finite_every: int | None = None
-    progress: bool = True
+    check_finite_every: int | None = setting(None, min=1)
+    progress: bool | str = setting("auto", choices=(True, False, "auto"))
     tensorboard: bool = True
     plots: bool = True
 
     def __post_init__(self) -> None:
-        # YAML 1.1 reads `1e-3` as a string; accept numeric strings for the numeric settings.
-        for name in ("lr", "weight_decay", "grad_clip_norm", "grad_clip_value"):
-            value = getattr(self, name)
-            if isinstance(value, str):
-                try:
-                    setattr(self, name, float(value))
-                except ValueError:
-                    raise ConfigError(f"{name} must be a number, got {value!r}") from None
-        if self.accumulate < 1:
-            raise ConfigError(f"accumulate must be >= 1, got {self.accumulate}")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.scheduler_interval not in ("step", "epoch"):
-            raise ConfigError(f"scheduler_interval must be 'step' or 'epoch', got {self.scheduler_interval!r}")
-        if self.precision not in ("auto", "32", "bf16", "16"):
-            raise ConfigError(f"precision must be one of auto, 32, bf16, 16; got {self.precision!r}")
-        if isinstance(self.optimizer, str) and self.optimizer.lower() not in OPTIMIZERS:
-            from ..errors import suggest
+        if isinstance(self.out_dir, os.PathLike):
+            self.out_dir = os.fspath(self.out_dir)
+        validate_dataclass(self)
+        _check_names(self)
 
-            close = suggest(self.optimizer.lower(), OPTIMIZERS)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"unknown optimizer {self.optimizer!r}{hint}; choose one of {', '.join(OPTIMIZERS)}")
+    @classmethod
+    def validate_settings(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """Check a partial mapping of settings (e.g. ``{"epochs": -5}`` from ``prism resume``)
+        before anything is built or written; returns the coerced values, raises ConfigError."""
+        checked = validate_values(cls, values, owner="trainer", skip_defaults=False)
+        cls(**checked)  # the cross-table checks of __post_init__ (optimiser name, device string)
+        if "device" in checked:
+            resolve_device(checked["device"])
+        return checked
+
+
+def _check_names(cfg: TrainerConfig) -> None:
+    """Settings whose valid values live in other tables (the optimiser, the device string) or that
+    must not be empty (an empty ``out_dir`` would be the current directory)."""
+    for name in ("out_dir", "monitor"):
+        if getattr(cfg, name) is not None and not str(getattr(cfg, name)).strip():
+            raise ConfigError(f"{name} must be a non-empty string or null, got {getattr(cfg, name)!r}")
+    if isinstance(cfg.optimizer, str):
+        resolve_optimizer(cfg.optimizer)
+    if cfg.device != "auto":
+        try:
+            torch.device(cfg.device)
+        except (RuntimeError, ValueError):
+            raise ConfigError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', "
+                              f"got {cfg.device!r}") from None
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """The torch device for a ``device`` setting; a device this machine lacks is a ConfigError."""
     if str(device) != "auto":
-        return torch.device(device)
+        dev = torch.device(device)
+        if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+            have = f"{torch.cuda.device_count()} CUDA device(s)" if torch.cuda.is_available() else \
+                f"no CUDA (torch {torch.__version__})"
+            raise ConfigError(f"device={str(device)!r} is not available: this machine has {have}; "
+                              f"use device='cpu' or 'auto'")
+        if dev.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                      and torch.backends.mps.is_available()):
+            raise ConfigError(f"device={str(device)!r} is not available (no Apple MPS backend here); "
+                              f"use device='cpu' or 'auto'")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda", D.local_rank())
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -262,13 +296,13 @@ class Trainer:
         return self._loaders[split]
 
     def _build_optimizer(self, params: Any) -> torch.optim.Optimizer:
+        """The configured optimiser over ``params`` (``build`` in ``Task.configure_optimizers``)."""
         cfg = self.config
-        opt = cfg.optimizer
-        kwargs = {"lr": cfg.lr, **cfg.optimizer_kwargs}
-        if cfg.weight_decay:
-            kwargs["weight_decay"] = cfg.weight_decay
-        cls = opt if callable(opt) else OPTIMIZERS[opt.lower()]
-        return cls(params, **kwargs)
+        if callable(cfg.optimizer):
+            kwargs = {"lr": cfg.lr, **({"weight_decay": cfg.weight_decay} if cfg.weight_decay else {})}
+            return cfg.optimizer(params, **kwargs, **cfg.optimizer_kwargs)
+        return make_optimizer(cfg.optimizer, params, lr=cfg.lr, weight_decay=cfg.weight_decay or None,
+                              **cfg.optimizer_kwargs)
 
     def _callbacks(self) -> list[Callback]:
         """Early stopping, the user's callbacks, then logging/checkpointing (which must see the
