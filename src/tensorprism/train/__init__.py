@@ -15,6 +15,7 @@ from .callbacks import (
     Callback,
     Checkpoint,
     EarlyStopping,
+    EpochLines,
     JSONLLogger,
     LRMonitor,
     ProgressBar,
@@ -23,6 +24,7 @@ from .callbacks import (
     TimeLimit,
 )
 from .checkpoint import (
+    RunLock,
     load_model,
     load_weights,
     read_checkpoint,
@@ -37,7 +39,7 @@ from .trainer import Trainer, TrainerConfig
 
 __all__ = [
     "Trainer", "TrainerConfig", "Task", "TASKS", "register_task", "create_task", "list_tasks",
-    "Callback", "Checkpoint", "EarlyStopping", "JSONLLogger", "LRMonitor", "ProgressBar",
+    "Callback", "Checkpoint", "EarlyStopping", "EpochLines", "RunLock", "JSONLLogger", "LRMonitor", "ProgressBar",
     "RunArtifacts", "TensorBoardLogger", "TimeLimit", "save_checkpoint", "read_checkpoint", "resolve_checkpoint",
     "load_model", "load_weights", "FullBatch", "ResumableSampler", "build_scheduler",
     "schedule_factor", "seed_everything", "NonFiniteError",

@@ -13,12 +13,22 @@ Hooks (``trainer`` exposes ``epoch``, ``global_step``, ``batch_in_epoch``, ``mod
   whether an optimiser step just happened)
 * ``on_epoch_end(trainer, logs)``: after training and validation of an epoch; ``logs`` holds the
   epoch's metrics (``train/loss``, ``val/acc``...). ``trainer.epoch`` already counts this epoch.
+* ``on_step_validation(trainer, logs)``: after a validation inside an epoch (every
+  ``val_every_steps`` optimiser steps); ``logs`` holds the ``val/...`` scalars.
+* ``setup_wrap(trainer, model, optimizers, loaders) -> (model, optimizers, loaders)``: once, before
+  training, after the task built its optimisers. Return replacements to wrap them, e.g. DP-SGD à la
+  Opacus (``make_private(module, optimizer, data_loader)``). ``loaders`` is
+  ``{"train": ..., "val": ..., "test": ...}``; the returned model is the one the task calls
+  (``trainer.model`` stays the plain module, which checkpoints save), schedules are built over the
+  returned optimisers, and DDP/``torch.compile`` wrap the returned model.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +47,13 @@ class Callback:
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None: ...
 
     def on_fit_end(self, trainer: Trainer) -> None: ...
+
+    def on_step_validation(self, trainer: Trainer, logs: dict[str, float]) -> None: ...
+
+    def setup_wrap(self, trainer: Trainer, model: Any, optimizers: list[Any], loaders: dict[str, Any]
+                   ) -> tuple[Any, list[Any], dict[str, Any]]:
+        """Replace the model the task calls, the optimisers and the loaders (default: unchanged)."""
+        return model, optimizers, loaders
 
     def state_dict(self) -> dict[str, Any]:
         return {}
@@ -130,15 +147,22 @@ class Checkpoint(Callback):
 
     def on_train_batch_end(self, trainer: Trainer, outputs: dict[str, Any]) -> None:
         n = self.every_n_steps
-        inside_epoch = trainer.batch_in_epoch < trainer.batches_per_epoch  # the epoch end saves anyway
+        total = trainer.batches_per_epoch  # None for unsized data: the epoch's end is not known ahead
+        inside_epoch = total is None or trainer.batch_in_epoch < total  # the epoch end saves anyway
         if n and trainer.at_step_boundary and trainer.global_step % n == 0 and inside_epoch:
             trainer.save_checkpoint("last")
 
-    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+    def _save_if_best(self, trainer: Trainer, logs: dict[str, float]) -> None:
         key, value = _monitored(trainer, logs, self.monitor)
         if self.save_best and value is not None and _improved(value, self.best, self.mode or trainer.mode):
             self.best = value
             trainer.save_checkpoint("best", metrics=logs)
+
+    def on_step_validation(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        self._save_if_best(trainer, logs)
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        self._save_if_best(trainer, logs)
         trainer.save_checkpoint("last", metrics=logs)
 
     def state_dict(self) -> dict[str, Any]:
@@ -183,6 +207,10 @@ class JSONLLogger(Callback):
             record.update({f"train/{k}": float(v.detach() if hasattr(v, "detach") else v)
                            for k, v in outputs.items() if _is_scalar(v)})
             self.write(record)
+
+    def on_step_validation(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        self.write({"epoch": trainer.epoch, "batch": trainer.batch_in_epoch, "step": trainer.global_step,
+                    "lr": trainer.lr, **logs})
 
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
         self.write({"epoch": trainer.epoch, "step": trainer.global_step, "lr": trainer.lr, **logs})
@@ -230,8 +258,23 @@ class TensorBoardLogger(Callback):
             self.writer.close()
 
 
+def progress_visible() -> bool:
+    """Whether a person would see a progress bar: stderr is a terminal, or we run in a notebook."""
+    if sys.stderr is not None and hasattr(sys.stderr, "isatty") and sys.stderr.isatty():
+        return True
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return type(shell).__name__ == "ZMQInteractiveShell"  # Jupyter / VS Code / Colab kernels
+
+
+def epoch_line(trainer: Trainer, logs: dict[str, Any]) -> str:
+    """``epoch 3/10  train/loss 0.3121  val/acc 0.9712  (12.4 s)``"""
+    shown = "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if isinstance(v, float))
+    return f"epoch {trainer.epoch}/{trainer.config.epochs}  {shown}  ({trainer.elapsed:.1f} s)"
+
+
 class ProgressBar(Callback):
-    """A tqdm bar per epoch with the running loss, samples/s and tqdm's ETA."""
+    """A tqdm bar per epoch (``tqdm.auto``: a widget in notebooks) with the running loss, samples/s
+    and tqdm's ETA, then one line with the epoch's metrics."""
 
     def __init__(self, refresh_every: int = 10, mininterval: float = 0.1):
         self.refresh_every, self.mininterval = refresh_every, mininterval
@@ -243,7 +286,7 @@ class ProgressBar(Callback):
 
         self.bar = tqdm(total=trainer.batches_per_epoch, initial=trainer.batch_in_epoch,
                         desc=f"epoch {trainer.epoch + 1}/{trainer.config.epochs}", unit="batch",
-                        leave=False, dynamic_ncols=True, mininterval=self.mininterval)
+                        leave=False, dynamic_ncols=True, mininterval=self.mininterval, file=sys.stderr)
         self._t, self._n = time.perf_counter(), 0
 
     def on_train_batch_end(self, trainer: Trainer, outputs: dict[str, Any]) -> None:
@@ -257,8 +300,29 @@ class ProgressBar(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        shown = "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if isinstance(v, float))
-        trainer.log(f"epoch {trainer.epoch}/{trainer.config.epochs}  {shown}")
+        trainer.log(epoch_line(trainer, logs))
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        if self.bar is not None:  # stopped inside an epoch
+            self.bar.close()
+            self.bar = None
+
+
+class EpochLines(Callback):
+    """Without a bar: one line per epoch with its metrics and the elapsed time, on stderr
+    (``stderr=True``, for logs and ``| tee``) or to the ``tensorprism.train`` logger at INFO level."""
+
+    logger = logging.getLogger("tensorprism.train")
+
+    def __init__(self, stderr: bool = True):
+        self.stderr = stderr
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        line = epoch_line(trainer, logs)
+        if self.stderr:
+            trainer.log(line)
+        else:
+            self.logger.info(line)
 
 
 class LRMonitor(Callback):
@@ -274,7 +338,7 @@ class RunArtifacts(Callback):
     classification) plus a short ``report.md`` in the run directory."""
 
     def on_fit_end(self, trainer: Trainer) -> None:
-        from ..viz.training import plot_confusion_matrix, plot_metrics
+        from .plots import plot_confusion_matrix, plot_metrics
 
         out = trainer.out_dir
         plots = plot_metrics(out / "metrics.jsonl", out / "plots")

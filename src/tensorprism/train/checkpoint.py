@@ -10,14 +10,26 @@ file and never unpickles anything.
 
 Files are written atomically: to a temporary file in the same directory, flushed to disk, then
 moved over the destination with :func:`os.replace`, so a crash (or SIGKILL) mid-write leaves the
-previous checkpoint intact.
+previous checkpoint intact. They get the permissions of any file the user creates (``0o666`` less
+the umask), not ``mkstemp``'s private ``0o600``.
+
+Integrity: the header also holds a SHA-256 over every tensor's name, dtype, shape and bytes
+(:func:`content_hash`); :func:`read_checkpoint` recomputes it and raises
+:class:`~tensorprism.errors.CheckpointError` on a mismatch, so a flipped bit in a weight is never
+evaluated silently. A broken header, a missing tensor reference or weights of the wrong dtype or
+shape for the model are clear ``CheckpointError``\ s too.
+
+Run directories: :class:`RunLock` (``<out_dir>/.lock``, an exclusive ``flock`` holding the pid) keeps
+two runs, or a run and a resume, from writing the same directory at once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import tempfile
+import secrets
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,9 +37,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 
 FORMAT = "tensorprism-checkpoint/1"
+HASH_KEY = "tensorprism_sha256"
 _TENSOR, _NDARRAY, _TUPLE, _ITEMS = "__tensor__", "__ndarray__", "__tuple__", "__items__"
 
 
@@ -79,11 +92,16 @@ def decode_state(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` then atomically move the temporary file onto ``path``."""
+    """Call ``write(tmp_path)`` then atomically move the temporary file onto ``path``.
+
+    The temporary file ``.<name>.<random>.tmp`` is created with mode ``0o666`` (the umask applies,
+    as for any file the user creates); :func:`clean_temporary_files` removes those a killed writer
+    left behind.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         write(tmp)
         with open(tmp, "rb+") as fh:
@@ -93,6 +111,18 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def clean_temporary_files(folder: str | os.PathLike) -> list[Path]:
+    """Remove the ``.*.tmp`` files :func:`atomic_write` leaves when killed mid-write (call it only
+    while holding the folder's :class:`RunLock`, so no live writer is interrupted)."""
+    removed = []
+    for sub in (Path(folder), Path(folder) / "checkpoints"):
+        if sub.is_dir():
+            for tmp in sub.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+    return removed
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -116,17 +146,29 @@ def _unshare(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def content_hash(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the tensors' names, dtypes, shapes and bytes, in name order (hex string)."""
+    h = hashlib.sha256()
+    for key in sorted(tensors):
+        t = tensors[key].detach().cpu().contiguous()
+        h.update(f"{key}|{str(t.dtype).replace('torch.', '')}|{tuple(t.shape)}|".encode())
+        if t.numel():
+            h.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
+    return h.hexdigest()
+
+
 def save_checkpoint(path: str | os.PathLike, model_state: dict[str, torch.Tensor],
                     state: dict[str, Any]) -> Path:
-    """Write ``model_state`` and the JSON-able-with-tensors ``state`` to ``path`` atomically."""
+    """Write ``model_state`` and the JSON-able-with-tensors ``state`` to ``path`` atomically,
+    with the tensors' :func:`content_hash` in the header."""
     from safetensors.torch import save_file
 
     path = Path(path)
     tensors: dict[str, torch.Tensor] = {f"model.{k}": v for k, v in model_state.items()}
     meta = {"format": FORMAT, **encode_state(state, tensors, "state")}
     tensors = _unshare(tensors)
-    text = json.dumps(meta)
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"tensorprism": text}))
+    header = {"tensorprism": json.dumps(meta), HASH_KEY: content_hash(tensors)}
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=header))
     atomic_write_text(path.with_suffix(".json"), json.dumps(_readable(meta), indent=1))
     return path
 
@@ -138,35 +180,55 @@ def _readable(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """``(model_state, state)`` of a checkpoint file (never unpickles)."""
-    from safetensors import SafetensorError
+    """``(model_state, state)`` of a checkpoint file (never unpickles).
+
+    Raises :class:`CheckpointError` when the file is not safetensors, its header is not valid JSON,
+    its tensors do not match the stored content hash, or the state references a missing tensor.
+    """
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}; expected a .safetensors file written by the Trainer")
     try:
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="pt") as fh:
             header = fh.metadata() or {}
         tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path} is not a readable safetensors checkpoint: {exc}") from exc
     if "tensorprism" not in header:
         # Plain weights (e.g. exported by another library): accept them as a model state.
         return tensors, {}
-    meta = json.loads(header["tensorprism"])
-    if meta.pop("format", None) != FORMAT:
+    stored = header.get(HASH_KEY)
+    if stored is None:
+        warnings.warn(f"{path} was written without a content hash (an older tensorprism): its tensors "
+                      f"cannot be verified", stacklevel=2)
+    elif content_hash(tensors) != stored:
+        raise CheckpointError(
+            f"{path} is corrupt: its tensors do not match the content hash stored when it was written "
+            f"(a changed bit, an edited or partly copied file); use another checkpoint (e.g. best/last) "
+            f"or retrain")
+    try:
+        meta = json.loads(header["tensorprism"])
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path} has a broken metadata header (not valid JSON: {exc}); the file "
+                              f"was edited or damaged, use another checkpoint") from None
+    if not isinstance(meta, dict) or meta.pop("format", None) != FORMAT:
         raise CheckpointError(f"{path} has an unknown checkpoint format; expected {FORMAT}")
     model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    return model_state, decode_state(meta, tensors)
+    try:
+        return model_state, decode_state(meta, tensors)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path} has a broken metadata header: it refers to tensor {exc} that "
+                              f"the file does not hold; use another checkpoint") from None
 
 
 def resolve_checkpoint(path: str | os.PathLike, prefer: str = "last") -> Path:
     """A checkpoint file from a file path, a run directory or its ``checkpoints/`` folder.
 
-    In a directory, ``<prefer>.safetensors`` is taken if present, else ``last.safetensors``.
+    In a directory, ``<prefer>.safetensors`` is taken if present, else ``last`` then ``best``;
+    taking another checkpoint than ``prefer`` warns, naming the one taken.
     """
     p = Path(path)
     if p.is_file():
@@ -175,6 +237,9 @@ def resolve_checkpoint(path: str | os.PathLike, prefer: str = "last") -> Path:
         for name in (prefer, "last", "best"):
             candidate = folder / f"{name}.safetensors"
             if candidate.is_file():
+                if name != prefer:
+                    warnings.warn(f"{folder} has no {prefer}.safetensors; using {candidate.name} instead",
+                                  stacklevel=2)
                 return candidate
     raise CheckpointError(
         f"no checkpoint found at {p}: expected a .safetensors file or a run directory containing "
@@ -201,22 +266,96 @@ def load_model(path: str | os.PathLike, prefer: str = "last", map_location: str 
 
 def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor] | str | os.PathLike,
                  source: str = "") -> torch.nn.Module:
-    """Load a state dict (or a checkpoint file's weights) with a clear error on mismatch."""
+    """Load a state dict (or a checkpoint file's weights) with a clear error on any mismatch
+    (missing or unexpected keys, shapes, or a floating/integer dtype kind that differs)."""
     if not isinstance(weights, dict):
         source = str(weights)
         weights, _ = read_checkpoint(resolve_checkpoint(weights))
+    where = source or "the checkpoint"
+    own = model.state_dict()
+    for key, value in weights.items():
+        mine = own.get(key)
+        if mine is not None and (not isinstance(value, torch.Tensor)
+                                 or value.is_floating_point() != mine.is_floating_point()):
+            got = value.dtype if isinstance(value, torch.Tensor) else type(value).__name__
+            raise CheckpointError(f"weights from {where} do not fit {type(model).__name__}: {key!r} is "
+                                  f"{got} in the checkpoint but {mine.dtype} in the model")
     try:
         model.load_state_dict(weights)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
         raise CheckpointError(
-            f"weights from {source or 'the checkpoint'} do not fit {type(model).__name__}: "
+            f"weights from {where} do not fit {type(model).__name__}: "
             f"{' '.join(line.strip() for line in first[:3])}"
         ) from exc
     return model
 
 
+#: files whose presence means a directory holds a run (refused as out_dir unless overwritten/resumed)
+RUN_MARKERS = ("config.yaml", "metrics.jsonl", "checkpoints")
+#: everything a run writes into its directory (what ``overwrite=True`` replaces)
+RUN_FILES = (*RUN_MARKERS, "report.md", "plots", "tensorboard")
+
+
+def remove_run_files(out_dir: str | os.PathLike) -> None:
+    """Delete the files and folders a run wrote in ``out_dir`` (only those: other files stay)."""
+    import shutil
+
+    for name in RUN_FILES:
+        target = Path(out_dir) / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+
+
+class RunLock:
+    """An exclusive lock on a run directory for the life of a run: ``<out_dir>/.lock``.
+
+    Holds an ``fcntl.flock`` (released by the OS if the process dies, so a stale file never blocks)
+    and the holder's pid, which the error names. Use as a context manager or ``acquire``/``release``.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike):
+        self.path = Path(out_dir) / ".lock"
+        self._fh = None
+
+    def acquire(self) -> RunLock:
+        import fcntl
+
+        if self._fh is not None:
+            return self
+        fh = open(self.path, "a+")  # noqa: SIM115 - held open for the life of the run
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            fh.close()
+            raise ConfigError(
+                f"{self.path.parent} is in use by another run (pid {holder}); wait for it to finish, "
+                f"stop it, or choose another out_dir") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()  # closing drops the flock
+            self._fh = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
 __all__ = [
     "save_checkpoint", "read_checkpoint", "resolve_checkpoint", "load_model", "load_weights",
-    "encode_state", "decode_state", "atomic_write", "atomic_write_text",
+    "encode_state", "decode_state", "atomic_write", "atomic_write_text", "content_hash",
+    "clean_temporary_files", "RunLock", "RUN_MARKERS", "RUN_FILES", "remove_run_files",
 ]

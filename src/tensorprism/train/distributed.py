@@ -67,6 +67,42 @@ def all_gather_object(obj):
     return out
 
 
+def broadcast_tensors(tensors: list[torch.Tensor], src: int = 0) -> None:
+    """Copy rank ``src``'s values into ``tensors`` on every process (a no-op on one process)."""
+    if not is_distributed():
+        return
+    with torch.no_grad():
+        for t in tensors:
+            dist.broadcast(t.data, src=src)
+
+
+def average_gradients(params: list[torch.Tensor]) -> None:
+    """Average the gradients of ``params`` over processes, as DDP would, in one flat all-reduce.
+
+    A parameter with a gradient on some process but not on this one counts as a zero gradient here;
+    a parameter without a gradient anywhere keeps ``grad=None`` (so the optimiser skips it).
+    """
+    if not is_distributed() or not params:
+        return
+    has = torch.tensor([p.grad is not None for p in params], dtype=torch.float32, device=params[0].device)
+    dist.all_reduce(has)
+    grads = []
+    for p, present in zip(params, has.tolist(), strict=True):
+        if present:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            grads.append(p.grad)
+    if not grads:
+        return
+    from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+    flat = _flatten_dense_tensors(grads)
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    for g, avg in zip(grads, _unflatten_dense_tensors(flat, grads), strict=True):
+        g.copy_(avg)
+
+
 def barrier() -> None:
     if is_distributed():
         dist.barrier()

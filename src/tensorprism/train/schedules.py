@@ -86,7 +86,16 @@ SCHEDULES: dict[str, tuple[Callable[..., float], bool]] = {
 ALL_SCHEDULES = (*SCHEDULES, "onecycle")
 
 
-def schedule_factor(name: str, *, total: int, warmup: int = 0, warmup_start: float = 0.0,
+def _need_total(name: str, total: int | None) -> int:
+    if total is None:
+        raise ConfigError(f"LR schedule {name!r} needs the total number of optimiser steps, but the "
+                          f"training data has no length (an IterableDataset or unsized loader); set "
+                          f"max_steps, use scheduler_interval='epoch', or a schedule without a total "
+                          f"(step, exponential, noam, warmup)")
+    return total
+
+
+def schedule_factor(name: str, *, total: int | None, warmup: int = 0, warmup_start: float = 0.0,
                     **kwargs: Any) -> Callable[[int], float]:
     """``t -> η_t/η₀`` for schedule ``name``, optionally after ``warmup`` steps of linear warm-up.
 
@@ -104,7 +113,7 @@ def schedule_factor(name: str, *, total: int, warmup: int = 0, warmup_start: flo
         kwargs.setdefault("warmup", warmup or 4000)
         return lambda t: fn(t, **kwargs)
     if needs_total:
-        kwargs["total"] = max(total - warmup, 1)
+        kwargs["total"] = max(_need_total(name, total) - warmup, 1)
     try:
         fn(0, **kwargs)  # validate the arguments once, with a readable error
     except TypeError as exc:
@@ -115,8 +124,11 @@ def schedule_factor(name: str, *, total: int, warmup: int = 0, warmup_start: flo
                       else fn(t - warmup, **kwargs))
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, spec: str | dict | None, *, total: int):
+def build_scheduler(optimizer: torch.optim.Optimizer, spec: str | dict | None, *, total: int | None):
     """A PyTorch LR scheduler for ``spec`` over ``total`` units (steps or epochs).
+
+    ``total`` is ``None`` when it is unknown (unsized training data); schedules that need it then
+    raise :class:`ConfigError`.
 
     ``spec`` is a schedule name or a dict ``{"name": ..., **options}`` where options are the
     formula's keyword arguments plus ``warmup``/``warmup_start``; ``interval`` (``"step"`` or
@@ -132,7 +144,8 @@ def build_scheduler(optimizer: torch.optim.Optimizer, spec: str | dict | None, *
     if name == "onecycle":
         max_lr = [g["lr"] for g in optimizer.param_groups]
         try:
-            return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total, **options)
+            return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr,
+                                                       total_steps=_need_total(name, total), **options)
         except TypeError as exc:
             raise ConfigError(f"bad options for LR schedule 'onecycle': {exc}") from exc
     return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule_factor(name, total=total, **options))

@@ -31,10 +31,10 @@ from typing import Any, Callable
 
 import torch
 import torch.nn as nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from ..config import setting, validate_dataclass, validate_values
-from ..errors import ConfigError, NonFiniteError, ShapeError
+from ..errors import CheckpointError, ConfigError, NonFiniteError, ShapeError
 from ..optim import OPTIMIZERS, make_optimizer, resolve_optimizer
 from ..registry import build_config
 from . import distributed as D
@@ -42,12 +42,24 @@ from .callbacks import (
     Callback,
     Checkpoint,
     EarlyStopping,
+    EpochLines,
     JSONLLogger,
     ProgressBar,
     RunArtifacts,
     TensorBoardLogger,
+    progress_visible,
 )
-from .checkpoint import atomic_write_text, read_checkpoint, resolve_checkpoint, save_checkpoint
+from .checkpoint import (
+    RUN_MARKERS,
+    RunLock,
+    atomic_write_text,
+    clean_temporary_files,
+    load_weights,
+    read_checkpoint,
+    remove_run_files,
+    resolve_checkpoint,
+    save_checkpoint,
+)
 from .data import ResumableSampler, batch_size_of, to_device
 from .schedules import build_scheduler
 from .seeding import rng_state, seed_everything, set_rng_state
@@ -260,7 +272,13 @@ class Trainer:
         self.scaler: torch.amp.GradScaler | None = None
         self._loaders: dict[str, Any] = {}
         self._setup_done = False
-        self.batches_per_epoch = 0
+        self.batches_per_epoch: int | None = 0  # None: unsized training data (an IterableDataset)
+        self._grads_stale = True  # manual optimisation: zero all gradients before the next backward
+        self._frozen: dict[int, tuple[nn.Parameter, bool]] = {}  # toggle_optimizer's frozen params
+        self._last_val: tuple[int, dict[str, Any]] | None = None  # (global_step, val metrics)
+        self._best_score: float | None = None  # restore_best
+        self._best_state: dict[str, torch.Tensor] | None = None
+        self._lock: RunLock | None = None
         self._sync_every = cfg.check_finite_every or (1 if self.device.type == "cpu" else 32)
         self.model.to(self.device)
         self.forward_model: nn.Module = self.model
@@ -269,20 +287,28 @@ class Trainer:
     def _make_loader(self, data: Any, train: bool) -> Any:
         if data is None or isinstance(data, DataLoader):
             if isinstance(data, DataLoader) and train and self.distributed and not isinstance(
-                    data.sampler, torch.utils.data.DistributedSampler):
+                    data.sampler, torch.utils.data.DistributedSampler) and not isinstance(
+                    data.dataset, IterableDataset):
                 warnings.warn("a DataLoader without a DistributedSampler under torch.distributed: "
                               "every process will see the whole dataset", stacklevel=3)
             return data
-        if not isinstance(data, Dataset) and not hasattr(data, "__getitem__"):
-            raise ConfigError(f"expected a Dataset or DataLoader, got {type(data).__name__}")
         cfg = self.config
+        batch_size = cfg.batch_size if train else (cfg.eval_batch_size or cfg.batch_size)
+        if isinstance(data, IterableDataset):
+            # No sampler: the dataset yields its own order (shard by rank and seed by epoch inside
+            # it; ``set_epoch(epoch)`` is called when it has one). An epoch ends with the iterator.
+            return DataLoader(data, batch_size=batch_size, num_workers=cfg.num_workers,
+                              collate_fn=getattr(data, "collate_fn", None),
+                              pin_memory=self.device.type == "cuda")
+        if not isinstance(data, Dataset) and not hasattr(data, "__getitem__"):
+            raise ConfigError(f"expected a Dataset, an IterableDataset or a DataLoader, got {type(data).__name__}")
         sampler = ResumableSampler(data, num_replicas=self.world_size, rank=self.rank,
                                    shuffle=cfg.shuffle and train, seed=cfg.seed,
                                    drop_last=cfg.drop_last and train)
         # A private generator: creating loader iterators must not consume the global RNG, or a
         # resumed run would see different dropout masks than an uninterrupted one.
         return DataLoader(
-            data, batch_size=cfg.batch_size if train else (cfg.eval_batch_size or cfg.batch_size),
+            data, batch_size=batch_size,
             sampler=sampler, num_workers=cfg.num_workers, drop_last=cfg.drop_last and train,
             collate_fn=getattr(data, "collate_fn", None), pin_memory=self.device.type == "cuda",
             generator=torch.Generator().manual_seed(cfg.seed), persistent_workers=cfg.num_workers > 0,
@@ -306,7 +332,7 @@ class Trainer:
 
     def _callbacks(self) -> list[Callback]:
         """Early stopping, the user's callbacks, then logging/checkpointing (which must see the
-        state the other callbacks left), then plots/report and the progress bar."""
+        state the other callbacks left), then plots/report and the progress display."""
         cfg = self.config
         cbs: list[Callback] = []
         if cfg.early_stopping_patience:
@@ -319,35 +345,42 @@ class Trainer:
             cbs.append(Checkpoint(every_n_steps=cfg.checkpoint_every_steps))
             if cfg.plots:
                 cbs.append(RunArtifacts())
-        if cfg.progress and sys.stderr.isatty():
+        if cfg.progress is True or (cfg.progress == "auto" and progress_visible()):
             cbs.append(ProgressBar())
+        else:  # nobody sees a bar: one line per epoch (stderr for "auto", the logger for False)
+            cbs.append(EpochLines(stderr=cfg.progress == "auto"))
         return cbs
 
     def setup(self) -> None:
-        """Build loaders, optimisers, schedule, precision and wrappers (idempotent)."""
+        """Build loaders, optimisers, schedule, precision and wrappers (idempotent).
+
+        Order: callbacks, loaders, the task's optimisers, the callbacks' ``setup_wrap`` (which may
+        replace the model called by the task, the optimisers and the loaders, e.g. for DP-SGD),
+        then schedules over the final optimisers, loss scaling, DDP and ``torch.compile``.
+        """
         if self._setup_done:
             return
         cfg = self.config
-        train = self.loader("train")
-        if train is None:
+        self.callbacks = self._callbacks()
+        if self.loader("train") is None:
             raise ConfigError("Trainer.fit needs train_data")
-        self.batches_per_epoch = len(train)
-        if self.batches_per_epoch == 0:
-            raise ConfigError("train_data gives no batches (empty dataset, or drop_last with a "
-                              "dataset smaller than batch_size)")
         self.task.attach(self)
         opts = self.task.configure_optimizers(self.model, self._build_optimizer)
         self.optimizers = list(opts) if isinstance(opts, (list, tuple)) else [opts]
-        steps_per_epoch = math.ceil(self.batches_per_epoch / cfg.accumulate)
-        total = cfg.epochs if cfg.scheduler_interval == "epoch" else steps_per_epoch * cfg.epochs
-        if cfg.max_steps and cfg.scheduler_interval == "step":
-            total = min(total, cfg.max_steps)
-        self.schedulers = [s for s in (build_scheduler(o, cfg.scheduler, total=total) for o in self.optimizers)
-                           if s is not None]
+        fmodel = self._wrap()
+        self.batches_per_epoch = _length(self._loaders["train"])
+        if self.batches_per_epoch == 0:
+            raise ConfigError("train_data gives no batches (empty dataset, or drop_last with a "
+                              "dataset smaller than batch_size)")
+        self.schedulers = [s for s in (build_scheduler(o, cfg.scheduler, total=self._schedule_length())
+                                       for o in self.optimizers) if s is not None]
         if self.precision == "16" and self.device.type == "cuda":
             self.scaler = torch.amp.GradScaler("cuda")
-        fmodel: nn.Module = self.model
-        if self.distributed:
+        if self.distributed and self.task.manual_optimization:
+            # No DDP wrapper: a manual task may call sub-modules (model.generator) directly, which
+            # DDP's hooks would not see; optimizer_step averages the stepped parameters' gradients.
+            D.broadcast_tensors([*self.model.parameters(), *self.model.buffers()])
+        elif self.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -355,8 +388,28 @@ class Trainer:
         if cfg.compile:
             fmodel = torch.compile(fmodel, backend=cfg.compile if isinstance(cfg.compile, str) else "inductor")
         self.forward_model = fmodel
-        self.callbacks = self._callbacks()
         self._setup_done = True
+
+    def _wrap(self) -> nn.Module:
+        """Let each callback's ``setup_wrap`` replace the model the task calls, the optimisers and
+        the loaders; ``self.model`` stays the plain module (checkpoints, spec)."""
+        model: nn.Module = self.model
+        loaders = {split: self.loader(split) for split in ("train", "val", "test")}
+        for cb in self.callbacks:
+            model, opts, loaders = cb.setup_wrap(self, model, list(self.optimizers), dict(loaders))
+            self.optimizers = list(opts)
+        self._loaders.update(loaders)
+        return model
+
+    def _schedule_length(self) -> int | None:
+        """Schedule units (epochs, or optimiser steps); ``None`` when unknown (unsized data)."""
+        cfg = self.config
+        if cfg.scheduler_interval == "epoch":
+            return cfg.epochs
+        if self.batches_per_epoch is None:
+            return cfg.max_steps
+        total = math.ceil(self.batches_per_epoch / cfg.accumulate) * cfg.epochs
+        return min(total, cfg.max_steps) if cfg.max_steps else total
 
     # ------------------------------------------------------------------ helpers
     def autocast(self):
@@ -402,7 +455,15 @@ class Trainer:
         self.last_loss = values[-1]
 
     def backward(self, loss: torch.Tensor) -> None:
-        """Backpropagate ``loss`` (scaled for fp16); manual-optimisation tasks call this."""
+        """Backpropagate ``loss`` (scaled for fp16); manual-optimisation tasks call this.
+
+        In manual optimisation every gradient of the model is zeroed before the first backward
+        after an optimiser step (and at the start of each training step), so a loss never adds to
+        gradients left by another loss: several backward calls before one step still accumulate.
+        """
+        if self._grads_stale:
+            self.model.zero_grad(set_to_none=True)
+            self._grads_stale = False
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
         else:
@@ -426,7 +487,13 @@ class Trainer:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip_norm)
 
     def optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        """Clip, step and zero one optimiser (manual-optimisation tasks call this too)."""
+        """Clip, step and zero one optimiser (manual-optimisation tasks call this too).
+
+        Under torch.distributed in manual optimisation the gradients of ``optimizer``'s parameters
+        are first averaged across processes (the model is not DDP-wrapped then).
+        """
+        if self.distributed and self.task.manual_optimization:
+            D.average_gradients(_params_of(optimizer))
         self.clip_gradients(optimizer)
         if self.scaler is not None:
             self.scaler.step(optimizer)
@@ -434,6 +501,34 @@ class Trainer:
         else:
             optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        self._grads_stale = self.task.manual_optimization
+
+    def toggle_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        """Until :meth:`untoggle_optimizer`, only ``optimizer``'s parameters receive gradients: the
+        parameters of the other optimisers get ``requires_grad=False`` (as in Lightning), so e.g. a
+        generator loss computes no discriminator gradients."""
+        own = {id(p) for p in _params_of(optimizer)}
+        for other in self.optimizers:
+            for p in _params_of(other):
+                if id(p) not in own and id(p) not in self._frozen:
+                    self._frozen[id(p)] = (p, p.requires_grad)
+                    p.requires_grad_(False)
+
+    def untoggle_optimizer(self, optimizer: torch.optim.Optimizer | None = None) -> None:
+        """Give back ``requires_grad`` to the parameters :meth:`toggle_optimizer` froze."""
+        del optimizer  # one toggle at a time: everything frozen is restored
+        for p, flag in self._frozen.values():
+            p.requires_grad_(flag)
+        self._frozen.clear()
+
+    @contextlib.contextmanager
+    def toggled(self, optimizer: torch.optim.Optimizer):
+        """``with trainer.toggled(opt): loss = ...; trainer.backward(loss)`` (see toggle_optimizer)."""
+        self.toggle_optimizer(optimizer)
+        try:
+            yield optimizer
+        finally:
+            self.untoggle_optimizer(optimizer)
 
     def _no_sync(self, sync: bool):
         if self.distributed and not sync and hasattr(self.forward_model, "no_sync"):
@@ -461,6 +556,9 @@ class Trainer:
         self.batch_in_epoch += 1
         boundary = self.batch_in_epoch % cfg.accumulate == 0 or self.batch_in_epoch == self.batches_per_epoch
         if self.task.manual_optimization:
+            self._grads_stale = True
+            if self.distributed:  # like DDP's broadcast_buffers: rank 0's BatchNorm statistics
+                D.broadcast_tensors(list(self.model.buffers()))
             with self.autocast():
                 out = self.task.training_step(self.forward_model, batch)
             self._record_loss(out["loss"])
@@ -476,29 +574,53 @@ class Trainer:
                     self.optimizer_step(opt)
         self.at_step_boundary = boundary
         if boundary:
-            self.global_step += 1
-            self.task.on_after_optimizer_step(self.model, self.global_step)
-            if cfg.scheduler_interval == "step":
-                for s in self.schedulers:
-                    s.step()
+            self._end_of_step()
         return out
 
-    def _train_epoch(self) -> None:
+    def _end_of_step(self) -> None:
+        self.global_step += 1
+        self.task.on_after_optimizer_step(self.model, self.global_step)
+        if self.config.scheduler_interval == "step":
+            for s in self.schedulers:
+                s.step()
+
+    def _finish_partial_accumulation(self) -> None:
+        """An unsized epoch ended inside an accumulation group: step on what was accumulated
+        (a sized one knows its last batch in advance and steps there)."""
+        if self.task.manual_optimization or self.at_step_boundary or self.batch_in_epoch == 0:
+            return
+        if self.distributed:  # the last backward ran under no_sync
+            D.average_gradients([p for opt in self.optimizers for p in _params_of(opt)])
+        for opt in self.optimizers:
+            self.optimizer_step(opt)
+        self.at_step_boundary = True
+        self._end_of_step()
+
+    def _epoch_iterator(self) -> Any:
+        """This epoch's batches from the current position (a resumed run skips those seen)."""
         cfg = self.config
-        self.forward_model.train()
         loader = self.loader("train")
         start = self.batch_in_epoch
-        if isinstance(loader.sampler, ResumableSampler):
-            loader.sampler.set_epoch(self.epoch)
-            loader.sampler.set_position(start * cfg.batch_size)
+        sampler = getattr(loader, "sampler", None)
+        if isinstance(sampler, ResumableSampler):
+            sampler.set_epoch(self.epoch)
+            sampler.set_position(start * cfg.batch_size)
             loader.generator.manual_seed(cfg.seed * 100003 + self.epoch)
-            batches = iter(loader)
-        else:  # a user DataLoader: re-create the epoch's order, then skip what was already seen
-            if hasattr(loader.sampler, "set_epoch"):
-                loader.sampler.set_epoch(self.epoch)
-            batches = itertools.islice(iter(loader), start, None)
+            return iter(loader)
+        # a user DataLoader or an IterableDataset: re-create the epoch's order, skip what was seen
+        for owner in (sampler, getattr(loader, "dataset", None)):
+            if hasattr(owner, "set_epoch"):
+                owner.set_epoch(self.epoch)
+        return itertools.islice(iter(loader), start, None)
+
+    def _train_epoch(self) -> bool:
+        """Train until the epoch's data ends (True) or training must stop (False)."""
+        cfg = self.config
+        self.forward_model.train()
+        batches = self._epoch_iterator()
         self._call("on_train_epoch_start")
         self.task.split = "train"
+        finished = True
         for batch in batches:
             batch = to_device(batch, self.device)
             self.last_batch_size = batch_size_of(batch)
@@ -509,65 +631,141 @@ class Trainer:
                     raise self._first_batch_error(exc, batch) from exc
                 raise
             self._call("on_train_batch_end", out)
+            if cfg.val_every_steps and self.at_step_boundary and self.global_step % cfg.val_every_steps == 0:
+                self._validate_within_epoch()
             if self.should_stop or (cfg.max_steps and self.global_step >= cfg.max_steps and self.at_step_boundary):
                 self.should_stop = True
+                finished = False
                 break
+        if finished and self.batches_per_epoch is None:
+            self._finish_partial_accumulation()
         self._flush_losses()
+        return finished
+
+    def _validate_within_epoch(self) -> None:
+        """Validation every ``val_every_steps`` optimiser steps (callbacks: ``on_step_validation``)."""
+        if self.loader("val") is None:
+            return
+        val = self.evaluate("val")
+        self.task.split = "train"
+        self._last_val = (self.global_step, val)
+        logs = self.scalars(val)
+        self._track_best(logs)
+        self._call("on_step_validation", logs)
+
+    def _track_best(self, logs: dict[str, Any]) -> None:
+        """``restore_best``: keep a CPU copy of the weights when ``monitor`` improves."""
+        if not self.config.restore_best:
+            return
+        key = self.monitor if self.monitor in logs or "/" in self.monitor else f"val/{self.monitor}"
+        value = logs.get(key)
+        if value is None or not math.isfinite(value):
+            return
+        if self._best_score is None or (value < self._best_score if self.mode == "min" else value > self._best_score):
+            self._best_score = value
+            self._best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
 
     def fit(self, resume_from: str | Path | None = None) -> Trainer:
         """Train for ``config.epochs`` epochs (continuing from a checkpoint or run directory if given).
 
         Returns ``self``; ``self.history`` holds the per-epoch logs and ``self.final_metrics`` the
-        last validation (and test, when ``test_data`` was given) metrics.
+        last validation (and test, when ``test_data`` was given) metrics. With ``out_dir``, the run
+        directory is locked for the whole call, and one that already holds another run is refused
+        unless ``overwrite=True``.
         """
         cfg = self.config
         if resume_from is None:
             seed_everything(cfg.seed, cfg.deterministic)
         self.setup()
-        if resume_from is not None:
-            self.load_state(resume_from)
-        if self.is_main and self.out_dir is not None:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            self.write_config()
-        else:  # only rank 0 logs and writes; Checkpoint stays so every rank sends its RNG state
-            self.callbacks = [cb for cb in self.callbacks
-                              if not isinstance(cb, (JSONLLogger, TensorBoardLogger, RunArtifacts))]
+        try:
+            if self.is_main and self.out_dir is not None:
+                self._claim_out_dir(resume_from)
+            if resume_from is not None:
+                self.load_state(resume_from)
+            if self.is_main and self.out_dir is not None:
+                self.write_config()
+            if not self.is_main:  # only rank 0 logs and writes; Checkpoint stays (every rank's RNG)
+                self.callbacks = [cb for cb in self.callbacks if not isinstance(
+                    cb, (JSONLLogger, TensorBoardLogger, RunArtifacts, ProgressBar, EpochLines))]
+            self._fit_loop()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+        return self
+
+    def _fit_loop(self) -> None:
+        cfg = self.config
         t0 = time.perf_counter() - self.elapsed
         self._call("on_fit_start")
         logs: dict[str, Any] = {}
-        last_val: tuple[int, dict[str, Any]] | None = None
         while self.epoch < cfg.epochs and not self.should_stop:
-            self._train_epoch()
-            self.elapsed = time.perf_counter() - t0
-            epoch_done = self.batch_in_epoch >= self.batches_per_epoch
-            if not epoch_done and not self.should_stop:
-                continue
+            finished = self._train_epoch()
             totals = D.all_reduce_sum(torch.tensor([self._epoch_loss, self._epoch_batches], dtype=torch.float64,
                                                    device=self.device if self.device.type == "cuda" else "cpu"))
             logs = {"train/loss": float(totals[0] / totals[1].clamp(min=1))}
-            if epoch_done:
+            if finished:
                 self.epoch += 1
                 self.batch_in_epoch, self._epoch_loss, self._epoch_batches = 0, 0.0, 0
                 if cfg.scheduler_interval == "epoch":
                     for s in self.schedulers:
                         s.step()
             if self.loader("val") is not None and (self.epoch % cfg.val_every == 0 or self.should_stop):
-                val = self.evaluate("val")
-                last_val = (self.global_step, val)
-                logs.update(self.scalars(val))
+                logs.update(self.scalars(self._current_validation()))
+            self._track_best(logs)
             self.elapsed = time.perf_counter() - t0
             for key, value in logs.items():
                 self.history.setdefault(key, []).append(value)
             self._call("on_epoch_end", logs)
         self.final_metrics = dict(logs)
-        if self.loader("val") is not None:  # reuse the last epoch's validation when it is current
-            fresh = last_val is not None and last_val[0] == self.global_step
-            self.final_metrics.update(last_val[1] if fresh else self.evaluate("val"))
+        restored = self._restore_best()
+        if self.loader("val") is not None:
+            self.final_metrics.update(self.evaluate("val") if restored else self._current_validation())
         if self.loader("test") is not None:
             self.final_metrics.update(self.evaluate("test"))
         self.elapsed = time.perf_counter() - t0
         self._call("on_fit_end")
-        return self
+
+    def _current_validation(self) -> dict[str, Any]:
+        """Validation metrics of the current weights (reused when already computed at this step)."""
+        if self._last_val is None or self._last_val[0] != self.global_step:
+            self._last_val = (self.global_step, self.evaluate("val"))
+        return self._last_val[1]
+
+    def _restore_best(self) -> bool:
+        if not self.config.restore_best:
+            return False
+        if self._best_state is None:
+            warnings.warn(f"restore_best: {self.monitor!r} was never logged (no val_data?); keeping the "
+                          f"final weights", stacklevel=3)
+            return False
+        self.model.load_state_dict(self._best_state)
+        self.log(f"restored the best weights ({self.monitor} {self._best_score:.6g})")
+        return True
+
+    def _claim_out_dir(self, resume_from: str | Path | None) -> None:
+        """Check, lock and clean the run directory before anything is written to it."""
+        out = self.out_dir
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"out_dir {out} is a file, expected a directory; choose another out_dir")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create out_dir {out}: {exc.strerror or exc}; choose a writable "
+                              f"directory") from None
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise ConfigError(f"out_dir {out} is not writable; choose a writable directory")
+        self._lock = RunLock(out).acquire()
+        clean_temporary_files(out)
+        held = [name for name in RUN_MARKERS if (out / name).exists()]
+        if not held or (resume_from is not None and _inside(resolve_checkpoint(resume_from), out)):
+            return
+        if not self.config.overwrite:
+            raise ConfigError(
+                f"out_dir {out} already holds a run ({', '.join(held)}); pass overwrite=True "
+                f"(prism: --overwrite) to replace it, resume it (fit(resume_from=...) / prism resume), "
+                f"or choose another out_dir")
+        remove_run_files(out)
 
     # ------------------------------------------------------------------ evaluation
     @staticmethod
@@ -654,6 +852,7 @@ class Trainer:
             "task": self.task.state_dict(),
             "callbacks": {key: cb.state_dict() for key, cb in self._callback_keys()},
             "rng": rng_state(),
+            "best_score": self._best_score,
         }
 
     def _callback_keys(self) -> list[tuple[str, Callback]]:
@@ -682,13 +881,26 @@ class Trainer:
                                self.model.state_dict(), state)
 
     def load_state(self, path: str | Path) -> None:
-        """Restore weights and the full loop state from a checkpoint file or run directory."""
+        """Restore weights and the full loop state from a checkpoint file or run directory.
+
+        A checkpoint that does not fit this run (another model, optimiser or task) raises
+        :class:`~tensorprism.errors.CheckpointError`.
+        """
         self.setup()
         ckpt = resolve_checkpoint(path, prefer="last")
         weights, state = read_checkpoint(ckpt)
-        from .checkpoint import load_weights
-
         load_weights(self.model, weights, source=str(ckpt))
+        try:
+            self._restore_loop_state(state)
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+            raise CheckpointError(f"{ckpt} cannot resume this run: {type(exc).__name__}: {exc}; resume "
+                                  f"with the model, task and optimiser settings it was written with") from None
+        if self.config.restore_best and (ckpt.parent / "best.safetensors").is_file():
+            best_weights, best = read_checkpoint(ckpt.parent / "best.safetensors")
+            self._best_state = {k: v.clone() for k, v in best_weights.items()}
+            self._best_score = state.get("best_score", best.get("best_score"))
+
+    def _restore_loop_state(self, state: dict[str, Any]) -> None:
         for opt, s in zip(self.optimizers, state["optimizers"], strict=True):
             opt.load_state_dict(s)
         for sched, s in zip(self.schedulers, state["schedulers"], strict=True):
@@ -699,12 +911,12 @@ class Trainer:
         saved_cbs = state.get("callbacks", {})
         for key, cb in self._callback_keys():
             cb.load_state_dict(saved_cbs.get(key, {}))
-        self.epoch, self.global_step = state["epoch"], state["global_step"]
-        self.batch_in_epoch = state["batch_in_epoch"]
+        self.epoch, self.global_step = int(state["epoch"]), int(state["global_step"])
+        self.batch_in_epoch = int(state["batch_in_epoch"])
         loss, n = state["epoch_loss"]
-        self._epoch_loss, self._epoch_batches = loss, n
-        self.elapsed = state.get("elapsed", 0.0)
-        self.history = state.get("history", {})
+        self._epoch_loss, self._epoch_batches = float(loss), int(n)
+        self.elapsed = float(state.get("elapsed", 0.0))
+        self.history = dict(state.get("history", {}))
         ranks = state.get("rng_ranks")
         set_rng_state(ranks[self.rank] if ranks and len(ranks) == self.world_size else state["rng"])
 
@@ -721,6 +933,22 @@ class Trainer:
         path = self.out_dir / "config.yaml"
         atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False))
         return path
+
+
+def _params_of(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    return [p for g in optimizer.param_groups for p in g["params"]]
+
+
+def _length(loader: Any) -> int | None:
+    """Batches per epoch, or ``None`` for an unsized loader (an IterableDataset without __len__)."""
+    try:
+        return len(loader)
+    except TypeError:
+        return None
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return Path(path).resolve().is_relative_to(Path(folder).resolve())
 
 
 def _is_input_error(exc: RuntimeError) -> bool:
