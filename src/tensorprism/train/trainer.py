@@ -902,6 +902,11 @@ class Trainer:
 
     def _restore_loop_state(self, state: dict[str, Any]) -> None:
         for opt, s in zip(self.optimizers, state["optimizers"], strict=True):
+            saved = {k for g in s["param_groups"] for k in g if k != "params"}
+            now = {k for g in opt.param_groups for k in g if k != "params"}
+            if saved != now:  # torch would load another optimiser's state and fail at its first step
+                raise ValueError(f"the checkpoint's optimiser has the settings {sorted(saved)}, this "
+                                 f"run's {type(opt).__name__} has {sorted(now)}")
             opt.load_state_dict(s)
         for sched, s in zip(self.schedulers, state["schedulers"], strict=True):
             sched.load_state_dict(s)
