@@ -279,6 +279,7 @@ class Trainer:
         self._best_score: float | None = None  # restore_best
         self._best_state: dict[str, torch.Tensor] | None = None
         self._lock: RunLock | None = None
+        self._own_generators: set[int] = set()
         self._sync_every = cfg.check_finite_every or (1 if self.device.type == "cpu" else 32)
         self.model.to(self.device)
         self.forward_model: nn.Module = self.model
@@ -299,20 +300,26 @@ class Trainer:
             # it; ``set_epoch(epoch)`` is called when it has one). An epoch ends with the iterator.
             return DataLoader(data, batch_size=batch_size, num_workers=cfg.num_workers,
                               collate_fn=getattr(data, "collate_fn", None),
-                              pin_memory=self.device.type == "cuda")
+                              pin_memory=self.device.type == "cuda", generator=self._generator())
         if not isinstance(data, Dataset) and not hasattr(data, "__getitem__"):
             raise ConfigError(f"expected a Dataset, an IterableDataset or a DataLoader, got {type(data).__name__}")
         sampler = ResumableSampler(data, num_replicas=self.world_size, rank=self.rank,
                                    shuffle=cfg.shuffle and train, seed=cfg.seed,
                                    drop_last=cfg.drop_last and train)
-        # A private generator: creating loader iterators must not consume the global RNG, or a
-        # resumed run would see different dropout masks than an uninterrupted one.
         return DataLoader(
             data, batch_size=batch_size,
             sampler=sampler, num_workers=cfg.num_workers, drop_last=cfg.drop_last and train,
             collate_fn=getattr(data, "collate_fn", None), pin_memory=self.device.type == "cuda",
-            generator=torch.Generator().manual_seed(cfg.seed), persistent_workers=cfg.num_workers > 0,
+            generator=self._generator(), persistent_workers=cfg.num_workers > 0,
         )
+
+    def _generator(self) -> torch.Generator:
+        """A private generator for a loader we build: creating its iterators (worker seeds) must
+        not consume the global RNG, or a resumed run would see other dropout masks than an
+        uninterrupted one. Reseeded at each epoch's start."""
+        generator = torch.Generator().manual_seed(self.config.seed)
+        self._own_generators.add(id(generator))
+        return generator
 
     def loader(self, split: str) -> Any:
         if split not in self._loaders:
@@ -602,10 +609,12 @@ class Trainer:
         loader = self.loader("train")
         start = self.batch_in_epoch
         sampler = getattr(loader, "sampler", None)
+        generator = getattr(loader, "generator", None)
+        if id(generator) in self._own_generators:  # seeds of the loaders we built, not the global RNG
+            generator.manual_seed(cfg.seed * 100003 + self.epoch)
         if isinstance(sampler, ResumableSampler):
             sampler.set_epoch(self.epoch)
             sampler.set_position(start * cfg.batch_size)
-            loader.generator.manual_seed(cfg.seed * 100003 + self.epoch)
             return iter(loader)
         # a user DataLoader or an IterableDataset: re-create the epoch's order, skip what was seen
         for owner in (sampler, getattr(loader, "dataset", None)):
