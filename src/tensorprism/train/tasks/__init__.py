@@ -76,6 +76,10 @@ class Task(abc.ABC):
     True`` for paradigms that step their optimisers themselves (GANs); they call
     ``self.trainer.backward(loss)`` and ``self.trainer.optimizer_step(opt)`` inside
     :meth:`training_step`, so that precision, clipping and NaN checks stay the Trainer's job.
+    In manual optimisation every backward after a step starts from zero gradients (all of the
+    model's), ``with self.trainer.toggled(opt):`` keeps a loss to ``opt``'s parameters, and under
+    torch.distributed the model is not DDP-wrapped (``optimizer_step`` averages the gradients), so
+    sub-modules may be called directly through ``self.trainer.model``.
 
     Attributes:
         split: set by the Trainer before each pass: ``"train"``, the evaluated split's name
