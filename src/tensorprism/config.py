@@ -260,7 +260,7 @@ def _hints(cls: type) -> dict[str, Any]:
         return hints
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fields(cls: type) -> dict[str, tuple[dataclasses.Field, Any]]:
     hints = _hints(cls)
     return {f.name: (f, hints.get(f.name, Any)) for f in dataclasses.fields(cls)}
@@ -320,4 +320,38 @@ def validate_dataclass(obj: Any, owner: str = "") -> None:
             object.__setattr__(obj, name, value)
 
 
-__all__ = ["setting", "check_setting", "check_type", "describe", "validate_values", "validate_dataclass"]
+def validate_arguments(fn: Any, values: dict[str, Any], owner: str = "") -> dict[str, Any]:
+    """Check keyword arguments for ``fn`` against its signature's annotations (for registered
+    functions configured by keywords, e.g. dataset loaders); returns the coerced values.
+
+    Unknown names raise with the closest valid name unless ``fn`` takes ``**kwargs``; parameters
+    without an annotation are not checked, and a value equal to the parameter's default is taken
+    as is (see :func:`validate_values`).
+    """
+    import inspect
+
+    params = inspect.signature(fn).parameters
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # noqa: BLE001 - an annotation naming a type only imported for type checkers
+        hints = {}
+    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    named = {n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    unknown = [k for k in values if k not in named]
+    if unknown and not open_ended:
+        parts = [f"{k!r}" + (f" (did you mean {c[0]!r}?)" if (c := suggest(str(k), named)) else "")
+                 for k in unknown]
+        where = f" for {owner!r}" if owner else ""
+        raise ConfigError(f"unknown option {', '.join(parts)}{where}; valid options: {', '.join(sorted(named))}")
+    out = {}
+    for name, value in values.items():
+        param = params.get(name)
+        if param is None or name not in hints or (param.default is not param.empty and _same(value, param.default)):
+            out[name] = value
+        else:
+            out[name] = check_setting(name, value, hints[name], None, owner)
+    return out
+
+
+__all__ = ["setting", "check_setting", "check_type", "describe", "validate_values", "validate_dataclass",
+           "validate_arguments"]

@@ -113,3 +113,16 @@ def test_create_model_type_checks_every_option():
         create_model("mlp", in_features=2.5)
     model = create_model("mlp", in_features=6, hidden=[8, 4], num_classes=3)  # YAML list -> tuple
     assert model(torch.zeros(2, 6)).shape == (2, 3)
+
+
+def test_keyword_arguments_of_a_registered_function_are_checked_against_its_signature():
+    from tensorprism.config import validate_arguments
+
+    def loader(root: str, split: str = "train", seed: int = 0, size: tuple[int, int] | None = None):
+        return root, split, seed, size
+
+    assert validate_arguments(loader, {"seed": "3", "size": [8, 8]}) == {"seed": 3, "size": (8, 8)}
+    with pytest.raises(ConfigError, match="seed .*must be an integer, got 'abc'"):
+        validate_arguments(loader, {"seed": "abc"}, owner="toy")
+    with pytest.raises(ConfigError, match="unknown option 'sed' \\(did you mean 'seed'\\?\\) for 'toy'"):
+        validate_arguments(loader, {"sed": 1}, owner="toy")

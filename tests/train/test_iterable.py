@@ -6,10 +6,10 @@ import json
 import pytest
 import torch
 from torch.utils.data import IterableDataset
-from train_helpers import QUIET, make_blobs, make_mlp
+from train_helpers import QUIET, Interrupt, StopAt, make_blobs, make_mlp
 
 from tensorprism.errors import ConfigError
-from tensorprism.train import Callback, Trainer
+from tensorprism.train import Trainer
 
 
 class Stream(IterableDataset):
@@ -27,19 +27,6 @@ class Stream(IterableDataset):
         order = torch.randperm(len(self.x), generator=torch.Generator().manual_seed(100 + self.epoch))
         for i in order.tolist():
             yield self.x[i], self.y[i]
-
-
-class Interrupt(Exception):
-    pass
-
-
-class StopAt(Callback):
-    def __init__(self, epoch: int, batch: int):
-        self.where = (epoch, batch)
-
-    def on_train_batch_end(self, trainer, outputs):
-        if (trainer.epoch, trainer.batch_in_epoch) == self.where:
-            raise Interrupt
 
 
 def build(out_dir=None, callbacks=(), **kw) -> Trainer:
@@ -81,7 +68,7 @@ def test_interrupted_mid_epoch_then_resumed_is_bitwise_identical(tmp_path):
     kw = {"accumulate": 2, "checkpoint_every_steps": 1, "epochs": 3}
     ref = build(tmp_path / "ref", **kw).fit()
     with pytest.raises(Interrupt):
-        build(tmp_path / "run", callbacks=[StopAt(1, 5)], **kw).fit()
+        build(tmp_path / "run", callbacks=[StopAt(5, 1)], **kw).fit()
     saved = json.loads((tmp_path / "run" / "checkpoints" / "last.json").read_text())
     assert (saved["epoch"], saved["batch_in_epoch"], saved["global_step"]) == (1, 4, 6)  # mid-epoch
     resumed = build(tmp_path / "run", **kw).fit(resume_from=tmp_path / "run")

@@ -64,7 +64,7 @@ class GANTask(Task):
             own = torch.autograd.grad(d_loss, d_params, retain_graph=True)  # d_loss's gradient alone
             self.trainer.backward(d_loss)
             # equal bit for bit only if the gradients were exactly zero just before this backward
-            self.d_grads_exact.append(all(torch.equal(p.grad, g) for p, g in zip(d_params, own)))
+            self.d_grads_exact.append(all(torch.equal(p.grad, g) for p, g in zip(d_params, own, strict=True)))
         self.trainer.optimizer_step(opt_d)
         with self._toggled(opt_g):
             d_on_fake = net.discriminator(fake)
@@ -97,7 +97,7 @@ def test_toggling_keeps_the_generator_loss_out_of_the_discriminator():
 def test_both_patterns_train_the_same_weights():
     """... but since every backward starts from zero, that leak never reaches D's update."""
     a, b = fit_gan(GANTask(toggle=False)), fit_gan(GANTask(toggle=True))
-    for (key, x), y in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+    for (key, x), y in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
         torch.testing.assert_close(x, y, rtol=1e-6, atol=1e-7, msg=key)
 
 
@@ -121,7 +121,7 @@ def test_several_backward_calls_before_one_step_accumulate():
     task = TwoHalves()
     Trainer(nn.Linear(3, 2), task, train_data=TensorDataset(x, y), epochs=1, batch_size=8,
             progress=False).fit()
-    for got, want in zip(task.grads, task.expected):
+    for got, want in zip(task.grads, task.expected, strict=True):
         torch.testing.assert_close(got, want)
 
 

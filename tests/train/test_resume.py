@@ -11,21 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from resume_job import build
-
-from tensorprism.train import Callback
-
-
-class Interrupt(Exception):
-    pass
-
-
-class StopAt(Callback):
-    def __init__(self, batch_in_epoch: int, epoch: int):
-        self.where = (epoch, batch_in_epoch)
-
-    def on_train_batch_end(self, trainer, outputs):
-        if (trainer.epoch, trainer.batch_in_epoch) == self.where:
-            raise Interrupt
+from train_helpers import Interrupt, StopAt
 
 
 def records(run: Path) -> list[dict]:

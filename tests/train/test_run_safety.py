@@ -13,7 +13,14 @@ from safetensors.torch import save_file
 from train_helpers import QUIET, make_blobs, make_mlp
 
 from tensorprism.errors import CheckpointError, ConfigError
-from tensorprism.train import Callback, RunLock, Trainer, load_weights, read_checkpoint, resolve_checkpoint
+from tensorprism.train import (
+    Callback,
+    RunLock,
+    Trainer,
+    load_weights,
+    read_checkpoint,
+    resolve_checkpoint,
+)
 from tensorprism.train.checkpoint import HASH_KEY, atomic_write_text, content_hash
 
 

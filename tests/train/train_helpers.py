@@ -4,6 +4,8 @@ import torch
 import torch.nn as nn
 from torch.utils.data import TensorDataset
 
+from tensorprism.train import Callback
+
 
 def make_blobs(n: int = 96, features: int = 6, classes: int = 3, seed: int = 0) -> TensorDataset:
     """Separable Gaussian blobs: a classification problem a tiny MLP solves in a few epochs."""
@@ -20,3 +22,18 @@ def make_mlp(features: int = 6, out: int = 3, dropout: float = 0.0, seed: int = 
 
 
 QUIET = {"progress": False, "tensorboard": False}
+
+
+class Interrupt(Exception):
+    """Stands for a crash or kill part-way through training."""
+
+
+class StopAt(Callback):
+    """Raises :class:`Interrupt` after batch ``batch_in_epoch`` of epoch ``epoch`` (0-based)."""
+
+    def __init__(self, batch_in_epoch: int, epoch: int):
+        self.where = (epoch, batch_in_epoch)
+
+    def on_train_batch_end(self, trainer, outputs):
+        if (trainer.epoch, trainer.batch_in_epoch) == self.where:
+            raise Interrupt

@@ -17,7 +17,7 @@ Integrity: the header also holds a SHA-256 over every tensor's name, dtype, shap
 (:func:`content_hash`); :func:`read_checkpoint` recomputes it and raises
 :class:`~tensorprism.errors.CheckpointError` on a mismatch, so a flipped bit in a weight is never
 evaluated silently. A broken header, a missing tensor reference or weights of the wrong dtype or
-shape for the model are clear ``CheckpointError``\ s too.
+shape for the model raise ``CheckpointError`` too.
 
 Run directories: :class:`RunLock` (``<out_dir>/.lock``, an exclusive ``flock`` holding the pid) keeps
 two runs, or a run and a resume, from writing the same directory at once.

@@ -113,7 +113,7 @@ class Task(abc.ABC):
         """
         return build([p for p in model.parameters() if p.requires_grad])
 
-    def on_after_optimizer_step(self, model: nn.Module, step: int) -> None:
+    def on_after_optimizer_step(self, model: nn.Module, step: int) -> None:  # noqa: B027 - optional hook
         """Hook after every optimiser step, e.g. to update an EMA target network."""
 
     # --- evaluation --------------------------------------------------------------------------
