@@ -170,3 +170,18 @@ def test_a_checkpoint_of_another_optimiser_cannot_resume_silently(tmp_path):
     run(tmp_path, optimizer="adamw").fit()
     with pytest.raises(CheckpointError, match="cannot resume this run"):
         run(tmp_path, optimizer="sgd", epochs=2).fit(resume_from=tmp_path)
+
+
+def test_a_second_fit_of_the_same_trainer_continues_its_own_run(tmp_path):
+    t = run(tmp_path)
+    t.fit()
+    t.config.epochs = 2
+    assert t.fit().epoch == 2
+    assert "overwrite" not in (tmp_path / "config.yaml").read_text()  # replaying never overwrites
+
+
+def test_bad_optimizer_options_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="cannot build optimizer 'sgd' with optimizer_kwargs=.*momentum"):
+        run(tmp_path, optimizer="sgd", optimizer_kwargs={"momentum": -1}).fit()
+    with pytest.raises(ConfigError, match="cannot build optimizer 'adamw'.*nesterov"):
+        run(tmp_path, optimizer_kwargs={"nesterov": True}).fit()

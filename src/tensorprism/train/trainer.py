@@ -281,6 +281,7 @@ class Trainer:
         self._best_state: dict[str, torch.Tensor] | None = None
         self._lock: RunLock | None = None
         self._own_generators: set[int] = set()
+        self._wrote_run = False  # out_dir holds this Trainer's own run (a second fit continues it)
         self._sync_every = cfg.check_finite_every or (1 if self.device.type == "cpu" else 32)
         self.model.to(self.device)
         self.forward_model: nn.Module = self.model
@@ -332,11 +333,18 @@ class Trainer:
     def _build_optimizer(self, params: Any) -> torch.optim.Optimizer:
         """The configured optimiser over ``params`` (``build`` in ``Task.configure_optimizers``)."""
         cfg = self.config
-        if callable(cfg.optimizer):
-            kwargs = {"lr": cfg.lr, **({"weight_decay": cfg.weight_decay} if cfg.weight_decay else {})}
-            return cfg.optimizer(params, **kwargs, **cfg.optimizer_kwargs)
-        return make_optimizer(cfg.optimizer, params, lr=cfg.lr, weight_decay=cfg.weight_decay or None,
-                              **cfg.optimizer_kwargs)
+        try:
+            if callable(cfg.optimizer):
+                kwargs = {"lr": cfg.lr, **({"weight_decay": cfg.weight_decay} if cfg.weight_decay else {})}
+                return cfg.optimizer(params, **kwargs, **cfg.optimizer_kwargs)
+            return make_optimizer(cfg.optimizer, params, lr=cfg.lr, weight_decay=cfg.weight_decay or None,
+                                  **cfg.optimizer_kwargs)
+        except (TypeError, ValueError) as exc:  # an option the optimiser lacks, or a bad value
+            if isinstance(exc, ConfigError):
+                raise
+            name = cfg.optimizer if isinstance(cfg.optimizer, str) else getattr(cfg.optimizer, "__name__", "optimizer")
+            raise ConfigError(f"cannot build optimizer {name!r} with optimizer_kwargs={cfg.optimizer_kwargs!r}: "
+                              f"{exc}; check the option names and values") from None
 
     def _callbacks(self) -> list[Callback]:
         """Early stopping, the user's callbacks, then logging/checkpointing (which must see the
@@ -688,8 +696,8 @@ class Trainer:
             seed_everything(cfg.seed, cfg.deterministic)
         self.setup()
         try:
-            if self.is_main and self.out_dir is not None:
-                self._claim_out_dir(resume_from)
+            if self.out_dir is not None:
+                self._claim_out_dir_on_rank0(resume_from)
             if resume_from is not None:
                 self.load_state(resume_from)
             if self.is_main and self.out_dir is not None:
@@ -753,8 +761,22 @@ class Trainer:
         self.log(f"restored the best weights ({self.monitor} {self._best_score:.6g})")
         return True
 
+    def _claim_out_dir_on_rank0(self, resume_from: str | Path | None) -> None:
+        """Rank 0 claims the run directory; every process raises its error (no rank is left
+        waiting in a collective for a rank 0 that gave up)."""
+        error = None
+        if self.is_main:
+            try:
+                self._claim_out_dir(resume_from)
+            except ConfigError as exc:
+                error = str(exc)
+        errors = D.all_gather_object(error) if self.distributed else [error]
+        if errors[0] is not None:
+            raise ConfigError(errors[0])
+
     def _claim_out_dir(self, resume_from: str | Path | None) -> None:
-        """Check, lock and clean the run directory before anything is written to it."""
+        """Check, lock and clean the run directory before anything is written to it. A directory
+        this Trainer wrote in an earlier ``fit`` call is its own run, not another one."""
         out = self.out_dir
         if out.exists() and not out.is_dir():
             raise ConfigError(f"out_dir {out} is a file, expected a directory; choose another out_dir")
@@ -768,7 +790,9 @@ class Trainer:
         self._lock = RunLock(out).acquire()
         clean_temporary_files(out)
         held = [name for name in RUN_MARKERS if (out / name).exists()]
-        if not held or (resume_from is not None and _inside(resolve_checkpoint(resume_from), out)):
+        own = self._wrote_run or (resume_from is not None and _inside(resolve_checkpoint(resume_from), out))
+        self._wrote_run = True
+        if not held or own:
             return
         if not self.config.overwrite:
             raise ConfigError(
@@ -942,7 +966,8 @@ class Trainer:
         doc = {
             "model": getattr(self.model, "prism_spec", None) or {"class": type(self.model).__name__},
             "task": {"name": self.task.name},
-            "trainer": _jsonable(dataclasses.asdict(self.config)),
+            # overwrite is a choice of one invocation: replaying this file must not overwrite silently
+            "trainer": _jsonable({k: v for k, v in dataclasses.asdict(self.config).items() if k != "overwrite"}),
             **self.run_info,
         }
         path = self.out_dir / "config.yaml"
