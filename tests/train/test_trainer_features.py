@@ -8,7 +8,7 @@ import types
 import pytest
 import torch
 import torch.nn as nn
-from train_helpers import QUIET, make_blobs, make_mlp
+from train_helpers import QUIET, Interrupt, StopAt, make_blobs, make_mlp
 
 from tensorprism.train import Callback, Trainer, read_checkpoint
 from tensorprism.train.callbacks import progress_visible
@@ -74,6 +74,21 @@ def test_restore_best_loads_the_best_weights_and_reports_their_metrics(tmp_path,
         assert torch.equal(t.model.state_dict()[key], value), key
     assert t.final_metrics["val/loss"] == pytest.approx(best_loss, rel=1e-6)
     assert t.final_metrics["test/loss"] == pytest.approx(t.evaluate("test")["test/loss"], rel=1e-6)
+
+
+def test_restore_best_survives_an_interruption(tmp_path):
+    def build(out, callbacks=()):
+        return Trainer(make_mlp(), train_data=make_blobs(), val_data=make_blobs(seed=1), epochs=4, lr=0.05,
+                       restore_best=True, monitor="val/loss", mode="min", out_dir=str(out), plots=False,
+                       callbacks=[SpoilLastEpoch(), *callbacks], **QUIET)
+
+    ref = build(tmp_path / "ref").fit()
+    with pytest.raises(Interrupt):
+        build(tmp_path / "run", [StopAt(2, 3)]).fit()  # inside the last epoch: the best is on disk only
+    resumed = build(tmp_path / "run").fit(resume_from=tmp_path / "run")
+    for key, value in ref.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value), key
+    assert resumed.final_metrics["val/loss"] == ref.final_metrics["val/loss"]
 
 
 def test_without_restore_best_the_final_weights_stay():
