@@ -59,6 +59,8 @@ class BertConfig:
     layer_norm_eps: float = 1e-12
     activation: str = "gelu"
     pad_token_id: int = 0
+    # RoBERTa numbers real tokens from pad_token_id + 1 and gives padding position pad_token_id
+    roberta_positions: bool = False
     embedding_size: int | None = None  # ALBERT factorised embeddings when < hidden_size
     share_layers: bool = False  # ALBERT cross-layer sharing
     pooler: bool = True
@@ -84,6 +86,21 @@ def attention_mask_from(attention_mask: Tensor | None) -> Tensor | None:
     return attention_mask.bool()[:, None, None, :]
 
 
+def roberta_position_ids(input_ids: Tensor | None, x: Tensor, pad_id: int, max_len: int) -> Tensor:
+    """RoBERTa's position ids ``(N, L)``: real tokens count up from ``pad_id + 1`` (skipping
+    padding), padding tokens take ``pad_id``; without ``input_ids`` (embeddings given) positions
+    run ``pad_id + 1 .. pad_id + L``."""
+    N, L = x.shape[:2]
+    if pad_id + 1 + L > max_len:
+        raise ShapeError(
+            f"sequence of {L} tokens needs RoBERTa positions up to {pad_id + L}, but the table has "
+            f"{max_len} rows (max {max_len - pad_id - 1} tokens); truncate the input")
+    if input_ids is None:
+        return torch.arange(pad_id + 1, pad_id + 1 + L, device=x.device).expand(N, L)
+    real = (input_ids != pad_id).long()
+    return real.cumsum(1) * real + pad_id
+
+
 class BertEmbeddings(nn.Module):
     def __init__(self, cfg: BertConfig):
         super().__init__()
@@ -93,6 +110,7 @@ class BertEmbeddings(nn.Module):
         self.token_type = nn.Embedding(cfg.type_vocab_size, e)
         self.norm = nn.LayerNorm(e, eps=cfg.layer_norm_eps)
         self.dropout = nn.Dropout(cfg.dropout)
+        self.roberta_positions, self.pad_token_id = cfg.roberta_positions, cfg.pad_token_id
         # ALBERT: E_2 maps the small embedding width e to the hidden width H
         self.project = nn.Linear(e, cfg.hidden_size) if e != cfg.hidden_size else None
 
@@ -101,7 +119,11 @@ class BertEmbeddings(nn.Module):
         x = self.word(input_ids) if inputs_embeds is None else inputs_embeds
         if token_type_ids is None:
             token_type_ids = torch.zeros(x.shape[:2], dtype=torch.long, device=x.device)
-        x = self.position(x + self.token_type(token_type_ids))
+        x = x + self.token_type(token_type_ids)
+        if self.roberta_positions:
+            x = x + self.position.weight[roberta_position_ids(input_ids, x, self.pad_token_id, self.position.max_len)]
+        else:
+            x = self.position(x)
         x = self.dropout(self.norm(x))
         return x if self.project is None else self.project(x)
 

@@ -39,6 +39,7 @@ class GPTConfig:
     bias: bool = True
     layer_norm_eps: float = 1e-5
     activation: str = "gelu_tanh"
+    n_inner: int | None = None  # MLP width; None = 4 * n_embd (GPT-2's default)
     position: str = "learned"  # learned | sinusoidal | rotary | alibi
     tie_weights: bool = True
     init_std: float = 0.02
@@ -62,7 +63,7 @@ class GPT(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = TransformerStack(
             lambda: TransformerEncoderLayer(
-                cfg.n_embd, cfg.n_head, 4 * cfg.n_embd, cfg.dropout, cfg.activation, norm_first=True,
+                cfg.n_embd, cfg.n_head, cfg.n_inner or 4 * cfg.n_embd, cfg.dropout, cfg.activation, norm_first=True,
                 layer_norm_eps=cfg.layer_norm_eps, bias=cfg.bias,
                 rotary=cfg.position == "rotary", alibi=cfg.position == "alibi", ffn_dropout=0.0,
             ),
