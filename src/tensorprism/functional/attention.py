@@ -63,6 +63,19 @@ def _check_mask(mask: Tensor) -> None:
         )
 
 
+def _check_mask_shape(mask: Tensor, q: Tensor, k: Tensor) -> None:
+    """A mask must broadcast to the scores ``(..., L, S)`` without adding dimensions: a 2-D mask is
+    ``(L, S)``; a key-padding mask for ``(N, H, L, E)`` queries is ``(N, 1, 1, S)``."""
+    scores = (*q.shape[:-1], k.shape[-2])
+    ok = mask.dim() <= len(scores) and all(
+        m in (1, s) for m, s in zip(reversed(mask.shape), reversed(scores), strict=False))
+    if not ok:
+        raise ShapeError(
+            f"attention mask of shape {tuple(mask.shape)} does not broadcast to the scores {scores} "
+            "(..., L queries, S keys): give (L, S) for a per-position mask and (N, 1, 1, S) for key "
+            "padding (`padding_mask` builds it); a 2-D (N, S) padding mask would be read as (L, S)")
+
+
 def mask_to_bias(mask: Tensor | None, bias: Tensor | None = None, dtype=torch.float32) -> Tensor | None:
     """Turn a boolean mask (True = keep) and/or an additive bias into one additive float mask."""
     if mask is None:
@@ -95,6 +108,7 @@ def attention_reference(
         scores = scores + bias
     if mask is not None:
         _check_mask(mask)
+        _check_mask_shape(mask, q, k)
         scores = scores.masked_fill(~mask, float("-inf"))
     # rows with every key masked: softmax of all -inf is NaN; define their weights as zero
     live = torch.isfinite(scores).any(-1, keepdim=True)
@@ -125,6 +139,9 @@ def scaled_dot_product_attention(
     path computes both). ``dropout_p`` is applied as given: pass 0 in eval mode.
     """
     _check_qkv(q, k, v)
+    if mask is not None:
+        _check_mask(mask)
+        _check_mask_shape(mask, q, k)
     L, S = q.shape[-2], k.shape[-2]
     if is_causal and mask is None and bias is None and L == S and not need_weights:
         # the kernel's own causal path (no mask tensor; no row can be fully masked)

@@ -127,21 +127,37 @@ class MultiheadAttention(nn.Module):
         memory: Tensor | None = None,
         mask: Tensor | None = None,
         *,
+        key_padding_mask: Tensor | None = None,
         is_causal: bool = False,
         cache: KVCache | None = None,
         need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         """Attend from ``query (N, L, D)`` to itself or to ``memory (N, S, D)``.
 
-        ``mask`` is boolean, True = may attend, broadcastable to ``(N, h, L, S)`` (use
-        ``(N, 1, 1, S)`` for key padding). ``is_causal`` adds the look-ahead mask aligned to the
-        end of the keys, so it also holds for one new query against a cache. Returns
+        Both masks are boolean with **True = may attend** (tensorprism's one convention; the
+        opposite of ``torch.nn.MultiheadAttention``'s, where True = ignore). Each argument has
+        one reading, as in torch:
+
+        * ``mask`` (the attention mask): ``(L, S)`` for every sequence and head,
+          ``(N * h, L, S)`` per sequence and head, or 4-D ``(N, 1 | h, 1 | L, S)``;
+        * ``key_padding_mask``: ``(N, S)``, True at real keys.
+
+        A 2-D ``mask`` is always ``(L, S)``, even when ``N == L``: pass key padding as
+        ``key_padding_mask``. An ``(N, S)`` ``mask`` with ``N != L`` and a key-padding row with no
+        real key (torch's inverted convention) raise :class:`ShapeError`. ``S`` counts the cached
+        keys too. ``is_causal`` adds the look-ahead mask aligned to the end of the keys, so it
+        also holds for one new query against a cache. Returns
         ``(output (N, L, D), weights (N, h, L, S) or None)``.
         """
         if query.dim() != 3 or query.shape[-1] != self.embed_dim:
             raise ShapeError(
                 f"query must be (N, L, {self.embed_dim}) (batch first), got {tuple(query.shape)}"
             )
+        if memory is not None and (memory.dim() != 3 or memory.shape[-1] != self.embed_dim
+                                   or not memory.is_floating_point()):
+            raise ShapeError(
+                f"memory must be a float (N, S, {self.embed_dim}) tensor, got {memory.dtype} {tuple(memory.shape)}; "
+                "masks are the third argument or keywords: mha(x, None, mask) / mha(x, mask=...)")
         if cache is not None and cache.static and cache.k is not None:  # cross-attention, cached
             q = self._heads(self._rows(query, slice(0, self.embed_dim)))
             k, v = cache.k, cache.v
@@ -152,6 +168,7 @@ class MultiheadAttention(nn.Module):
                 q, k = self.rotary(q, k, offset)
             if cache is not None:
                 k, v = cache.append(k, v)
+        mask = self._mask(mask, key_padding_mask, q.shape[0], q.shape[-2], k.shape[-2])
         bias = None
         if self.alibi:
             bias = alibi_bias(self.num_heads, q.shape[-2], k.shape[-2], q.device).to(q.dtype)
@@ -162,6 +179,45 @@ class MultiheadAttention(nn.Module):
         N, _, L, _ = out.shape
         out = out.transpose(1, 2).reshape(N, L, self.embed_dim)  # concat heads
         return self.out_proj(out), weights
+
+    def _mask(self, mask: Tensor | None, key_padding_mask: Tensor | None, N: int, L: int, S: int) -> Tensor | None:
+        """The two mask arguments, shape-checked, as one mask broadcastable to ``(N, h, L, S)``."""
+        if mask is not None:
+            mask = self._attn_mask(mask, N, L, S)
+        if key_padding_mask is None:
+            return mask
+        kpm = key_padding_mask
+        if kpm.dim() != 2 or tuple(kpm.shape) != (N, S):
+            raise ShapeError(
+                f"key_padding_mask must be (N, S) = ({N}, {S}) with True at real keys, got {tuple(kpm.shape)}; "
+                "masks over queries or heads go in `mask`")
+        if kpm.dtype != torch.bool:
+            raise ShapeError(f"key_padding_mask must be boolean (True = real key), got {kpm.dtype}; "
+                             "convert a 1/0 mask with `.bool()`")
+        if not torch.compiler.is_compiling() and not bool(kpm.any(-1).all()):
+            raise ShapeError(
+                "key_padding_mask has a sequence with no real key (an all-False row): in tensorprism True "
+                "marks real keys; a torch-style mask (True = padding) must be inverted with `~mask`")
+        kpm = kpm[:, None, None, :]
+        return kpm if mask is None else mask & kpm
+
+    def _attn_mask(self, mask: Tensor, N: int, L: int, S: int) -> Tensor:
+        h = self.num_heads
+        shape = tuple(mask.shape)
+        if mask.dim() == 2 and shape == (L, S):
+            return mask
+        if mask.dim() == 3 and shape == (N * h, L, S):
+            return mask.view(N, h, L, S)
+        if mask.dim() == 4 and shape[0] in (1, N) and shape[1] in (1, h) and shape[2] in (1, L) and shape[3] == S:
+            return mask
+        hint = ""
+        if shape == (N, S):
+            hint = " It looks like a key-padding mask: pass it as key_padding_mask=."
+        elif mask.dim() == 3 and shape == (N, L, S):
+            hint = " For one mask per sequence shared by the heads, use mask[:, None] (N, 1, L, S)."
+        raise ShapeError(
+            f"attention mask of shape {shape} does not fit N={N} sequences, h={h} heads, L={L} queries, "
+            f"S={S} keys: expected (L, S), (N*h, L, S) or (N, 1|h, 1|L, S).{hint}")
 
     def extra_repr(self) -> str:
         extra = ", rotary" if self.rotary is not None else ""

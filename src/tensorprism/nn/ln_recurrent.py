@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError, ShapeError
 from ..functional.recurrent import ln_gru_cell, ln_lstm_cell, unroll
+from .recurrent import check_lengths, check_state
 
 __all__ = ["LayerNormLSTM", "LayerNormGRU"]
 
@@ -70,13 +71,13 @@ class _LayerNormRecurrent(nn.Module):
             )
 
     def _check_state(self, s: Tensor, n: int, what: str) -> None:
-        want = (n, self.hidden_size)
-        if not isinstance(s, Tensor) or tuple(s.shape) != want:
-            got = tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__
-            raise ShapeError(
-                f"{type(self).__name__} initial {what} must be (N, H) = {want}, got {got}; "
-                "one layer and one direction, so there is no leading (L·D) axis to pass"
-            )
+        # one layer and one direction: no leading (L·D) axis, unlike the fused layers
+        check_state(type(self).__name__, s, (n, self.hidden_size), what, "(N, H)")
+
+    def _check_lengths(self, x: Tensor, lengths) -> Tensor | None:
+        if lengths is None:
+            return None
+        return check_lengths(type(self).__name__, lengths, x.shape[0], x.shape[1], "(N, T, F)", min_length=0)
 
 
 class LayerNormLSTM(_LayerNormRecurrent):
@@ -137,7 +138,7 @@ class LayerNormLSTM(_LayerNormRecurrent):
         def step(xt: Tensor, s: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
             return ln_lstm_cell(xt, s, *p, eps=self.eps)
 
-        return unroll(step, x, state, lengths)
+        return unroll(step, x, state, self._check_lengths(x, lengths))
 
 
 class LayerNormGRU(_LayerNormRecurrent):
@@ -184,4 +185,4 @@ class LayerNormGRU(_LayerNormRecurrent):
         def step(xt: Tensor, h: Tensor) -> Tensor:
             return ln_gru_cell(xt, h, *p, eps=self.eps, z_keeps_previous=self.z_keeps_previous)
 
-        return unroll(step, x, state, lengths)
+        return unroll(step, x, state, self._check_lengths(x, lengths))

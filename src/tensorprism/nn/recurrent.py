@@ -37,7 +37,7 @@ from ..functional.recurrent import (
 )
 
 __all__ = [
-    "RNN", "LSTM", "GRU", "RecurrentLoop", "VariationalDropout", "detach_state",
+    "RNN", "LSTM", "GRU", "RecurrentLoop", "VariationalDropout", "detach_state", "check_lengths", "check_state",
     "lstm_from_book", "lstm_to_book", "gru_from_book", "gru_to_book",
     "keras_lstm_to_torch", "torch_lstm_to_keras", "keras_gru_to_torch", "torch_gru_to_keras",
 ]
@@ -52,6 +52,37 @@ def detach_state(state):
     return state.detach()
 
 
+def check_lengths(who: str, lengths, batch: int, steps: int, layout: str, min_length: int = 1) -> Tensor:
+    """``lengths`` as a CPU ``int64 (B,)`` tensor with every entry in ``[min_length, T]``.
+
+    A wrong count or a length above ``T`` is the visible trace of time and batch axes swapped, so
+    the error names the layout ``x`` must have.
+    """
+    t = torch.as_tensor(lengths)
+    if t.dim() != 1 or t.numel() != batch:
+        raise ShapeError(
+            f"{who}: lengths has shape {tuple(t.shape)} but the batch holds {batch} sequences; lengths is (B,), "
+            f"one entry per sequence, with x {layout}. A time-first (T, B, I) batch must be transposed "
+            "(or the layer built with batch_first=False)")
+    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        raise ShapeError(f"{who}: lengths must be integers, got {t.dtype}; use lengths.long()")
+    t = t.cpu().long()
+    if batch and (int(t.min()) < min_length or int(t.max()) > steps):
+        raise ShapeError(
+            f"{who}: lengths must lie in [{min_length}, T={steps}], got {int(t.min())}..{int(t.max())}; x is "
+            f"{layout}: a length above T usually means the time and batch axes are swapped")
+    return t
+
+
+def check_state(who: str, s, want: tuple[int, ...], what: str, layout: str) -> None:
+    """Raise :class:`ShapeError` unless the initial state ``s`` is a tensor of shape ``want``."""
+    if not isinstance(s, Tensor) or tuple(s.shape) != want:
+        got = tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__
+        raise ShapeError(
+            f"{who}: initial {what} must be {layout} = {want}, got {got}; its batch size must match "
+            "the input's (a different one means a state carried from another batch, or swapped axes)")
+
+
 class _LengthsMixin:
     """``forward(x, state=None, lengths=None)`` on top of a torch fused recurrent module."""
 
@@ -63,24 +94,48 @@ class _LengthsMixin:
         ``(L·D, B, H)`` (LSTM: a pair); ``lengths (B,)`` valid steps per sequence, padding after.
         Returns ``(output (B, T, D·H), final_state)``; with ``lengths`` the outputs past each end
         are zero and the final state is taken at each sequence's own last step.
+
+        The layout cannot be read from ``x`` alone (``(T, B, I)`` is a valid ``(B, T, I)``), so
+        everything that reveals it is checked: the feature size, the number of ``lengths`` and
+        their range ``[1, T]``, and the batch axis of the initial state (:class:`ShapeError`).
         """
-        if isinstance(x, Tensor):
-            if x.dim() != 3 or x.shape[-1] != self.input_size:
-                layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
-                raise ShapeError(
-                    f"{type(self).__name__} expected input {layout} with I={self.input_size}, got "
-                    f"{tuple(x.shape)}; pass batch_first={not self.batch_first} if time and batch "
-                    "are swapped, or unsqueeze a missing batch axis"
-                )
+        if not isinstance(x, Tensor):  # a PackedSequence carries its own layout
+            return super().forward(x, state) if lengths is None else self._refuse_packed_lengths()
+        layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
+        who = type(self).__name__
+        if x.dim() != 3 or x.shape[-1] != self.input_size:
+            raise ShapeError(
+                f"{who} expected input {layout} with I={self.input_size}, got {tuple(x.shape)}; pass "
+                f"batch_first={not self.batch_first} if time and batch are swapped, or unsqueeze a missing "
+                "batch axis"
+            )
+        B, T = (x.shape[0], x.shape[1]) if self.batch_first else (x.shape[1], x.shape[0])
+        if state is not None:
+            self._check_states(who, state, B)
         if lengths is None:
             return super().forward(x, state)
-        total = x.shape[1 if self.batch_first else 0]
-        packed = pack_padded_sequence(
-            x, torch.as_tensor(lengths).cpu(), batch_first=self.batch_first, enforce_sorted=False
-        )
+        lengths = check_lengths(who, lengths, B, T, layout)
+        packed = pack_padded_sequence(x, lengths, batch_first=self.batch_first, enforce_sorted=False)
         out, state = super().forward(packed, state)
-        out, _ = pad_packed_sequence(out, batch_first=self.batch_first, total_length=total)
+        out, _ = pad_packed_sequence(out, batch_first=self.batch_first, total_length=T)
         return out, state
+
+    def _refuse_packed_lengths(self):
+        raise ShapeError(f"{type(self).__name__}: a PackedSequence already holds its lengths; "
+                         "pass lengths= only with a padded tensor")
+
+    def _check_states(self, who: str, state, B: int) -> None:
+        """``h_0 (L·D, B, H_out)`` (and, for an LSTM, ``c_0 (L·D, B, H)``), as in PyTorch."""
+        LD = self.num_layers * (2 if self.bidirectional else 1)
+        h_out = getattr(self, "proj_size", 0) or self.hidden_size
+        if isinstance(self, nn.LSTM):
+            if not isinstance(state, (tuple, list)) or len(state) != 2:
+                raise ShapeError(f"{who} state must be a pair (h_0, c_0), got {type(state).__name__}; "
+                                 "pass None for zeros")
+            check_state(who, state[0], (LD, B, h_out), "h_0", "(L·D, B, H_out)")
+            check_state(who, state[1], (LD, B, self.hidden_size), "c_0", "(L·D, B, H)")
+        else:
+            check_state(who, state, (LD, B, h_out), "h_0", "(L·D, B, H)")
 
 
 class RNN(_LengthsMixin, nn.RNN):
@@ -201,13 +256,24 @@ class RecurrentLoop(nn.Module):
         return s
 
     def forward(self, x: Tensor, state=None, lengths: Tensor | None = None):
+        layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
+        if x.dim() != 3 or x.shape[-1] != self.input_size:
+            raise ShapeError(f"RecurrentLoop expected {layout} with I={self.input_size}, got {tuple(x.shape)}")
         if not self.batch_first:
             x = x.transpose(0, 1)
-        if x.dim() != 3 or x.shape[-1] != self.input_size:
-            raise ShapeError(f"expected (B, T, {self.input_size}), got {tuple(x.shape)}")
         B, H = x.shape[0], self.hidden_size
+        if lengths is not None:
+            lengths = check_lengths("RecurrentLoop", lengths, B, x.shape[1], layout, min_length=0)
         if state is None:
             state = (x.new_zeros(B, H), x.new_zeros(B, H)) if self.mode == "lstm" else x.new_zeros(B, H)
+        elif self.mode == "lstm":
+            if not isinstance(state, (tuple, list)) or len(state) != 2:
+                raise ShapeError("RecurrentLoop('lstm') state must be a pair (h_0 (B, H), c_0 (B, H))")
+            for s, what in zip(state, ("h_0", "c_0"), strict=True):
+                check_state("RecurrentLoop", s, (B, H), what, "(B, H)")
+            state = tuple(state)
+        else:
+            check_state("RecurrentLoop", state, (B, H), "h_0", "(B, H)")
         w = (self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0)
         mask = (variational_mask((B, H), self.recurrent_dropout, x)
                 if self.training and self.recurrent_dropout > 0 else None)

@@ -116,13 +116,16 @@ class TransformerEncoderLayer(nn.Module):
         x: Tensor,
         mask: Tensor | None = None,
         *,
+        key_padding_mask: Tensor | None = None,
         is_causal: bool = False,
         cache: KVCache | None = None,
         need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
+        """``x (N, L, D)``; ``mask`` and ``key_padding_mask (N, L)`` as in :class:`MultiheadAttention`."""
         x, w = self._sublayer(
             x, self.norm1, self.dropout1,
-            lambda h: self.self_attn(h, None, mask, is_causal=is_causal, cache=cache, need_weights=need_weights),
+            lambda h: self.self_attn(h, None, mask, key_padding_mask=key_padding_mask, is_causal=is_causal,
+                                     cache=cache, need_weights=need_weights),
         )
         return self._ffn(x), w
 
@@ -165,18 +168,24 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
         mask: Tensor | None = None,
         memory_mask: Tensor | None = None,
         *,
+        key_padding_mask: Tensor | None = None,
+        memory_key_padding_mask: Tensor | None = None,
         is_causal: bool = True,
         cache: DecoderCache | None = None,
         need_weights: bool = False,
     ) -> tuple[Tensor, tuple[Tensor | None, Tensor | None]]:
+        """``x (N, L, D)``, ``memory (N, S, D)``; the masks as in :class:`MultiheadAttention`
+        (``key_padding_mask (N, L)`` over the decoder's keys, ``memory_key_padding_mask (N, S)``)."""
         sc, cc = (cache.self_attn, cache.cross_attn) if cache is not None else (None, None)
         x, w1 = self._sublayer(
             x, self.norm1, self.dropout1,
-            lambda h: self.self_attn(h, None, mask, is_causal=is_causal, cache=sc, need_weights=need_weights),
+            lambda h: self.self_attn(h, None, mask, key_padding_mask=key_padding_mask, is_causal=is_causal,
+                                     cache=sc, need_weights=need_weights),
         )
         x, w2 = self._sublayer(
             x, self.norm3, self.dropout3,
-            lambda h: self.cross_attn(h, memory, memory_mask, cache=cc, need_weights=need_weights),
+            lambda h: self.cross_attn(h, memory, memory_mask, key_padding_mask=memory_key_padding_mask, cache=cc,
+                                      need_weights=need_weights),
         )
         return self._ffn(x), (w1, w2)
 
