@@ -48,6 +48,10 @@ class ChecksumError(TensorPrismError, OSError):
     """A file on disk does not match its published checksum."""
 
 
+class DataError(TensorPrismError, ValueError):
+    """A data file is empty, truncated, or disagrees with the shapes it declares."""
+
+
 class CheckpointError(TensorPrismError, OSError):
     """A checkpoint is missing, corrupt, or does not match the model it is loaded into."""
 
