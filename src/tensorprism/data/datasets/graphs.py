@@ -17,14 +17,17 @@ user–item graph) and FreeSolv molecules.
 
 from __future__ import annotations
 
+import codecs
 import collections
+import io
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ...errors import DatasetNotFoundError, TensorPrismError
+from ...errors import DataError, DatasetNotFoundError, TensorPrismError
 from ...tensor.graph import coalesce, remove_self_loops, to_undirected
 from .. import DatasetInfo, register_dataset
 from ..graph import Graph
@@ -53,6 +56,8 @@ def _allowed_globals() -> dict[tuple[str, str], object]:
         ("collections", "defaultdict"): collections.defaultdict,
         ("__builtin__", "list"): list,
         ("builtins", "list"): list,
+        # how protocol-2 pickles written by Python 3 spell bytes; it only encodes a string
+        ("_codecs", "encode"): codecs.encode,
     }
 
 
@@ -68,9 +73,123 @@ class PlanetoidUnpickler(pickle.Unpickler):
         return allowed[(module, name)]
 
 
+#: Largest feature matrix densified (rows x columns); far above Pubmed's 19,717 x 500, far below
+#: what a corrupt header could declare.
+MAX_DENSE_ELEMENTS = 2**28
+
+
 def _read_pickle(path: Path):
-    with open(path, "rb") as f:
-        return PlanetoidUnpickler(f, encoding="latin1").load()
+    """Unpickle one Planetoid file with the allow-list; empty, truncated or garbled files raise
+    :class:`DataError` (a refused class raises :class:`UnsafePickleError`)."""
+    data = path.read_bytes()
+    if not data:
+        raise DataError(f"{path} is empty; obtain the Planetoid files again ({_PLANETOID_SOURCE})")
+    try:
+        return PlanetoidUnpickler(io.BytesIO(data), encoding="latin1").load()
+    except UnsafePickleError:
+        raise
+    except Exception as exc:  # EOFError, UnpicklingError, ValueError...: whatever a damaged stream raises
+        raise DataError(f"{path} is truncated or not a Planetoid pickle ({type(exc).__name__}: {exc}); "
+                        f"obtain the files again ({_PLANETOID_SOURCE})") from None
+
+
+_PLANETOID_SOURCE = "github.com/kimiyoung/planetoid, folder data/"
+
+
+def _bad(path: Path, what: str) -> DataError:
+    return DataError(f"{path}: {what}; the file is corrupt, obtain it again ({_PLANETOID_SOURCE})")
+
+
+def _csr_to_dense(m, path: Path) -> np.ndarray:
+    """Densify an unpickled CSR matrix after checking its arrays against the shape it declares.
+
+    The unpickler sets ``data``/``indices``/``indptr``/``_shape`` without any check; densifying
+    unchecked indices reads or writes outside the output buffer.
+    """
+    import scipy.sparse as sp
+
+    d = vars(m)
+    shape, indptr, indices, data = d.get("_shape"), d.get("indptr"), d.get("indices"), d.get("data")
+    if not (isinstance(shape, tuple) and len(shape) == 2
+            and all(isinstance(v, (int, np.integer)) and v >= 0 for v in shape)):
+        raise _bad(path, f"sparse matrix declares shape {shape!r}, expected two non-negative integers")
+    rows, cols = int(shape[0]), int(shape[1])
+    for name, arr, kinds in (("indptr", indptr, "iu"), ("indices", indices, "iu"), ("data", data, "biuf")):
+        if not isinstance(arr, np.ndarray) or arr.ndim != 1 or arr.dtype.kind not in kinds:
+            raise _bad(path, f"sparse matrix {name} is not a 1-D numeric array")
+    if len(indptr) != rows + 1 or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+        raise _bad(path, f"sparse indptr is not a non-decreasing array of {rows + 1} offsets from 0")
+    if int(indptr[-1]) != len(indices) or len(indices) != len(data):
+        raise _bad(path, f"sparse indptr ends at {int(indptr[-1])} but there are {len(indices)} indices "
+                         f"and {len(data)} values")
+    if len(indices) and (int(indices.min()) < 0 or int(indices.max()) >= cols):
+        raise _bad(path, f"sparse column indices span {int(indices.min())}..{int(indices.max())}, outside "
+                         f"[0, {cols})")
+    if rows * cols > MAX_DENSE_ELEMENTS:
+        raise _bad(path, f"declared shape {rows} x {cols} is too large to densify")
+    return sp.csr_matrix((data, indices, indptr), shape=(rows, cols)).toarray()
+
+
+def _matrix(obj, path: Path) -> np.ndarray:
+    """A 2-D numeric numpy array from an unpickled CSR matrix or dense array."""
+    import scipy.sparse as sp
+
+    if isinstance(obj, sp.csr_matrix):
+        return _csr_to_dense(obj, path)
+    if isinstance(obj, np.ndarray) and obj.ndim == 2 and obj.dtype.kind in "biuf":
+        return obj
+    got = f"{obj.dtype} array of shape {obj.shape}" if isinstance(obj, np.ndarray) else type(obj).__name__
+    raise _bad(path, f"expected a 2-D numeric matrix, got {got}")
+
+
+def _read_test_index(path: Path) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # numpy warns on an empty file; we raise below
+        try:
+            idx = np.loadtxt(path, dtype=np.int64, ndmin=1)
+        except ValueError as exc:
+            raise _bad(path, f"not one integer node id per line ({exc})") from None
+    if idx.ndim != 1 or idx.size == 0:
+        raise _bad(path, "expected one integer node id per line, found none")
+    return idx
+
+
+def _edges(graph, path: Path, n: int) -> tuple[list[int], list[int]]:
+    """``(sources, targets)`` of the adjacency dict, every id checked to lie in ``[0, n)``."""
+    if not isinstance(graph, dict):
+        raise _bad(path, f"expected a dict node -> neighbour list, got {type(graph).__name__}")
+    src, dst = [], []
+    for node, nbrs in graph.items():
+        if not isinstance(nbrs, list):
+            raise _bad(path, f"neighbours of node {node!r} are a {type(nbrs).__name__}, expected a list")
+        for v in (node, *nbrs):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not 0 <= v < n:
+                raise _bad(path, f"node id {v!r} is not an integer in [0, {n}) (the graph has {n} nodes)")
+        src.extend(nbrs)
+        dst.extend([node] * len(nbrs))
+    return src, dst
+
+
+def _check_planetoid(paths: dict[str, Path], m: dict[str, np.ndarray], test_idx: np.ndarray) -> None:
+    """Cross-file shape agreement: features share columns, labels share classes, each label file
+    has its feature file's rows, and the test ids are ``tx``'s rows placed after ``allx``."""
+    for k in ("tx", "allx"):
+        if m[k].shape[1] != m["x"].shape[1]:
+            raise _bad(paths[k], f"{m[k].shape[1]} feature columns, but x has {m['x'].shape[1]}")
+    for k in ("y", "ty", "ally"):
+        if m[k].shape[1] != m["y"].shape[1] or m[k].shape[1] == 0:
+            raise _bad(paths[k], f"{m[k].shape[1]} label columns, but y has {m['y'].shape[1]}")
+    for labels, feats in (("y", "x"), ("ty", "tx"), ("ally", "allx")):
+        if m[labels].shape[0] != m[feats].shape[0]:
+            raise _bad(paths[labels], f"{m[labels].shape[0]} label rows for the {m[feats].shape[0]} rows of {feats}")
+    if m["x"].shape[0] > m["allx"].shape[0]:
+        raise _bad(paths["x"], f"{m['x'].shape[0]} training rows, more than allx's {m['allx'].shape[0]}")
+    if len(test_idx) != m["tx"].shape[0] or len(np.unique(test_idx)) != len(test_idx):
+        raise _bad(paths["test.index"], f"{len(test_idx)} test ids ({len(np.unique(test_idx))} distinct) for "
+                                        f"the {m['tx'].shape[0]} rows of tx")
+    if int(test_idx.min()) != m["allx"].shape[0]:
+        raise _bad(paths["test.index"], f"test ids start at {int(test_idx.min())}, expected right after "
+                                        f"allx's {m['allx'].shape[0]} rows")
 
 
 def planetoid_dir(root: Path) -> Path:
@@ -95,11 +214,13 @@ def load_planetoid(root: Path, name: str, normalize_features: bool = False) -> G
             f"ind.{name}.* files of github.com/kimiyoung/planetoid (data/) under {folder}, or pass "
             "root= pointing at the folder that holds them")
     obj = {k: _read_pickle(p) for k, p in paths.items() if k != "test.index"}
-    test_idx = np.loadtxt(paths["test.index"], dtype=np.int64)
-    x, tx, allx = (obj[k].toarray() if hasattr(obj[k], "toarray") else obj[k]
-                   for k in ("x", "tx", "allx"))
-    y, ty, ally = obj["y"], obj["ty"], obj["ally"]
+    m = {k: _matrix(obj[k], paths[k]) for k in ("x", "tx", "allx", "y", "ty", "ally")}
+    test_idx = _read_test_index(paths["test.index"])
+    _check_planetoid(paths, m, test_idx)
+    tx, allx, y, ty, ally = m["tx"], m["allx"], m["y"], m["ty"], m["ally"]
     lo, hi = int(test_idx.min()), int(test_idx.max())
+    if name != "citeseer" and hi >= lo + len(test_idx):
+        raise _bad(paths["test.index"], f"test ids are not the {len(test_idx)} rows after allx (max {hi})")
     if name == "citeseer":  # isolated test ids have no tx/ty row: pad with zeros
         full = hi - lo + 1
         tx_ext = np.zeros((full, tx.shape[1]), dtype=tx.dtype)
@@ -113,10 +234,7 @@ def load_planetoid(root: Path, name: str, normalize_features: bool = False) -> G
     feats[test_idx] = feats[sorted_test]  # undo Planetoid's order of the test rows
     labels[test_idx] = labels[sorted_test]
     n = feats.shape[0]
-    src, dst = [], []
-    for node, nbrs in obj["graph"].items():
-        src.extend(nbrs)
-        dst.extend([node] * len(nbrs))
+    src, dst = _edges(obj["graph"], paths["graph"], n)
     ei = torch.tensor([src, dst], dtype=torch.long)
     ei, _ = remove_self_loops(ei)
     ei, _ = to_undirected(ei, num_nodes=n)
