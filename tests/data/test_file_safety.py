@@ -135,3 +135,41 @@ def test_citeseer_padding_checks_still_hold(tmp_path):
     _write(tmp_path, objs, name="citeseer")
     with pytest.raises(DataError, match="start at 7"):
         load_planetoid(tmp_path, "citeseer")
+
+
+# ------------------------------------------------------------------------- other raw-array files
+
+
+def test_idx_files_must_hold_exactly_the_values_their_header_declares():
+    from tensorprism.data.datasets.mnist import read_idx
+
+    arr = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    data = b"\x00\x00\x08\x03" + np.array([2, 3, 4], ">u4").tobytes() + arr.tobytes()
+    assert np.array_equal(read_idx(data), arr)
+    for bad, message in [(data[:-1], "truncated"), (data + b"\x00", "truncated"), (data[:9], "ends inside"),
+                         (b"\x00\x00\x08\x00", "ends inside"), (b"", "magic")]:
+        with pytest.raises(DataError, match=message):
+            read_idx(bad)
+
+
+def test_damaged_cifar_cache_names_the_folder_to_delete(tmp_path):
+    import json
+
+    from tensorprism.data.datasets.cifar10 import _read_cache
+
+    files = tmp_path / "train_images.npy", tmp_path / "train_labels.npy"
+    manifest = tmp_path / "train.json"
+    np.save(files[0], np.zeros((4, 3, 32, 32), np.uint8))
+    np.save(files[1], np.zeros(4, np.int64))
+    manifest.write_text(json.dumps({"shapes": [[4, 3, 32, 32], [4]]}))
+    images, labels = _read_cache(files, manifest)
+    assert images.shape == (4, 3, 32, 32) and labels.shape == (4,)
+    np.save(files[1], np.zeros(3, np.int64))  # labels of another length
+    with pytest.raises(DataError, match=f"delete the folder {tmp_path}"):
+        _read_cache(files, manifest)
+    files[0].write_bytes(files[0].read_bytes()[:200])  # truncated images
+    with pytest.raises(DataError, match="damaged"):
+        _read_cache(files, manifest)
+    manifest.write_text("{")
+    with pytest.raises(DataError, match="damaged"):
+        _read_cache(files, manifest)

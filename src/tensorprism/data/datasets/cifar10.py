@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...errors import DataError
 from .. import DatasetInfo, register_dataset
 from ..arrays import ImageDataset
 from ..download import cache_dir, missing, verify_digest
@@ -148,8 +149,25 @@ def cached_arrays(path: Path, kind: str, part: str) -> tuple[np.ndarray, np.ndar
             _write_npy(file, array)
         info = {"source": str(path), algorithm: expected, "shapes": [list(a.shape) for a in arrays]}
         manifest.write_text(json.dumps(info, indent=1))  # written last: marks a complete cache
-    images, labels = (np.load(f, mmap_mode="r") for f in files)
-    return images, labels, folder
+    return (*_read_cache(files, manifest), folder)
+
+
+def _read_cache(files: tuple[Path, Path], manifest: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The memory-mapped cache arrays, checked against the shapes the manifest recorded: a
+    damaged cache is a :class:`DataError` saying which folder to delete."""
+    fix = f"delete the folder {manifest.parent} and it is rebuilt from the archive"
+    try:
+        shapes = [tuple(s) for s in json.loads(manifest.read_text())["shapes"]]
+        arrays = [np.load(f, mmap_mode="r", allow_pickle=False) for f in files]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"the CIFAR-10 cache is damaged ({type(exc).__name__}: {exc}); {fix}") from None
+    images, labels = arrays
+    ok = ([a.shape for a in arrays] == shapes and images.ndim == 4 and images.shape[1:] == (3, 32, 32)
+          and images.dtype == np.uint8 and labels.shape == images.shape[:1] and labels.dtype == np.int64)
+    if not ok:
+        raise DataError(f"the CIFAR-10 cache holds {images.dtype} {images.shape} images and {labels.dtype} "
+                        f"{labels.shape} labels, the manifest says {shapes}; {fix}")
+    return images, labels
 
 
 def load_cifar10(

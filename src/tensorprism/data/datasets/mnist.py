@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...errors import DataError
 from .. import DatasetInfo, register_dataset
 from ..arrays import ImageDataset
 from ..download import cache_dir, download, find_first, missing, read_maybe_gz, verify_digest
@@ -113,11 +114,21 @@ def places(src: IdxSource, root: Path) -> list[Path]:
 
 
 def read_idx(data: bytes) -> np.ndarray:
-    """Parse IDX bytes (LeCun's format: zero bytes, type code, rank, big-endian sizes, values)."""
+    """Parse IDX bytes (LeCun's format: zero bytes, type code, rank, big-endian sizes, values).
+
+    The header's sizes must account for exactly the bytes that follow; anything else (a truncated
+    or padded file) raises :class:`DataError`.
+    """
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise ValueError("not an unsigned-byte IDX file (bad magic number)")
+        raise DataError("not an unsigned-byte IDX file (bad magic number); obtain the file again")
     ndim = data[3]
-    dims = np.frombuffer(data, dtype=">u4", count=ndim, offset=4).astype(int)
+    if ndim == 0 or len(data) < 4 + 4 * ndim:
+        raise DataError(f"IDX header declares {ndim} dimensions but the file ends inside the header")
+    dims = [int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4)]
+    body = len(data) - 4 - 4 * ndim
+    if int(np.prod(dims, dtype=object)) != body:
+        raise DataError(f"IDX header declares shape {tuple(dims)} ({int(np.prod(dims, dtype=object))} values) "
+                        f"but {body} bytes follow: the file is truncated or corrupt; obtain it again")
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
