@@ -31,6 +31,10 @@ def require_path(path: str | os.PathLike, why: str) -> Path:
 
 
 def shared_data(*parts: str) -> Path:
-    """A path under the data root used by tests (``$TENSORPRISM_DATA`` or ``../shared/data``)."""
-    root = Path(os.environ.get("TENSORPRISM_DATA", SHARED_DATA)).resolve()
+    """A path under the data root used by tests (``$TENSORPRISM_DATA`` or ``../shared/data``).
+
+    For tests only: the library and its recipes resolve their data root with
+    :func:`tensorprism.data.data_root`. An empty ``TENSORPRISM_DATA`` counts as not set.
+    """
+    root = Path(os.environ.get("TENSORPRISM_DATA", "").strip() or SHARED_DATA).resolve()
     return root.joinpath(*parts)

@@ -57,10 +57,14 @@ def register_dataset(name: str, *, info: DatasetInfo, available=None):
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
-    """Resolve the data root: ``root`` argument, ``$TENSORPRISM_DATA``, or ``~/.cache/tensorprism/data``."""
-    if root is not None:
+    """Resolve the data root: ``root`` argument, ``$TENSORPRISM_DATA``, or ``~/.cache/tensorprism/data``.
+
+    An empty (or blank) ``root`` or ``TENSORPRISM_DATA`` counts as not set: it would otherwise
+    silently mean the current directory.
+    """
+    if root is not None and str(root).strip():
         return Path(root).expanduser()
-    env = os.environ.get("TENSORPRISM_DATA")
+    env = os.environ.get("TENSORPRISM_DATA", "").strip()
     if env:
         return Path(env).expanduser()
     return Path.home() / ".cache" / "tensorprism" / "data"

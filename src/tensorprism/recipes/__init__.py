@@ -1,7 +1,8 @@
 """The book's case studies as runnable recipes: ``prism run NAME [key=value ...]``.
 
 A recipe is a function ``fn(cfg) -> dict`` registered with :func:`register_recipe` together with
-its config dataclass; it trains/evaluates on real data, writes into ``cfg.out_dir`` when it has one,
+its config dataclass (a :class:`~tensorprism.recipes.kit.RecipeConfig`); it trains/evaluates on real
+data, writes its run directory ``cfg.out_dir`` (config, metrics, checkpoints, plots, ``result.json``)
 and returns a dict of the numbers it measured. Modules in this package are discovered automatically.
 """
 
@@ -16,14 +17,67 @@ register_recipe = RECIPES.register
 
 
 def run_recipe(name: str, **overrides: Any) -> dict:
+    """Run recipe ``name`` with its defaults replaced by ``overrides``; returns its result.
+
+    Without an ``out_dir`` the run goes to a fresh ``runs/<name>-<timestamp>`` folder.
+    """
+    from .kit import apply_threads, default_out_dir
+
     entry = RECIPES.get(name)
-    if entry.config is None:
-        return entry.fn(**{**entry.defaults, **overrides})
-    return entry.fn(entry.make_config(**overrides))
+    cfg = entry.make_config(**overrides)
+    if getattr(cfg, "out_dir", "") is None:
+        cfg.out_dir = str(default_out_dir(entry.name))
+    apply_threads(cfg)
+    return entry.fn(cfg)
+
+
+def recipe_settings(name: str) -> list[tuple[str, str, Any, str]]:
+    """``(setting, type, default, description)`` of every setting of recipe ``name`` (its config
+    dataclass's fields with the recipe's registered defaults; descriptions from the docstrings'
+    ``Attributes:`` sections of the dataclass and its bases)."""
+    import dataclasses
+
+    entry = RECIPES.get(name)
+    docs = _attribute_docs(entry.config)
+    rows = []
+    for f in dataclasses.fields(entry.config):
+        if f.name in entry.defaults:
+            default = entry.defaults[f.name]
+        elif f.default is not dataclasses.MISSING:
+            default = f.default
+        else:
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+        tp = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        rows.append((f.name, tp, default, docs.get(f.name, "")))
+    return rows
+
+
+def _attribute_docs(cls: type) -> dict[str, str]:
+    """``{field: text}`` from the ``Attributes:`` sections of ``cls``'s and its bases' docstrings
+    (``name: text`` or ``name (type): text`` items; continuation lines are joined)."""
+    import inspect
+    import re
+
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        doc = inspect.getdoc(klass) or ""
+        if "Attributes:" not in doc:
+            continue
+        current = None
+        for line in doc.split("Attributes:", 1)[1].splitlines()[1:]:
+            if line.strip() and not line.startswith(" "):
+                break  # the next section
+            m = re.match(r"^    (\w+)(?: \([^)]*\))?: (.*)$", line)
+            if m:
+                current = m.group(1)
+                docs[current] = m.group(2).strip()
+            elif current and line.strip():
+                docs[current] += " " + line.strip()
+    return docs
 
 
 def list_recipes() -> list[str]:
     return RECIPES.names()
 
 
-__all__ = ["RECIPES", "register_recipe", "run_recipe", "list_recipes"]
+__all__ = ["RECIPES", "register_recipe", "run_recipe", "recipe_settings", "list_recipes"]
