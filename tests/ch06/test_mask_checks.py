@@ -124,5 +124,8 @@ def test_functional_masks_must_broadcast_to_the_scores(fn):
         fn(q, k, v, torch.ones(3, 5, dtype=torch.bool))  # an (N, S) padding mask
     with pytest.raises(ShapeError, match="does not broadcast"):
         fn(q, k, v, torch.ones(1, 3, 1, 5, 5, dtype=torch.bool))  # would add a dimension
+    q2 = k2 = v2 = torch.randn(2, 2, 5, 4)  # N == H: a 3-D (N, L, S) mask would be read per head
+    with pytest.raises(ShapeError, match=r"\(N, 1, L, S\)"):
+        fn(q2, k2, v2, torch.ones(2, 5, 5, dtype=torch.bool))
     out = fn(q, k, v, torch.ones(3, 1, 1, 5, dtype=torch.bool))[0]
     assert out.shape == (3, 2, 5, 4)

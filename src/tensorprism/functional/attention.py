@@ -64,15 +64,17 @@ def _check_mask(mask: Tensor) -> None:
 
 
 def _check_mask_shape(mask: Tensor, q: Tensor, k: Tensor) -> None:
-    """A mask must broadcast to the scores ``(..., L, S)`` without adding dimensions: a 2-D mask is
-    ``(L, S)``; a key-padding mask for ``(N, H, L, E)`` queries is ``(N, 1, 1, S)``."""
+    """A mask is ``(L, S)`` or has the scores' rank and broadcasts to them: for ``(N, H, L, E)``
+    queries, ``(N | 1, H | 1, L | 1, S | 1)``, so a key-padding mask is ``(N, 1, 1, S)``. Ranks in
+    between are refused: a 3-D ``(N, L, S)`` would align ``N`` with the heads."""
     scores = (*q.shape[:-1], k.shape[-2])
-    ok = mask.dim() <= len(scores) and all(
+    ok = mask.dim() in (2, len(scores)) and all(
         m in (1, s) for m, s in zip(reversed(mask.shape), reversed(scores), strict=False))
     if not ok:
         raise ShapeError(
             f"attention mask of shape {tuple(mask.shape)} does not broadcast to the scores {scores} "
-            "(..., L queries, S keys): give (L, S) for a per-position mask and (N, 1, 1, S) for key "
+            "(..., L queries, S keys) rank for rank: give (L, S) for a per-position mask, the scores' rank "
+            "otherwise (a per-sequence mask is (N, 1, L, S)) and (N, 1, 1, S) for key "
             "padding (`padding_mask` builds it); a 2-D (N, S) padding mask would be read as (L, S)")
 
 
