@@ -84,3 +84,13 @@ def test_lstm_state_must_be_a_pair_and_packed_input_takes_no_lengths():
     lstm(packed)
     with pytest.raises(ShapeError, match="PackedSequence"):
         lstm(packed, lengths=torch.tensor([7, 5, 2]))
+
+
+def test_rnn_models_pass_the_checks_through():
+    """A state carried over from a batch of another size (or a time-first batch) is named."""
+    from tensorprism.models import create_model
+
+    lm = create_model("rnn-lm", vocab_size=11, embed_dim=6, hidden_size=8, num_layers=1)
+    _, state = lm(torch.randint(0, 11, (3, 5)), return_state=True)
+    with pytest.raises(ShapeError, match=r"initial h_0 must be \(L·D, B, H_out\) = \(1, 5, 8\)"):
+        lm(torch.randint(0, 11, (5, 3)), state)  # the same tokens time-first: 5 "sequences"
