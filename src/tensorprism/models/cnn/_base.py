@@ -1,4 +1,7 @@
-"""The shared CNN interface (after timm): stem → stages → head (pooling + hidden FCs) → classifier."""
+"""The shared CNN interface (after timm): stem → stages → head (pooling + hidden FCs) → classifier.
+
+:class:`ConvNet` implements the image-classifier contract of :mod:`tensorprism.models.contract`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from dataclasses import dataclass
 import torch.nn as nn
 from torch import Tensor
 
-from ...errors import ShapeError
+from ..contract import ImageClassifierMixin
 
 
 @dataclass
@@ -19,8 +22,12 @@ class FeatureInfo:
     reduction: int
 
 
-class ConvNet(nn.Module):
+class ConvNet(ImageClassifierMixin, nn.Module):
     """``forward = forward_head(forward_features(x))``.
+
+    Builders record the input the network was designed for with
+    ``set_input_defaults(img_size, mean, std)`` (defaults: 224 and ImageNet/MNIST statistics by
+    channel count), which ``default_cfg`` and ``example_input`` report.
 
     Args:
         stem: the first layers, ``(N, in_chans, H, W) → (N, C_0, H/r_0, W/r_0)``.
@@ -52,14 +59,9 @@ class ConvNet(nn.Module):
         device = next(self.parameters()).device
         self.classifier = self._make_classifier(num_classes).to(device)
 
-    def _check_input(self, x: Tensor) -> None:
-        if x.dim() != 4 or x.shape[1] != self.in_chans:
-            hint = " (it looks channels-last: permute to (N, C, H, W))" if x.dim() == 4 and x.shape[-1] == self.in_chans else ""
-            raise ShapeError(f"{type(self).__name__} expects images (N, {self.in_chans}, H, W), got {tuple(x.shape)}{hint}")
-
     def feature_maps(self, x: Tensor) -> list[Tensor]:
         """Every stage's output ``[(N, C_i, H/r_i, W/r_i), …]`` (see ``feature_info``)."""
-        self._check_input(x)
+        self.check_image_input(x)
         x = self.stem(x)
         out = []
         for stage in self.stages:
@@ -68,13 +70,15 @@ class ConvNet(nn.Module):
         return out
 
     def forward_features(self, x: Tensor) -> Tensor:
-        self._check_input(x)
+        """Last stage's feature map ``(N, C, h, w)``."""
+        self.check_image_input(x)
         x = self.stem(x)
         for stage in self.stages:
             x = stage(x)
         return x
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Features ``(N, C, h, w)`` → logits ``(N, num_classes)`` (pre-logits ``(N, num_features)``)."""
         x = self.head(x)
         return x if pre_logits else self.classifier(self.drop(x))
 

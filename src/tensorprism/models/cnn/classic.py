@@ -34,7 +34,8 @@ def lenet5(cfg: LeNetConfig) -> ConvNet:
     ]
     side = ((cfg.img_size + 2 * pad - 4) // 2 - 4) // 2
     head = nn.Sequential(nn.Flatten(1), nn.Linear(16 * side * side, 120), make_act(act), nn.Linear(120, 84), make_act(act))
-    return ConvNet(nn.Identity(), stages, head, 84, cfg.num_classes, cfg.in_chans, [FeatureInfo(6, 2), FeatureInfo(16, 4)])
+    model = ConvNet(nn.Identity(), stages, head, 84, cfg.num_classes, cfg.in_chans, [FeatureInfo(6, 2), FeatureInfo(16, 4)])
+    return model.set_input_defaults(cfg.img_size)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,7 +156,8 @@ def simple_cnn(cfg: SimpleCNNConfig) -> ConvNet:
     flat = cin if cfg.global_pool else cin * side * side
     head = mlp_head(flat, cfg.hidden, cfg.dropout, pool=1 if cfg.global_pool else None)
     num_features = cfg.hidden[-1] if cfg.hidden else flat
-    return ConvNet(nn.Identity(), stages, head, num_features, cfg.num_classes, cfg.in_chans, info, cfg.dropout)
+    model = ConvNet(nn.Identity(), stages, head, num_features, cfg.num_classes, cfg.in_chans, info, cfg.dropout)
+    return model.set_input_defaults(cfg.img_size)
 
 
 _BOOK_CNNS = {

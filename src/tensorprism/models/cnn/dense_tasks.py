@@ -16,6 +16,7 @@ from torch import Tensor
 from ...errors import ShapeError
 from ...nn.conv import ConvNormAct
 from .. import create_model, register_model
+from ..contract import DenseImageMixin
 
 
 # ---------------------------------------------------------------------------------------------
@@ -29,7 +30,7 @@ class UNetConfig:
     norm: str | None = None  # "bn" adds batch norm after every conv (the book's listings have none)
 
 
-class UNet(nn.Module):
+class UNet(DenseImageMixin, nn.Module):
     r"""U-Net (Ronneberger et al. 2015; book lines 9393–9405): encoder :math:`F_i = \text{Conv}(F_{i-1})`,
     decoder :math:`F'_i = \text{UpConv}(F_{i+1})`, skip :math:`F''_i = F_i \oplus F'_i` (concatenation).
 
@@ -42,6 +43,8 @@ class UNet(nn.Module):
     def __init__(self, cfg: UNetConfig):
         super().__init__()
         self.cfg = cfg
+        self.in_chans, self.num_classes = cfg.in_chans, cfg.num_classes
+        self.set_input_defaults(16 * 2**cfg.depth)  # any multiple of 2^depth works; 256 at depth 4
         widths = [cfg.base_width * 2**i for i in range(cfg.depth + 1)]
 
         def double(cin: int, cout: int) -> nn.Sequential:
@@ -100,7 +103,7 @@ class FCNConfig:
     backbone_kwargs: dict | None = None
 
 
-class BookFCN(nn.Module):
+class BookFCN(DenseImageMixin, nn.Module):
     """The book's toy FCN (L77/L78): convs 64-128-256, ×2 up, conv 128, ×2 up, conv 64, 1×1 classifier.
 
     As printed it never down-samples, so a 256² input gives 1024² logits (erratum 21); ``downsample=True``
@@ -109,6 +112,8 @@ class BookFCN(nn.Module):
 
     def __init__(self, cfg: FCNConfig):
         super().__init__()
+        self.in_chans, self.num_classes = cfg.in_chans, cfg.num_classes
+        self.set_input_defaults(256)  # the book's example input
         pool = [nn.MaxPool2d(2)] if cfg.downsample else []
         self.body = nn.Sequential(
             ConvNormAct(cfg.in_chans, 64, 3, norm=None), ConvNormAct(64, 128, 3, norm=None), *pool,
@@ -122,7 +127,7 @@ class BookFCN(nn.Module):
         return self.body(x)
 
 
-class FCN(nn.Module):
+class FCN(DenseImageMixin, nn.Module):
     """Fully convolutional network (Long et al. 2015) on any zoo backbone's ``feature_maps``.
 
     1×1 score convs on the last (up to three) stages, summed coarse-to-fine after bilinear upsampling
@@ -131,10 +136,12 @@ class FCN(nn.Module):
 
     def __init__(self, cfg: FCNConfig):
         super().__init__()
+        self.in_chans, self.num_classes = cfg.in_chans, cfg.num_classes
         self.backbone = create_model(cfg.backbone, in_chans=cfg.in_chans, num_classes=0, **(cfg.backbone_kwargs or {}))
         used = self.backbone.feature_info[-3:] if cfg.skips else self.backbone.feature_info[-1:]
         self.n_used = len(used)
         self.scores = nn.ModuleList(nn.Conv2d(f.channels, cfg.num_classes, 1) for f in used)
+        self.set_input_defaults(self.backbone.img_size, self.backbone.mean, self.backbone.std)
 
     def forward(self, x: Tensor) -> Tensor:
         feats = self.backbone.feature_maps(x)[-self.n_used:]
@@ -163,8 +170,8 @@ class SRCNNConfig:
     residual: bool = False  # predict the correction to the bicubic input (VDSR-style global skip; not in the book)
 
 
-class SRCNN(nn.Sequential):
-    """The three SRCNN convs; with ``residual`` the output is ``x + f(x)`` (same parameters, faster training)."""
+class SRCNN(DenseImageMixin, nn.Sequential):
+    """The three SRCNN convs (``num_classes`` = ``in_chans`` output channels); with ``residual`` the output is ``x + f(x)`` (same parameters, faster training)."""
 
     def __init__(self, cfg: SRCNNConfig):
         k1, k2, k3 = cfg.kernels
@@ -174,6 +181,8 @@ class SRCNN(nn.Sequential):
             nn.Conv2d(w2, cfg.in_chans, k3, padding=k3 // 2),
         )
         self.residual = cfg.residual
+        self.in_chans = self.num_classes = cfg.in_chans
+        self.set_input_defaults(33)  # the paper's 33×33 training sub-images
 
     def forward(self, x: Tensor) -> Tensor:
         y = super().forward(x)

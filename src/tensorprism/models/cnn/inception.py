@@ -125,7 +125,7 @@ class InceptionV3(ConvNet):
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         if not (self.training and self.aux is not None):
             return super().forward(x)
-        self._check_input(x)
+        self.check_image_input(x)
         x = self.stem(x)
         aux = None
         for i, stage in enumerate(self.stages):
@@ -149,4 +149,5 @@ def inception_v3(cfg: InceptionV3Config) -> ConvNet:
     if cfg.aux_logits and cfg.num_classes > 0:
         aux = _seq(nn.AvgPool2d(5, 3), _u(768, 128), _u(128, 768, 5, 1, 0), *pool_flatten(), nn.Linear(768, cfg.num_classes))
     info = [FeatureInfo(192, 8), FeatureInfo(288, 8), FeatureInfo(768, 16), FeatureInfo(2048, 32)]
-    return InceptionV3(stem, stages, pool_flatten(), 2048, cfg.num_classes, cfg.in_chans, info, cfg.dropout, aux=aux)
+    model = InceptionV3(stem, stages, pool_flatten(), 2048, cfg.num_classes, cfg.in_chans, info, cfg.dropout, aux=aux)
+    return model.set_input_defaults(299)

@@ -172,6 +172,7 @@ class EfficientNetConfig:
     depth: float = 1.0
     dropout: float = 0.2
     drop_path: float = 0.2  # stochastic depth, linearly increasing over the blocks
+    img_size: int = 224  # the resolution of the variant (compound scaling); reported by default_cfg
 
 
 @register_model("efficientnet", config=EfficientNetConfig, family="cnn")
@@ -196,9 +197,10 @@ def efficientnet(cfg: EfficientNetConfig) -> ConvNet:
     last = 4 * c
     blocks.append((1, _with_out(ConvNormAct(c, last, 1, act="silu"), last)))
     stages, info = _stages(blocks, 2)
-    return ConvNet(stem, stages, pool_flatten(), last, cfg.num_classes, cfg.in_chans, info, cfg.dropout)
+    model = ConvNet(stem, stages, pool_flatten(), last, cfg.num_classes, cfg.in_chans, info, cfg.dropout)
+    return model.set_input_defaults(cfg.img_size)
 
 
 for _v, (_w, _d, _res, _drop) in EFFICIENTNET_PARAMS.items():
-    register_model(f"efficientnet_{_v}", config=EfficientNetConfig, family="cnn", width=_w, depth=_d, dropout=_drop,
+    register_model(f"efficientnet_{_v}", config=EfficientNetConfig, family="cnn", width=_w, depth=_d, dropout=_drop, img_size=_res,
                    description=f"EfficientNet-{_v.upper()} (width ×{_w}, depth ×{_d}, {_res}px)")(efficientnet)

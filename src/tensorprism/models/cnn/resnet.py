@@ -53,7 +53,7 @@ def resnet(cfg: ResNetConfig) -> ConvNet:
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         if cfg.zero_init_last and isinstance(m, BasicBlock | Bottleneck):
             m.zero_init_last()
-    return model
+    return model.set_input_defaults(32 if cfg.stem == "cifar" else 224)
 
 
 _IMAGENET = {
