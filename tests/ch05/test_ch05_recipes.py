@@ -24,7 +24,8 @@ def test_char_lm_recipe_learns_and_samples(tmp_path):
                    out_dir=str(tmp_path))
     assert r["val_loss"] < math.log(65) - 0.5  # well below the uniform 4.17 nats
     assert r["sample"].startswith("ROMEO:") and len(r["sample"]) == 26
-    assert json.loads((tmp_path / "char_lm.json").read_text())["steps"] == 40
+    assert json.loads((tmp_path / "result.json").read_text())["result"]["steps"] == 40
+    assert (tmp_path / "checkpoints" / "last.safetensors").is_file() and (tmp_path / "vocab.json").is_file()
 
 
 @pytest.mark.data
