@@ -36,6 +36,23 @@ from .normalization import make_norm
 HEADS = ("multiclass", "binary", "multilabel", "regression")
 
 
+def head_loss(head: str, **kwargs) -> nn.Module:
+    """The loss for an output head; every one takes **logits** (never softmax/sigmoid first).
+
+    ``multiclass`` → ``CrossEntropyLoss``; ``binary``/``multilabel`` → ``BCEWithLogitsLoss``;
+    ``regression`` → ``MSELoss``. ``kwargs`` go to the loss (``weight``, ``label_smoothing``...).
+    It lives beside :data:`HEADS` (re-exported by :mod:`tensorprism.losses`) because ``nn`` sits
+    below ``losses`` in the layering and :meth:`MLP.loss_fn` needs it.
+    """
+    if head == "multiclass":
+        return nn.CrossEntropyLoss(**kwargs)
+    if head in ("binary", "multilabel"):
+        return nn.BCEWithLogitsLoss(**kwargs)
+    if head == "regression":
+        return nn.MSELoss(**kwargs)
+    raise ConfigError(f"unknown head {head!r}; expected one of {', '.join(HEADS)}")
+
+
 class SparseLinear(nn.Module):
     r"""``nn.Linear(in_features, out_features)`` applied to sparse inputs such as bags of words.
 
@@ -174,8 +191,6 @@ class MLP(nn.Module):
 
     def loss_fn(self, **kwargs) -> nn.Module:
         """The loss matching this head; every one takes logits."""
-        from ..losses import head_loss
-
         return head_loss(self.head_type, **kwargs)
 
     def reset_parameters(self) -> None:
@@ -188,4 +203,4 @@ class MLP(nn.Module):
         return f"sizes={sizes}, head={self.head_type!r}"
 
 
-__all__ = ["MLP", "SparseLinear", "HEADS"]
+__all__ = ["MLP", "SparseLinear", "HEADS", "head_loss"]

@@ -44,15 +44,29 @@ Batches: each side is a block-diagonal batch from :func:`tensorprism.data.graph.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...data.graph import Graph
 from ...errors import ConfigError, ShapeError
 from ...nn.graph import GCNConv, SAGEConv, global_pool
 from .. import register_model
+
+
+
+@runtime_checkable
+class GraphLike(Protocol):
+    """What :meth:`GraphPairScorer.score` reads from a graph: the attributes of
+    :class:`tensorprism.data.graph.Graph`. Taken by shape, not by class, because models sit below
+    ``data`` in the layering (docs/ARCHITECTURE.md) and must not import it."""
+
+    x: Tensor  # (N, F_in)
+    edge_index: Tensor  # (2, E)
+    batch: Tensor | None  # (N,) graph id of each node, None for one graph
+    edge_weight: Tensor | None  # (E,)
+
 
 PAIR_CONVS = ("gcn", "sage")
 PAIR_READOUTS = ("mean", "sum", "max")
@@ -164,7 +178,7 @@ class GraphPairScorer(nn.Module):
         c = F.dropout(self.pair_features(h1, h2), self.dropout, self.training)  # (B, 2F_out)
         return self.head(c).squeeze(-1)  # (B,)
 
-    def score(self, g1: Graph, g2: Graph) -> Tensor:
+    def score(self, g1: GraphLike, g2: GraphLike) -> Tensor:
         """Logits ``(B,)`` for two :class:`~tensorprism.data.graph.Graph` objects (single graphs
         or batches from :func:`~tensorprism.data.graph.batch_graphs`)."""
         return self(g1.x, g1.edge_index, g2.x, g2.edge_index, g1.batch, g2.batch,
@@ -174,7 +188,7 @@ class GraphPairScorer(nn.Module):
     def predict_proba(self, *args, **kwargs) -> Tensor:
         r"""``f(G_1, G_2) = \mathrm{sigmoid}(z) (B,)`` in ``(0, 1)``; takes :meth:`forward`'s
         arguments, or two ``Graph`` objects as in :meth:`score`."""
-        if len(args) == 2 and all(isinstance(a, Graph) for a in args) and not kwargs:
+        if len(args) == 2 and all(isinstance(a, GraphLike) for a in args) and not kwargs:
             return torch.sigmoid(self.score(*args))
         return torch.sigmoid(self(*args, **kwargs))
 
