@@ -40,13 +40,13 @@ def test_sst2_and_translation_recipes_run(tmp_path):
     assert (tmp_path / "alignment.png").is_file()
 
 
-def test_forecasting_and_ucr_recipes_report_baselines():
-    r = run_recipe("ch05-forecasting", series="airline", epochs=5, ensemble=1, out_dir=None)
+def test_forecasting_and_ucr_recipes_report_baselines(tmp_path):
+    r = run_recipe("ch05-forecasting", series="airline", epochs=5, ensemble=1, out_dir=str(tmp_path / "f"))
     assert set(r["scores"]) == {"lstm", "seasonal_naive", "naive", "arima"} and r["horizon"] == 24
     assert r["scores"]["arima"]["mase"] < r["scores"]["seasonal_naive"]["mase"]
     assert set(r["rolling_mase"]) == {"h=1", "h=12"} and set(r["rolling_mase"]["h=1"]) == set(r["scores"])
     assert r["rolling_mase"]["h=1"]["arima"] < r["rolling_mase"]["h=12"]["arima"]  # nearer is easier
-    u = run_recipe("ch05-ucr", dataset="italypowerdemand", epochs=2, out_dir=None)
+    u = run_recipe("ch05-ucr", dataset="italypowerdemand", epochs=2, out_dir=str(tmp_path / "u"))
     assert u["test"] == 1029 and u["one_nn_euclidean_acc"] > 0.9
 
 

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.utils.data import TensorDataset
 
 from . import register_recipe
-from .ch05_common import save_result
+from .kit import RecipeConfig, make_trainer, save_result
 
 # name -> (window, transform, ARIMA order, seasonal order)
 _SETUP = {
@@ -48,20 +49,30 @@ Forecaster = Callable[[np.ndarray, int], np.ndarray]  # (history, h) -> the next
 
 
 @dataclass
-class ForecastConfig:
+class ForecastConfig(RecipeConfig):
+    """Attributes:
+    series: ``airline``, ``sunspots`` or ``co2``.
+    hidden_size: LSTM units of each network.
+    epochs, lr, weight_decay: full-batch AdamW training (gradient norm clipped at 1).
+    ensemble: independently seeded networks whose forecasts are averaged (one run sub-folder each).
+    strategy: ``direct`` (the book's N11: all horizons at once) or ``recursive``.
+    window: look-back length; 0: the series default (36 / 44 / 48).
+    early_stopping: >0: the last N training values only score epochs; the best epoch is kept.
+    transform: ``none``, ``log``, ``sqrt``; ``auto``: log for airline, none otherwise.
+    holdout: ``test``, or ``validation``: the last test-length tail of the training part.
+    """
+
     series: str = "airline"
     hidden_size: int = 32
     epochs: int = 400
     lr: float = 5e-3
     weight_decay: float = 1e-4
     ensemble: int = 5
-    strategy: str = "direct"  # "direct" (the book's N11: all horizons at once) or "recursive"
-    window: int = 0  # look-back length; 0: the series default (36 / 44 / 48)
-    early_stopping: int = 0  # >0: the last N training values only score epochs; keep the best epoch
-    transform: str = "auto"  # "none", "log", "sqrt"; "auto": log for airline, none otherwise
-    holdout: str = "test"  # "test", or "validation": the last test-length tail of the training part
-    seed: int = 0
-    out_dir: str | None = "runs/ch05_forecasting"
+    strategy: str = "direct"
+    window: int = 0
+    early_stopping: int = 0
+    transform: str = "auto"
+    holdout: str = "test"
 
 
 def _windows(z: np.ndarray, window: int, horizon: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -98,26 +109,18 @@ def fit_lstm_forecaster(train: np.ndarray, horizon: int, window: int, cfg: Forec
                           f"in {len(train)} values; use a smaller early_stopping or window")
     if n_val:  # validation windows predict the last n_val values; training targets stay before them
         x, y, xv, yv = x[:-(n_val + out - 1)], y[:-(n_val + out - 1)], x[-n_val:], y[-n_val:]
+    val = TensorDataset(xv, yv) if n_val else None
     models = []
     for k in range(cfg.ensemble):
         torch.manual_seed(cfg.seed + k)
         model = create_model("rnn-forecaster", hidden_size=cfg.hidden_size, horizon=out)
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        best = (float("inf"), None)
-        for _ in range(cfg.epochs):  # full batch: the series are small
-            loss = torch.nn.functional.mse_loss(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            if n_val:
-                with torch.no_grad():
-                    val = torch.nn.functional.mse_loss(model(xv), yv).item()
-                if val < best[0]:
-                    best = (val, {n: t.clone() for n, t in model.state_dict().items()})
-        if n_val:
-            model.load_state_dict(best[1])
-        models.append(model.eval())
+        # full batch (the series are small); with a validation tail, the best epoch's weights are kept
+        trainer = make_trainer(cfg, model, "regression", TensorDataset(x, y), val, sub=f"lstm-{k}",
+                               seed=cfg.seed + k, optimizer="adamw", lr=cfg.lr, weight_decay=cfg.weight_decay,
+                               grad_clip_norm=1.0, epochs=cfg.epochs, batch_size=len(x), shuffle=False,
+                               restore_best=bool(n_val), monitor="val/mse", mode="min", precision="32")
+        trainer.fit()
+        models.append(model.cpu().eval())
 
     def forecast(history: np.ndarray, h: int) -> np.ndarray:
         ctx0 = torch.tensor(np.asarray(history)[-window:] / scale, dtype=torch.float32)
@@ -199,5 +202,5 @@ def forecasting(cfg: ForecastConfig) -> dict:
               "lstm_beats_seasonal_naive": scores["lstm"]["mase"] < scores["seasonal_naive"]["mase"],
               "rolling_mase": rolling,
               "rolling_lstm_beats_seasonal_naive": {k: v["lstm"] < v["seasonal_naive"] for k, v in rolling.items()},
-              "seconds": round(time.perf_counter() - t0, 1), "config": asdict(cfg)}
-    return save_result(cfg.out_dir, f"forecast_{cfg.series}_{cfg.holdout}", result)
+              "seconds": round(time.perf_counter() - t0, 1)}
+    return save_result(cfg, result)
