@@ -72,7 +72,7 @@ def test_seq2seq_shapes_and_masked_attention(attention):
                      attention=attention, dropout=0.0)
     src = torch.tensor([[5, 6, 7, 8], [9, 10, 0, 0]])
     tgt = torch.tensor([[2, 5, 6, 3], [2, 7, 3, 0]])
-    logits, w = m(src, tgt[:, :-1])
+    logits, w = m(src, tgt[:, :-1], return_attention=True)
     assert logits.shape == (2, 3, 11)
     if attention != "none":
         assert w.shape == (2, 3, 4) and torch.all(w[1, :, 2:] == 0)
@@ -85,7 +85,7 @@ def test_seq2seq_with_lstm_cells_decodes_with_beams():
     m = create_model("rnn-seq2seq", src_vocab=9, tgt_vocab=7, embed_dim=8, hidden_size=10, attn_dim=6,
                      cell="lstm", dropout=0.0)
     src = torch.tensor([[5, 6, 7], [8, 0, 0]])
-    logits, w = m(src, torch.tensor([[2, 4], [2, 5]]), teacher_forcing=0.5)
+    logits, w = m(src, torch.tensor([[2, 4], [2, 5]]), teacher_forcing=0.5, return_attention=True)
     assert logits.shape == (2, 2, 7) and torch.all(w[1, :, 1:] == 0)
     assert len(m.translate(src, max_len=4, num_beams=2)) == 2
 
@@ -121,14 +121,13 @@ def test_erratum_seq2seq_loss_shifts_time_axis_and_ignores_padding():
     class Fixed(torch.nn.Module):
         def forward(self, src, tgt_in, src_lengths=None, teacher_forcing=1.0):
             self.seen = tgt_in
-            logits = torch.arange(tgt_in.numel() * V, dtype=torch.float32).reshape(*tgt_in.shape, V).sin()
-            return logits, None
+            return torch.arange(tgt_in.numel() * V, dtype=torch.float32).reshape(*tgt_in.shape, V).sin()
 
     model = Fixed()
     tgt = torch.tensor([[2, 4, 5, 3], [2, 5, 3, 0]])
     loss = create_task("seq2seq", pad_id=0).training_step(model, {"src": tgt, "tgt": tgt})["loss"]
     assert torch.equal(model.seen, tgt[:, :-1])
-    logits, _ = model(tgt, tgt[:, :-1])
+    logits = model(tgt, tgt[:, :-1])
     terms = [torch.nn.functional.cross_entropy(logits[b, t][None], tgt[b, t + 1][None])
              for b in range(2) for t in range(3) if tgt[b, t + 1] != 0]
     torch.testing.assert_close(loss, torch.stack(terms).mean())

@@ -18,6 +18,11 @@ from dataclasses import dataclass
 
 from ..nn.mlp import MLP
 from . import register_model
+from .contract import TabularMixin
+
+
+class MLPModel(TabularMixin, MLP):
+    """:class:`~tensorprism.nn.mlp.MLP` under the tabular contract: ``(N, in_features) → (N, num_classes)``."""
 
 
 @dataclass
@@ -40,7 +45,7 @@ class MLPConfig:
 
 
 def build_mlp(cfg: MLPConfig) -> MLP:
-    return MLP(
+    return MLPModel(
         cfg.in_features,
         cfg.hidden,
         cfg.num_classes,

@@ -188,7 +188,7 @@ def translation(cfg: TranslationConfig) -> dict:
         tgt_in = torch.tensor([[bos, *hyp]], device=device)
         model.eval()
         with torch.no_grad():
-            _, w = model(src, tgt_in)
+            _, w = model(src, tgt_in, return_attention=True)
         # row i holds the weights used while emitting hyp[i] (query: the state before it)
         plot_alignment(w[0, : len(hyp)].cpu(), src_tok.pieces(a), tgt_tok.pieces(hyp),
                        Path(cfg.out_dir) / "alignment.png")

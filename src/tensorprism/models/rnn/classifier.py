@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from ...errors import ConfigError
 from ...nn.rnn_attention import AttentionPooling
 from .. import register_model
+from ..contract import SequenceMixin
 from ._common import recurrent_layer
 
 
@@ -35,14 +36,17 @@ class RNNClassifierConfig:
     pad_id: int = 0
 
 
-class RNNClassifier(nn.Module):
-    """``forward(x, lengths=None) -> logits (B, num_classes)``."""
+class RNNClassifier(SequenceMixin, nn.Module):
+    """``forward(x, lengths=None) -> logits (B, num_classes)``: ``x`` token ids ``(B, T)``
+    (``input_layout == "tokens"``) or features ``(B, T, input_size)`` when ``vocab_size`` is None."""
 
     def __init__(self, cfg: RNNClassifierConfig):
         super().__init__()
         if cfg.pooling not in ("last", "max", "mean", "attention"):
             raise ConfigError(f"pooling must be last, max, mean or attention, got {cfg.pooling!r}")
         self.cfg = cfg
+        self.vocab_size, self.input_size = cfg.vocab_size, cfg.input_size
+        self.input_layout = "features" if cfg.vocab_size is None else "tokens"
         if cfg.vocab_size is None:
             self.embed = nn.Linear(cfg.input_size, cfg.embed_dim)
         else:
@@ -56,6 +60,7 @@ class RNNClassifier(nn.Module):
         self.head = nn.Linear(feat, cfg.num_classes)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        self.check_sequence(x)
         if self.cfg.vocab_size is not None and lengths is None:
             lengths = (x != self.cfg.pad_id).sum(1).clamp(min=1)
         if lengths is None:

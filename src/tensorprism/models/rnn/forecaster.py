@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from .. import register_model
+from ..contract import SequenceMixin
 from ._common import recurrent_layer
 
 
@@ -21,17 +22,21 @@ class ForecasterConfig:
     dropout: float = 0.0
 
 
-class RNNForecaster(nn.Module):
-    """``forward(x (B, L, F)) -> (B, horizon)``: forecasts of the first input feature."""
+class RNNForecaster(SequenceMixin, nn.Module):
+    """``forward(x (B, L, F)) -> (B, horizon)``: forecasts of the first input feature (batch first)."""
+
+    input_layout = "features"
 
     def __init__(self, cfg: ForecasterConfig):
         super().__init__()
         self.cfg = cfg
+        self.input_size = cfg.input_size
         self.rnn = recurrent_layer(cfg.cell, cfg.input_size, cfg.hidden_size, num_layers=cfg.num_layers,
                                    dropout=cfg.dropout if cfg.num_layers > 1 else 0.0)
         self.head = nn.Linear(cfg.hidden_size, cfg.horizon)
 
     def forward(self, x: Tensor) -> Tensor:
+        self.check_sequence(x)
         h, _ = self.rnn(x)  # (B, L, H)
         return self.head(h[:, -1])  # many-to-one, then H outputs
 

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from ...errors import ConfigError
 from .. import register_model
+from ..contract import LanguageModelMixin
 from ._common import recurrent_layer
 
 
@@ -28,12 +29,15 @@ class RNNLMConfig:
     tie_weights: bool = False
 
 
-class RNNLanguageModel(nn.Module):
-    """``forward(x (B, T), state=None, return_state=False) -> logits (B, T, V)`` (and the state)."""
+class RNNLanguageModel(LanguageModelMixin, nn.Module):
+    """``forward(x (B, T), state=None, return_state=False) -> logits (B, T, V)`` (and the state).
+
+    A recurrent model reads contexts of any length: ``block_size`` is ``None``."""
 
     def __init__(self, cfg: RNNLMConfig):
         super().__init__()
         self.cfg = cfg
+        self.vocab_size = cfg.vocab_size
         self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_dim)
         self.drop = nn.Dropout(cfg.dropout)
         self.rnn = recurrent_layer(cfg.cell, cfg.embed_dim, cfg.hidden_size, num_layers=cfg.num_layers,
@@ -46,6 +50,7 @@ class RNNLanguageModel(nn.Module):
             self.head.weight = self.embed.weight
 
     def forward(self, x: Tensor, state=None, return_state: bool = False):
+        self.check_tokens(x)
         h, state = self.rnn(self.drop(self.embed(x)), state)  # (B, T, H)
         logits = self.head(self.drop(h))  # (B, T, V)
         return (logits, state) if return_state else logits
@@ -59,15 +64,10 @@ class RNNLanguageModel(nn.Module):
     @torch.no_grad()
     def sample(self, prompt: Tensor, max_new_tokens: int, *, temperature: float = 1.0, top_k: int = 0,
                greedy: bool = False, generator: torch.Generator | None = None) -> Tensor:
-        """Continue ``prompt (B, T)`` with ``max_new_tokens`` sampled tokens (temperature, top-k)."""
-        from ...generation import generate
-
-        was = self.training
-        self.eval()
-        out = generate(self.step, prompt, max_new_tokens=max_new_tokens, do_sample=not greedy,
-                       temperature=temperature, top_k=top_k, generator=generator)
-        self.train(was)
-        return out
+        """Continue ``prompt (B, T)`` with ``max_new_tokens`` sampled tokens (temperature, top-k);
+        the book's interface to :meth:`generate`."""
+        return self.generate(prompt, max_new_tokens, do_sample=not greedy, temperature=temperature, top_k=top_k,
+                             generator=generator)
 
 
 @register_model("rnn-lm", config=RNNLMConfig, family="rnn")

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from ...errors import ConfigError
 from ...nn.rnn_attention import AdditiveAttention, LuongAttention
 from .. import register_model
+from ..contract import Seq2SeqMixin
 from ._common import recurrent_layer
 
 
@@ -45,15 +46,17 @@ class Seq2SeqConfig:
     eos_id: int = 3
 
 
-class Seq2Seq(nn.Module):
-    """``forward(src (B, S), tgt_in (B, T), src_lengths=None, teacher_forcing=1.0)
-    -> (logits (B, T, V), attention (B, T, S))``."""
+class Seq2Seq(Seq2SeqMixin, nn.Module):
+    """``forward(src (B, S), tgt_in (B, T), src_lengths=None, teacher_forcing=1.0, *, src_mask=None,
+    return_attention=False) -> logits (B, T, V)`` (with ``return_attention``: and the attention
+    weights ``(B, T, S)``)."""
 
     def __init__(self, cfg: Seq2SeqConfig):
         super().__init__()
         if cfg.cell not in ("gru", "lstm"):
             raise ConfigError(f"cell must be 'gru' or 'lstm', got {cfg.cell!r}")
         self.cfg = cfg
+        self.src_vocab_size, self.tgt_vocab_size, self.pad_id = cfg.src_vocab, cfg.tgt_vocab, cfg.pad_id
         H, E = cfg.hidden_size, cfg.embed_dim
         self.src_embed = nn.Embedding(cfg.src_vocab, E, padding_idx=cfg.pad_id)
         self.tgt_embed = nn.Embedding(cfg.tgt_vocab, E, padding_idx=cfg.pad_id)
@@ -82,6 +85,7 @@ class Seq2Seq(nn.Module):
     # ------------------------------------------------------------------ encoder
     def encode(self, src: Tensor, src_lengths: Tensor | None = None):
         """Returns the decoder's initial state and the attention memory ``(keys, projected, mask)``."""
+        self.check_tokens(src, "source ids (src)", self.src_vocab_size)
         if src_lengths is None:
             src_lengths = (src != self.cfg.pad_id).sum(1).clamp(min=1)
         enc, state = self.encoder(self.drop(self.src_embed(src)), lengths=src_lengths)  # (B, S, 2H)
@@ -115,10 +119,17 @@ class Seq2Seq(nn.Module):
 
     # ------------------------------------------------------------------ training forward
     def forward(self, src: Tensor, tgt_in: Tensor, src_lengths: Tensor | None = None,
-                teacher_forcing: float = 1.0) -> tuple[Tensor, Tensor]:
+                teacher_forcing: float = 1.0, *, src_mask: Tensor | None = None,
+                return_attention: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """Teacher forcing: with probability ``teacher_forcing`` each sentence's next input is the
         gold token, otherwise the model's own greedy prediction (scheduled sampling, Bengio et
-        al. 2015; the book flips one coin for the whole batch, l. 10496-10508)."""
+        al. 2015; the book flips one coin for the whole batch, l. 10496-10508).
+
+        The source lengths come from ``src_lengths (B,)``, else ``src_mask (B, S)`` (True at real
+        tokens, a prefix of each row), else the non-pad tokens."""
+        self.check_tokens(tgt_in, "target ids (tgt_in)", self.tgt_vocab_size)
+        if src_lengths is None and src_mask is not None:
+            src_lengths = self.source_mask(src, src_mask).sum(1).clamp(min=1)
         dec_state, memory = self.encode(src, src_lengths)
         logits, weights = [], []
         y = tgt_in[:, 0]
@@ -131,15 +142,16 @@ class Seq2Seq(nn.Module):
                 if teacher_forcing < 1.0:
                     use_gold = torch.rand(y.shape[0], device=y.device) < teacher_forcing
                     y = torch.where(use_gold, y, step_logits.argmax(-1))
-        return torch.stack(logits, 1), torch.stack(weights, 1)
+        logits = torch.stack(logits, 1)
+        return (logits, torch.stack(weights, 1)) if return_attention else logits
 
     # ------------------------------------------------------------------ decoding
     @torch.no_grad()
-    def translate(self, src: Tensor, src_lengths: Tensor | None = None, *, max_len: int = 60,
-                  num_beams: int = 1, length_penalty: float = 1.0) -> list[list[int]]:
+    def generate(self, src: Tensor, src_lengths: Tensor | None = None, *, max_len: int = 60,
+                 num_beams: int = 1, length_penalty: float = 1.0) -> Tensor:
         """Greedy (``num_beams=1``) or beam-search decoding through :mod:`tensorprism.generation`;
         beam hypotheses are ranked by :math:`\\log P(y)/|y|^{\\alpha}` (``length_penalty`` α).
-        Returns token ids per sentence, without ``<bos>`` and cut at ``<eos>``."""
+        Returns target ids ``(B, 1 + new)`` starting with ``<bos>``, padded after ``<eos>``."""
         from ...generation import generate
 
         was = self.training
@@ -156,6 +168,12 @@ class Seq2Seq(nn.Module):
                        num_beams=num_beams, length_penalty=length_penalty,
                        stop_tokens=(self.cfg.eos_id,), pad_token=self.cfg.pad_id)
         self.train(was)
+        return out
+
+    def translate(self, src: Tensor, src_lengths: Tensor | None = None, *, max_len: int = 60,
+                  num_beams: int = 1, length_penalty: float = 1.0) -> list[list[int]]:
+        """:meth:`generate`, as token ids per sentence without ``<bos>`` and cut at ``<eos>``."""
+        out = self.generate(src, src_lengths, max_len=max_len, num_beams=num_beams, length_penalty=length_penalty)
         result = []
         for row in out[:, 1:].tolist():
             cut = row.index(self.cfg.eos_id) if self.cfg.eos_id in row else len(row)

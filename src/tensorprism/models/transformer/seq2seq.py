@@ -29,6 +29,7 @@ from ...nn.transformer import (
     TransformerStack,
 )
 from .. import register_model
+from ..contract import Seq2SeqMixin
 
 __all__ = ["Seq2SeqConfig", "TransformerSeq2Seq"]
 
@@ -47,16 +48,19 @@ class Seq2SeqConfig:
     norm_first: bool = False  # the book's post-LN; pre-LN trains more stably when small
     max_len: int = 512
     pad_id: int = 0
+    bos_id: int = 2  # generate() starts every target with <bos> and stops at <eos>
+    eos_id: int = 3
     share_embeddings: bool = False  # one vocabulary for source and target (T5/BART)
     tie_output: bool = True  # output projection = target embedding matrix
 
 
-class TransformerSeq2Seq(nn.Module):
+class TransformerSeq2Seq(Seq2SeqMixin, nn.Module):
     """Source ids ``(N, S)`` and shifted target ids ``(N, T)`` -> logits ``(N, T, V_tgt)``."""
 
     def __init__(self, cfg: Seq2SeqConfig):
         super().__init__()
         self.config = cfg
+        self.src_vocab_size, self.tgt_vocab_size, self.pad_id = cfg.src_vocab_size, cfg.tgt_vocab_size, cfg.pad_id
         self.src_embed = nn.Embedding(cfg.src_vocab_size, cfg.d_model, padding_idx=cfg.pad_id)
         self.tgt_embed = (self.src_embed if cfg.share_embeddings
                           else nn.Embedding(cfg.tgt_vocab_size, cfg.d_model, padding_idx=cfg.pad_id))
@@ -83,23 +87,28 @@ class TransformerSeq2Seq(nn.Module):
     def _embed(self, emb: nn.Embedding, ids: Tensor, offset: int = 0) -> Tensor:
         return self.pos(emb(ids) * math.sqrt(self.config.d_model), offset)  # line 13510
 
-    def encode(self, src: Tensor, need_weights: bool = False) -> tuple[Tensor, Tensor, list]:
-        """``memory (N, S, D)``, source key mask ``(N, 1, 1, S)`` and encoder attention weights."""
-        mask = padding_mask(src, self.config.pad_id)
+    def encode(self, src: Tensor, need_weights: bool = False, src_mask: Tensor | None = None) -> tuple[Tensor, Tensor, list]:
+        """``memory (N, S, D)``, source key mask ``(N, 1, 1, S)`` and encoder attention weights.
+
+        ``src_mask`` (boolean ``(N, S)``, True at real tokens) defaults to ``src != pad_id``."""
+        self.check_tokens(src, "source ids (src)", self.src_vocab_size)
+        mask = padding_mask(src, self.config.pad_id) if src_mask is None else self.source_mask(src, src_mask)[:, None, None, :]
         memory, weights = self.encoder(self._embed(self.src_embed, src), mask, need_weights=need_weights)
         return memory, mask, weights
 
     def decode(self, tgt_in: Tensor, memory: Tensor, src_mask: Tensor, cache: list | None = None,
                need_weights: bool = False) -> tuple[Tensor, list]:
         offset = len(cache[0]) if cache else 0
+        self.check_tokens(tgt_in, "target ids (tgt_in)", self.tgt_vocab_size)
         # padded target positions only produce ignored outputs, so the causal mask is enough
         x, weights = self.decoder(self._embed(self.tgt_embed, tgt_in, offset), memory, None, src_mask,
                                   cache=cache, need_weights=need_weights)
         return self.out(x), weights
 
-    def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
-        memory, src_mask, _ = self.encode(src)
-        return self.decode(tgt_in, memory, src_mask)[0]
+    def forward(self, src: Tensor, tgt_in: Tensor, src_mask: Tensor | None = None) -> Tensor:
+        """Teacher-forced logits ``(N, T, V_tgt)``; ``src_mask (N, S)`` True at real source tokens."""
+        memory, key_mask, _ = self.encode(src, src_mask=src_mask)
+        return self.decode(tgt_in, memory, key_mask)[0]
 
     def loss(self, src: Tensor, tgt: Tensor, label_smoothing: float = 0.0) -> Tensor:
         """Teacher-forced, label-smoothed CE on ``tgt[:, 1:]`` given ``tgt[:, :-1]``; pads ignored."""
@@ -117,16 +126,22 @@ class TransformerSeq2Seq(nn.Module):
         return logits[:, -1], state
 
     @torch.no_grad()
-    def generate(self, src: Tensor, bos_id: int, eos_id: int, **kwargs: Any) -> Tensor:
-        """Translate ``src (N, S)``: returns target ids ``(N, 1 + new)`` starting with ``bos_id``.
-        Keyword arguments are :class:`~tensorprism.generation.GenerationConfig` fields."""
+    def generate(self, src: Tensor, bos_id: int | None = None, eos_id: int | None = None, *,
+                 max_len: int | None = None, src_mask: Tensor | None = None, **kwargs: Any) -> Tensor:
+        """Translate ``src (N, S)``: returns target ids ``(N, 1 + new)`` starting with ``bos_id``
+        (default: the config's), at most ``max_len`` new tokens (default ``min(max_len - 1, 2S + 10)``).
+        Other keyword arguments are :class:`~tensorprism.generation.GenerationConfig` fields."""
         from ...generation import generate
 
+        bos_id = self.config.bos_id if bos_id is None else bos_id
+        eos_id = self.config.eos_id if eos_id is None else eos_id
         was = self.training
         self.eval()
         try:
-            memory, src_mask, _ = self.encode(src)
+            memory, src_mask, _ = self.encode(src, src_mask=src_mask)
             prompt = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
+            if max_len is not None:
+                kwargs["max_new_tokens"] = max_len
             kwargs.setdefault("max_new_tokens", min(self.config.max_len - 1, 2 * src.shape[1] + 10))
             kwargs.setdefault("pad_token", self.config.pad_id)
             return generate(self.step, prompt, state={"memory": memory, "src_mask": src_mask},

@@ -61,7 +61,7 @@ class Seq2SeqTask(Task):
 
     def _loss(self, model: nn.Module, batch: dict, ratio: float) -> torch.Tensor:
         tgt = batch["tgt"]
-        logits, _ = model(batch["src"], tgt[:, :-1], batch.get("src_lengths"), teacher_forcing=ratio)
+        logits = model(batch["src"], tgt[:, :-1], batch.get("src_lengths"), teacher_forcing=ratio)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1),
                                ignore_index=self.pad_id, label_smoothing=self.label_smoothing)
 
