@@ -22,19 +22,22 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
 import yaml
+from torch.utils.data import Dataset, Subset
 
 from ..errors import ConfigError, suggest
 from .trainer import Trainer, TrainerConfig
 
 PARTS = ("model", "dataset", "task")
+PART_KEYS = ("name", "config", "root", "limit")  # limit: first N examples of each split (dataset)
 TRAINER_FIELDS = tuple(f.name for f in dataclasses.fields(TrainerConfig))
 
 # `prism train` with no arguments: the registered `mlp` (64-128-64-10) on scikit-learn digits.
 DEFAULT_RUN: dict[str, Any] = {
     "model": {"name": "mlp", "config": {"dropout": 0.1}},
     "dataset": {"name": "digits", "config": {}, "root": None},
-    "task": {"name": "classification", "config": {}},
     "trainer": {"epochs": 40, "batch_size": 32, "lr": 3e-3, "weight_decay": 1e-4,
                 "optimizer": "adamw", "scheduler": "cosine", "seed": 0},
 }
@@ -56,8 +59,8 @@ def normalize_config(cfg: dict[str, Any]) -> dict[str, Any]:
     for key, value in (cfg or {}).items():
         if key in PARTS:
             part = {"name": value} if isinstance(value, str) else dict(value or {})
-            extra = {k: v for k, v in part.items() if k not in ("name", "config", "root", "class")}
-            part = {k: v for k, v in part.items() if k in ("name", "config", "root")}
+            extra = {k: v for k, v in part.items() if k not in (*PART_KEYS, "class")}
+            part = {k: v for k, v in part.items() if k in PART_KEYS}
             part["config"] = {**(part.get("config") or {}), **extra}
             out[key] = part
         elif key == "trainer":
@@ -120,7 +123,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
             if len(path) == 1:
                 frag = deep_merge(frag, {head: {"name": value}})
                 continue
-            sub = path[1:] if path[1] in ("name", "config", "root") else ["config", *path[1:]]
+            sub = path[1:] if path[1] in PART_KEYS else ["config", *path[1:]]
             path = [head, *sub]
         elif head in TRAINER_FIELDS or head == "out":
             path = ["trainer", "out_dir" if head == "out" else head, *path[1:]]
@@ -137,68 +140,279 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
                 base: dict[str, Any] | None = None) -> dict[str, Any]:
     """``base`` (default :data:`DEFAULT_RUN`) ← YAML file ← overrides, normalised and checked."""
-    cfg = normalize_config(copy.deepcopy(DEFAULT_RUN if base is None else base))
+    default = base is None
+    base = copy.deepcopy(DEFAULT_RUN if default else base)
+    model_defaults = base["model"].pop("config", {}) if default else {}
+    cfg = normalize_config(base)
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {p} not found")
-        cfg = deep_merge(cfg, normalize_config(_numbers(yaml.safe_load(p.read_text()) or {})))
+        cfg = deep_merge(cfg, normalize_config(read_config_file(path)))
     if overrides:
         cfg = deep_merge(cfg, normalize_config(parse_overrides(overrides)))
+    if default and cfg["model"].get("name") == DEFAULT_RUN["model"]["name"]:
+        # the default model's options (dropout) are the default model's, never pushed into another
+        cfg["model"]["config"] = {**model_defaults, **cfg["model"].get("config", {})}
     return cfg
 
 
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A YAML run configuration: a mapping, read with the safe loader (no ``!!python`` tags)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {p} not found" + (" (it is a directory)" if p.is_dir() else ""))
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        detail = " ".join(str(exc).split())
+        raise ConfigError(f"config file {p} is not valid YAML (Python tags such as !!python/object are "
+                          f"refused): {detail}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {p} is not UTF-8 text") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"config file {p} holds a {type(doc).__name__}, but a run configuration is a "
+                          f"mapping such as 'model: mlp' / 'epochs: 5' (see a run's config.yaml)")
+    return _numbers(doc)
+
+
 def load_split(cfg: dict[str, Any], split: str):
-    """Split ``split`` of the configured dataset (``None`` if the dataset has no such split)."""
+    """Split ``split`` of the configured dataset (``None`` if the dataset has no such split; a
+    missing ``"val"`` is looked for as ``"dev"``, GLUE's name for it)."""
     from ..data import load_dataset
 
     ds = cfg["dataset"]
-    try:
-        return load_dataset(ds["name"], root=ds.get("root"), split=split, **ds.get("config", {}))
-    except ConfigError as exc:
-        if "split" in str(exc) and split != "train":
-            return None
-        raise
+    for name in (split, "dev") if split == "val" else (split,):
+        try:
+            return load_dataset(ds["name"], root=ds.get("root"), split=name, **ds.get("config", {}))
+        except ConfigError as exc:
+            if "split" in str(exc) and split != "train":
+                continue
+            raise
+    return None
+
+
+# --------------------------------------------------------------------------- data -> Task batches
+# A registered dataset returns its natural object (a table, a Graph, a text, a Series...). The
+# adapters below turn its splits into what the dataset's task consumes, and describe the data with
+# the keys MODEL_OPTIONS_FROM_DATA reads, so that model options can be filled in from it.
+
+# model config field -> key of the data description it is filled from (when the user left it unset)
+MODEL_OPTIONS_FROM_DATA: dict[str, str] = {
+    "num_classes": "num_classes", "num_labels": "num_classes",
+    "in_features": "features", "in_channels": "channels", "in_chans": "channels",
+    "input_size": "channels", "img_size": "img_size",
+    "vocab_size": "vocab_size", "block_size": "seq_len", "horizon": "horizon",
+}
+
+# dataset task names that are other names of a registered task
+TASK_ALIASES = {"language-modelling": "language-model", "translation": "seq2seq"}
+
+
+@dataclasses.dataclass
+class PreparedData:
+    """A run's ``train/val/test`` data as its task consumes it.
+
+    Attributes:
+        splits: ``{"train", "val", "test"} -> dataset or None``.
+        describe: what model options can be filled from (keys read by :data:`MODEL_OPTIONS_FROM_DATA`).
+        preprocessing: the transform fitted on the training split (:mod:`tensorprism.data.preprocessing`).
+    """
+
+    splits: dict[str, Any]
+    describe: dict[str, Any]
+    preprocessing: Any = None
+
+
+class EncodedSentences(Dataset):
+    """``(token ids (T,), label)`` items, padded per batch into ``{"x" (B, T), "x_lengths" (B,), "y" (B,)}``."""
+
+    def __init__(self, items: list[tuple[torch.Tensor, int]]):
+        from ..data.text.collate import PadCollator
+
+        self.items, self.collate_fn = items, PadCollator(("x", "y"))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.items[i]
+
+
+def _limit(data: Any, n: int | None) -> Any:
+    """The first ``n`` examples of a sized dataset (``dataset.limit``: quick runs and smoke tests)."""
+    if n is None or data is None or not hasattr(data, "__len__") or len(data) <= n:
+        return data
+    sub = Subset(data, range(n))
+    if hasattr(data, "collate_fn"):  # the Trainer reads collate_fn off the dataset it is given
+        sub.collate_fn = data.collate_fn
+    return sub
 
 
 def _sample_shape(dataset: Any) -> tuple[int, ...]:
     shape = getattr(dataset, "sample_shape", None)
     if shape is not None:
         return tuple(shape)
-    first = dataset[0]
-    x = first[0] if isinstance(first, (tuple, list)) else first
+    x = _first_input(dataset)
     return tuple(getattr(x, "shape", ()))
 
 
-def _sample_dtype(dataset: Any) -> str:
-    first = dataset[0]
-    x = first[0] if isinstance(first, (tuple, list)) else first
-    return str(getattr(x, "dtype", "")).replace("torch.", "")
+def _first_input(data: Any) -> Any:
+    item = data[0]
+    if isinstance(item, dict):
+        return item.get("x")
+    return item[0] if isinstance(item, (tuple, list)) else item
 
 
-def infer_model_config(cfg: dict[str, Any], train: Any) -> dict[str, Any]:
-    """Fill ``in_features`` / ``in_channels`` / ``num_classes`` of the model from the data when
-    the model has such fields and the user did not set them."""
+def _prepare_arrays(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedData:
+    """Tables, images (``(x, y)`` datasets as they come) and UCR series (``x (N, C, T)`` arrays)."""
+    from ..data.arrays import ArrayDataset
+    from ..data.preprocessing import preprocessing_of
+
+    splits = {s: ArrayDataset(torch.as_tensor(d.x), torch.as_tensor(d.y), classes=d.classes)
+              if d is not None and not hasattr(d, "__len__") else d for s, d in raw.items()}
+    train = splits["train"]
+    shape = _sample_shape(train)
+    describe: dict[str, Any] = {"features": math.prod(shape), "num_classes": getattr(train, "num_classes", None)}
+    if len(shape) >= 2:  # channels first: (C, T) series, (C, H, W) images
+        describe["channels"] = shape[0]
+    if len(shape) == 3 and shape[1] == shape[2]:
+        describe["img_size"] = shape[1]
+    return PreparedData(splits, describe, preprocessing_of(raw["train"]))
+
+
+def _prepare_graph(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedData:
+    """One transductive graph: full batch, each split selecting its nodes with the graph's mask."""
+    from ..graph.sampling import NodeBatch
+    from .data import FullBatch
+
+    g = raw["train"]
+    masks = {s: getattr(g, f"{s}_mask", None) for s in ("train", "val", "test")}
+    splits = {s: FullBatch(NodeBatch(g, m)) if m is not None else None for s, m in masks.items()}
+    n_classes = g.meta.get("num_classes") or int(g.y.max()) + 1
+    return PreparedData(splits, {"features": g.x.shape[1], "channels": g.x.shape[1], "num_classes": n_classes})
+
+
+def _prepare_chars(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedData:
+    """A text: character vocabulary of the training text, non-overlapping windows of
+    ``block_size`` characters, each predicting the window shifted by one."""
+    from ..data.preprocessing import CharVocab
+    from ..data.text.lm import SlidingWindowDataset
+
+    vocab = CharVocab.fit(raw["train"])
+    block = int(hints.get("block_size") or 64)
+    splits = {s: SlidingWindowDataset(vocab(text), block, stride=block) if text else None
+              for s, text in raw.items()}
+    return PreparedData(splits, {"vocab_size": len(vocab), "seq_len": block}, vocab)
+
+
+def _prepare_sentences(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedData:
+    """``[(sentence, label)]``: word vocabulary of the training sentences, padded id batches."""
+    from ..data.preprocessing import WordVocab
+
+    vocab = WordVocab.fit([text for text, _ in raw["train"]])
+    splits = {s: EncodedSentences(list(zip(vocab([t for t, _ in pairs]), [y for _, y in pairs], strict=True)))
+              if pairs else None for s, pairs in raw.items()}
+    classes = len({label for _, label in raw["train"]})
+    return PreparedData(splits, {"vocab_size": len(vocab), "num_classes": classes}, vocab)
+
+
+def _prepare_series(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedData:
+    """A univariate series: windows of ``2 x period`` past values predicting the next ``horizon``;
+    the test windows predict the held-out tail (their inputs reach back into the training part)."""
+    from ..data.windows import SlidingWindows
+
+    train, test = raw["train"], raw.get("test")
+    horizon = int(hints.get("horizon") or train.horizon)
+    window = max(2 * train.period, 2)
+    splits: dict[str, Any] = {"train": SlidingWindows(train.values, window, horizon), "val": None, "test": None}
+    if test is not None and len(test.values) >= horizon:
+        splits["test"] = SlidingWindows(np.concatenate([train.values[-window:], test.values]), window, horizon)
+    return PreparedData(splits, {"channels": 1, "horizon": horizon})
+
+
+def _adapter(sample: Any):
+    """The adapter for a dataset, chosen by what its training split is (``None``: no adapter)."""
+    from ..data.graph import Graph
+
+    if isinstance(sample, Graph):
+        return _prepare_graph
+    if isinstance(sample, str):
+        return _prepare_chars
+    if isinstance(sample, list) and sample and isinstance(sample[0], tuple) \
+            and isinstance(sample[0][0], str) and isinstance(sample[0][1], int):
+        return _prepare_sentences
+    if hasattr(sample, "values") and hasattr(sample, "period"):
+        return _prepare_series
+    if isinstance(sample, Dataset) or (hasattr(sample, "x") and hasattr(sample, "y")):
+        return _prepare_arrays
+    return None
+
+
+def infer_task(cfg: dict[str, Any]) -> str:
+    """The task of a run: ``task.name`` if set, else the registered task the dataset declares."""
+    from ..data import dataset_info
+
+    name = (cfg.get("task") or {}).get("name")
+    if name:
+        return name
+    declared = dataset_info(cfg["dataset"]["name"]).task
+    return TASK_ALIASES.get(declared, declared)
+
+
+def model_hints(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The model's options before the data is looked at: the config dataclass' defaults, the
+    registered variant's, then the user's (adapters read ``block_size``, ``horizon``)."""
+    from ..models import model_entry
+
+    entry = model_entry(cfg["model"]["name"])
+    base = {f.name: f.default for f in dataclasses.fields(entry.config)
+            if f.default is not dataclasses.MISSING} if entry.config else {}
+    return {**base, **entry.defaults, **cfg["model"].get("config", {})}
+
+
+def prepare_data(cfg: dict[str, Any]) -> PreparedData:
+    """Load the configured dataset's train/val/test splits and adapt them to the run's task."""
+    name = cfg["dataset"]["name"]
+    raw = {"train": load_split(cfg, "train")}
+    adapter = _adapter(raw["train"])
+    if adapter is None:
+        raise ConfigError(f"dataset {name!r} gives {type(raw['train']).__name__} objects, which `prism train` "
+                          f"cannot batch; train on it from Python or with its recipe (prism run --help)")
+    if adapter is _prepare_graph:  # one transductive graph holds every split
+        raw.update(val=None, test=None)
+    else:
+        raw.update(val=load_split(cfg, "val"), test=load_split(cfg, "test"))
+    prepared = adapter(raw, model_hints(cfg))
+    limit = cfg["dataset"].get("limit")
+    prepared.splits = {s: _limit(d, limit) for s, d in prepared.splits.items()}
+    return prepared
+
+
+def infer_model_config(cfg: dict[str, Any], describe: dict[str, Any]) -> dict[str, Any]:
+    """Model options filled from the data description through :data:`MODEL_OPTIONS_FROM_DATA`:
+    for the fields the model has and the user did not set."""
     from ..models import model_entry
 
     entry = model_entry(cfg["model"]["name"])
     user = cfg["model"].get("config", {})
     fields = {f.name for f in dataclasses.fields(entry.config)} if entry.config else set()
-    shape = _sample_shape(train)
-    inferred: dict[str, Any] = {}
-    if "in_features" in fields and "in_features" not in user and shape:
-        inferred["in_features"] = math.prod(shape)
-    if "in_channels" in fields and "in_channels" not in user and len(shape) == 3:
-        inferred["in_channels"] = shape[0]
-    num_classes = getattr(train, "num_classes", None)
-    if ("num_classes" in fields and "num_classes" not in user and num_classes
-            and cfg["task"]["name"] == "classification"):
-        inferred["num_classes"] = num_classes
-    return inferred
+    return {f: describe[key] for f, key in MODEL_OPTIONS_FROM_DATA.items()
+            if f in fields and f not in user and describe.get(key) is not None}
+
+
+def resolve_run(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``cfg`` with its task filled in from the dataset when none is named."""
+    cfg = copy.deepcopy(cfg)
+    cfg["task"] = {"name": infer_task(cfg), "config": (cfg.get("task") or {}).get("config", {})}
+    return cfg
 
 
 def build_trainer(cfg: dict[str, Any], **trainer_overrides: Any) -> Trainer:
-    """Seed, load the data, build model and task, and return the configured :class:`Trainer`."""
+    """Seed, load and adapt the data, build model and task, and return the configured :class:`Trainer`.
+
+    The run's ``run_info`` (checkpoint header, ``config.yaml``) records the dataset, the task, the
+    data description, the input shape/dtype and the fitted preprocessing.
+    """
     from ..models import create_model
     from .seeding import seed_everything
     from .tasks import create_task
@@ -206,16 +420,22 @@ def build_trainer(cfg: dict[str, Any], **trainer_overrides: Any) -> Trainer:
     if not cfg.get("model", {}).get("name"):
         raise ConfigError("the run configuration names no registered model (model: {name: ...}); runs "
                           "of models built in Python are resumed with Trainer.fit(resume_from=...)")
-    tcfg = {**cfg.get("trainer", {}), **trainer_overrides}
+    tcfg = TrainerConfig.validate_settings({**cfg.get("trainer", {}), **trainer_overrides})
+    cfg = resolve_run(cfg)
     seed_everything(int(tcfg.get("seed", 0)), bool(tcfg.get("deterministic", False)))
-    train = load_split(cfg, "train")
-    val, test = load_split(cfg, "val"), load_split(cfg, "test")
-    model_cfg = {**infer_model_config(cfg, train), **cfg["model"].get("config", {})}
+    data = prepare_data(cfg)
+    model_cfg = {**infer_model_config(cfg, data.describe), **cfg["model"].get("config", {})}
     model = create_model(cfg["model"]["name"], **model_cfg)
     task = create_task(cfg["task"]["name"], **cfg["task"].get("config", {}))
-    run_info = {"dataset": cfg["dataset"], "task": cfg["task"],
-                "input": {"shape": list(_sample_shape(train)), "dtype": _sample_dtype(train)}}
-    return Trainer(model, task, train_data=train, val_data=val, test_data=test, run_info=run_info, **tcfg)
+    train = data.splits["train"]
+    run_info: dict[str, Any] = {"dataset": cfg["dataset"], "task": cfg["task"], "data": data.describe}
+    first = _first_input(train) if len(train) else None
+    if isinstance(first, torch.Tensor):
+        run_info["input"] = {"shape": list(first.shape), "dtype": str(first.dtype).replace("torch.", "")}
+    if data.preprocessing is not None:
+        run_info["preprocessing"] = data.preprocessing.to_dict()
+    return Trainer(model, task, train_data=train, val_data=data.splits.get("val"),
+                   test_data=data.splits.get("test"), run_info=run_info, **tcfg)
 
 
 def config_from_run(run_dir: str | Path) -> dict[str, Any]:
@@ -223,9 +443,8 @@ def config_from_run(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
         raise ConfigError(f"{run_dir} is not a run directory: {path} is missing")
-    doc = yaml.safe_load(path.read_text())
+    doc = read_config_file(path)
     return normalize_config({k: v for k, v in doc.items() if k in (*PARTS, "trainer")})
-
 
 
 
@@ -244,7 +463,7 @@ def load_run(path: str | Path, prefer: str = "last") -> tuple[dict[str, Any], An
                               f"with load_weights(model, path)")
     info = state.get("run_info", {})
     cfg = normalize_config({"model": {"name": spec["name"]}, "dataset": info.get("dataset", {}),
-                            "task": info.get("task", {"name": "classification"}),
+                            "task": info.get("task") or {},
                             "trainer": state.get("config", {})})
     cfg["run_info"] = info
     model = create_model(spec["name"], **spec.get("config", {}))
@@ -252,5 +471,6 @@ def load_run(path: str | Path, prefer: str = "last") -> tuple[dict[str, Any], An
     return cfg, model, ckpt
 
 
-__all__ = ["DEFAULT_RUN", "load_config", "parse_overrides", "build_trainer", "config_from_run",
-           "deep_merge", "load_run", "load_split", "parse_assignment"]
+__all__ = ["DEFAULT_RUN", "MODEL_OPTIONS_FROM_DATA", "PreparedData", "build_trainer", "config_from_run",
+           "deep_merge", "infer_model_config", "infer_task", "load_config", "load_run", "load_split",
+           "parse_assignment", "parse_overrides", "prepare_data", "read_config_file", "resolve_run"]

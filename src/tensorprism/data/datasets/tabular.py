@@ -20,6 +20,7 @@ import torch
 
 from .. import DatasetInfo, register_dataset
 from ..arrays import ArrayDataset
+from ..preprocessing import Standardize
 from ..splits import check_split, stratified_split
 from ..transforms import Standardizer
 
@@ -60,7 +61,10 @@ def load_table(name: str, split: str, *, seed: int = 0, standardize: bool = True
     meta = {"seed": seed, "fractions": FRACTIONS, "indices": idx}
     if scaler is not None:
         meta.update(mean=scaler.mean_, scale=scaler.scale_)
-    return ArrayDataset(feats, torch.from_numpy(y[idx]), classes=classes, name=name, **meta)
+    ds = ArrayDataset(feats, torch.from_numpy(y[idx]), classes=classes, name=name, **meta)
+    if scaler is not None:  # travels with a trained model, so raw rows can be predicted on
+        ds.preprocessing = Standardize(scaler.mean_, scaler.scale_, shape=feats.shape[1:])
+    return ds
 
 
 def _register(name: str) -> None:
