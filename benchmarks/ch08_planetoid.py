@@ -1,6 +1,6 @@
 """GCN and GAT on the Planetoid public split (Cora, CiteSeer): test accuracy, mean ± std over seeds.
 
-Papers' hyperparameters (see ``tensorprism.recipes.ch08.PLANETOID_SETTINGS``):
+Papers' hyperparameters (see ``tensorprism.recipes.ch08_planetoid.PLANETOID_SETTINGS``):
   GCN (Kipf & Welling 2017): hidden 16, dropout 0.5, Adam lr 0.01, L2 5e-4 on the first layer,
       200 epochs, row-normalised features; weights of the best validation epoch.
   GAT (Veličković et al. 2018): 8 heads x 8 hidden, ELU, dropout 0.6 (inputs and attention),

@@ -11,24 +11,34 @@ the epoch with the best dev accuracy is scored once on the labelled test set (1,
 
 from __future__ import annotations
 
-import copy
-import json
 import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
+from torch import Tensor, nn
 
+from ..train.tasks.graph import GraphBatchDataset, GraphClassificationTask
 from . import register_recipe
+from .ch08_common import GraphRecipeConfig, graph_root, graph_trainer
+from .kit import save_result
 
 
 @dataclass
-class SentimentGraphConfig:
-    max_train: int | None = None  # first phrases of the 67,349 GLUE training phrases (None: all)
-    window: int = 2  # 2 = adjacent words (the book's tridiagonal A); the baseline uses 1
-    weighted: bool = True  # co-occurrence counts as edge weights
-    baseline: bool = True  # also train the no-edge (window=1) model
+class SentimentGraphConfig(GraphRecipeConfig):
+    """Attributes:
+    max_train: the first phrases of the 67,349 GLUE training phrases (``None``: all).
+    window: 2 = adjacent words (the book's tridiagonal A); the baseline uses 1.
+    weighted: co-occurrence counts as edge weights.
+    baseline: also train the no-edge (window=1) model (run sub-folder ``no-edge``; the graph model's is ``graph``).
+    embed_dim, hidden, num_layers, readout, dropout: the ``gcn-text-graph`` network.
+    epochs, batch_size, lr, weight_decay: Adam training; the best dev epoch is scored on test.
+    min_freq: words seen fewer times in training map to ``<unk>``.
+    """
+
+    max_train: int | None = None
+    window: int = 2
+    weighted: bool = True
+    baseline: bool = True
     embed_dim: int = 64
     hidden: int = 64
     num_layers: int = 2
@@ -39,22 +49,30 @@ class SentimentGraphConfig:
     lr: float = 2e-3
     weight_decay: float = 0.0
     min_freq: int = 1
-    seed: int = 0
-    data_root: str | None = None
-    out_dir: str | None = None
 
 
-def _accuracy(model, data, batch_size: int) -> float:
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for lo in range(0, len(data), batch_size):
-            b = data.batch(range(lo, min(lo + batch_size, len(data))))
-            correct += int((model(b.x, b.edge_index, b.batch, b.edge_weight).argmax(1) == b.y).sum())
-    return correct / len(data)
+class WeightedGraphClassification(GraphClassificationTask):
+    """Graph classification whose model reads the co-occurrence counts ``edge_weight (E,)``
+    (the generic task passes ``edge_attr``, which these graphs do not have)."""
+
+    name = "text-graph-classification"
+
+    @staticmethod
+    def _logits(model: nn.Module, b) -> Tensor:
+        return model(b.x, b.edge_index, b.batch, b.edge_weight)
+
+    def training_step(self, model: nn.Module, batch) -> dict[str, Tensor]:
+        return {"loss": self._loss(self._logits(model, batch), batch.y.view(-1))}
+
+    def evaluation_step(self, model: nn.Module, batch) -> dict[str, Tensor]:
+        logits, y = self._logits(model, batch), batch.y.view(-1)
+        return {"loss": self._loss(logits, y), "preds": logits, "target": y}
+
+    def predict_step(self, model: nn.Module, batch) -> Tensor:
+        return self._logits(model, batch).argmax(1)
 
 
-def train_text_graph(cfg: SentimentGraphConfig, vocab_size: int, train, dev, test) -> dict:
+def train_text_graph(cfg: SentimentGraphConfig, vocab_size: int, train, dev, test, sub: str = "graph") -> dict:
     """Train ``gcn-text-graph`` on ``train`` graphs, keep the best-dev epoch, score it on ``test``."""
     from ..models import create_model
 
@@ -62,29 +80,17 @@ def train_text_graph(cfg: SentimentGraphConfig, vocab_size: int, train, dev, tes
     model = create_model("gcn-text-graph", vocab_size=vocab_size, embed_dim=cfg.embed_dim,
                          hidden=cfg.hidden, num_layers=cfg.num_layers, readout=cfg.readout,
                          dropout=cfg.dropout)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    best, dev_curve, losses, t0 = {"dev_acc": -1.0}, [], [], time.perf_counter()
-    for epoch in range(cfg.epochs):
-        model.train()
-        total, perm = 0.0, torch.randperm(len(train), generator=gen)
-        for lo in range(0, len(train), cfg.batch_size):
-            b = train.batch(perm[lo:lo + cfg.batch_size])
-            loss = F.cross_entropy(model(b.x, b.edge_index, b.batch, b.edge_weight), b.y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * b.num_graphs
-        losses.append(total / len(train))
-        dev_curve.append(_accuracy(model, dev, 256))
-        print(f"window={train.window} epoch {epoch + 1}: train loss {losses[-1]:.4f}, "
-              f"dev acc {dev_curve[-1]:.4f}", flush=True)
-        if dev_curve[-1] > best["dev_acc"]:
-            best = {"dev_acc": dev_curve[-1], "epoch": epoch + 1,
-                    "state": copy.deepcopy(model.state_dict())}
-    model.load_state_dict(best.pop("state"))
-    return {"test_acc": _accuracy(model, test, 256), "best_dev_acc": best["dev_acc"],
-            "best_epoch": best["epoch"], "dev_acc_per_epoch": dev_curve, "train_loss_per_epoch": losses,
+    t0 = time.perf_counter()
+    tr = graph_trainer(cfg, model, WeightedGraphClassification(), sub=sub,
+                       train_data=GraphBatchDataset(train.graphs), val_data=GraphBatchDataset(dev.graphs),
+                       test_data=GraphBatchDataset(test.graphs), epochs=cfg.epochs, batch_size=cfg.batch_size,
+                       eval_batch_size=256, lr=cfg.lr, weight_decay=cfg.weight_decay, restore_best=True,
+                       monitor="val/acc", mode="max", precision="32").fit()
+    dev_curve = [float(v) for v in tr.history.get("val/acc", [])]
+    best_epoch = max(range(len(dev_curve)), key=dev_curve.__getitem__) + 1 if dev_curve else 0
+    return {"test_acc": float(tr.final_metrics["test/acc"]), "best_dev_acc": max(dev_curve, default=float("nan")),
+            "best_epoch": best_epoch, "dev_acc_per_epoch": dev_curve,
+            "train_loss_per_epoch": [float(v) for v in tr.history.get("train/loss", [])],
             "parameters": sum(p.numel() for p in model.parameters()),
             "seconds": round(time.perf_counter() - t0, 1)}
 
@@ -97,9 +103,7 @@ def sentiment_graph(cfg: SentimentGraphConfig) -> dict:
     from ..data.text.cooccurrence import TextGraphDataset
 
     t0 = time.perf_counter()
-    from ..testing import shared_data
-
-    root = cfg.data_root or shared_data()  # $TENSORPRISM_DATA, as the other Chapter 8 recipes
+    root = graph_root(cfg)
     train_rows = load_dataset("sst2", root=root, split="train")[: cfg.max_train]
     dev_rows = load_dataset("sst2", root=root, split="dev")
     test_rows = load_dataset("sst2", root=root, split="test")
@@ -122,12 +126,8 @@ def sentiment_graph(cfg: SentimentGraphConfig) -> dict:
         "graph": train_text_graph(cfg, len(tok), *data),
     }
     if cfg.baseline:
-        result["no_edge_baseline"] = train_text_graph(cfg, len(tok), *graphs(1))
+        result["no_edge_baseline"] = train_text_graph(cfg, len(tok), *graphs(1), sub="no-edge")
         result["test_acc_gain"] = result["graph"]["test_acc"] - result["no_edge_baseline"]["test_acc"]
     result["seconds"] = round(time.perf_counter() - t0, 1)
     result["threads"] = torch.get_num_threads()
-    if cfg.out_dir:
-        out = Path(cfg.out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "result.json").write_text(json.dumps({"config": asdict(cfg), "result": result}, indent=2))
-    return result
+    return save_result(cfg, result)
