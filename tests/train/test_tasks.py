@@ -131,3 +131,30 @@ def test_a_task_without_training_step_cannot_be_instantiated():
 
     with pytest.raises(TypeError, match="training_step"):
         Incomplete()
+
+
+def test_vision_tasks_are_registered_under_their_names_and_keep_their_old_import_paths():
+    from tensorprism.train.tasks import TASKS
+    from tensorprism.vision.detection import DetectionTask
+    from tensorprism.vision.metric_learning import TripletTask
+    from tensorprism.vision.segmentation import SegmentationTask
+    from tensorprism.vision.superres import SuperResolutionTask
+    from tensorprism.vision.training import AugmentedClassificationTask
+    from tensorprism.vision.transfer import FineTuneTask
+
+    expected = {"augmented-classification": AugmentedClassificationTask, "fine-tune": FineTuneTask,
+                "segmentation": SegmentationTask, "super-resolution": SuperResolutionTask,
+                "triplet": TripletTask, "detection": DetectionTask}
+    for name, cls in expected.items():
+        assert TASKS.get(name).fn is cls and cls.name == name
+
+
+def test_trainer_finds_a_vision_task_by_name():
+    torch.manual_seed(0)
+    images = torch.rand(8, 1, 6, 6)
+    data = TensorDataset(images.clamp(0.1, 0.9), images)
+    model = nn.Conv2d(1, 1, 3, padding=1)
+    trainer = Trainer(model, "super-resolution", train_data=data, val_data=data, epochs=1, batch_size=4,
+                      **QUIET)
+    assert trainer.task.name == "super-resolution"
+    assert "val/psnr" in trainer.fit().evaluate("val")

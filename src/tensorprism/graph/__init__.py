@@ -1,8 +1,9 @@
-"""Graph utilities: neighbour and negative sampling, PageRank, community detection and
-recommendation metrics (book §8.4.3, §8.6)."""
+"""Graph utilities: neighbour and negative sampling, PageRank, community detection (book §8.4.3,
+§8.6). The recommendation metrics (recall@k, NDCG@k) live in :mod:`tensorprism.metrics.retrieval`
+and are re-exported here, where the Chapter 8 recipes have always imported them."""
 
+from ..metrics.retrieval import ndcg_at_k, recall_at_k
 from .algorithms import label_propagation, modularity, pagerank, spectral_communities
-from .metrics import ndcg_at_k, recall_at_k
 from .sampling import NeighborSampler, negative_sampling, sample_neighbors, split_edges, subgraph
 
 __all__ = [

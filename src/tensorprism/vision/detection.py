@@ -19,18 +19,16 @@ matched offsets + CE with hard-negative mining (3 negatives per positive).
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..metrics.detection import average_precision, coco_average_precision, mean_ap50
 from ..models import create_model
 from ..nn.conv import ConvNormAct
-from ..train.tasks import Task, split_batch
-from .boxes import batched_nms, box_iou, decode_boxes, encode_boxes, giou_loss, make_anchors
+from ..tensor.boxes import batched_nms, box_iou, decode_boxes, encode_boxes, giou_loss, make_anchors
+from ..train.tasks.vision import DetectionTask
 
 __all__ = ["YOLODetector", "SSDDetector", "DetectionTask", "mean_ap50", "average_precision", "coco_average_precision", "postprocess"]
 
@@ -193,144 +191,3 @@ class SSDDetector(nn.Module):
         probs = conf.softmax(-1)[..., 1:]  # drop background
         scores, labels = probs.max(-1)
         return [postprocess(boxes[i], scores[i], labels[i], **self.post) for i in range(len(loc))]
-
-
-def average_precision(preds: list[dict[str, Tensor]], targets: list[dict[str, Tensor]], iou_threshold: float = 0.5,
-                      max_detections: int = 100) -> float:
-    r"""COCO-style mAP at one IoU threshold, in plain torch (the reference for :class:`MeanAP50`).
-
-    Per class: detections of all images sorted by score; each takes the unmatched ground truth of its
-    image with the highest IoU ≥ threshold (true positive) or is a false positive; precision is made
-    monotone (the envelope) and read at the 101 recall points ``0, 0.01, …, 1``:
-    :math:`\text{AP} = \frac{1}{101}\sum_r \max_{\tilde r \ge r} P(\tilde r)` (book line 8560 integrates
-    :math:`P(R)` over recall; this is its COCO discretisation). mAP averages the classes that have ground truth.
-    """
-    classes = sorted({int(c) for t in targets for c in t["labels"]})
-    aps = []
-    for c in classes:
-        n_gt, records = 0, []
-        for img, (p, t) in enumerate(zip(preds, targets, strict=True)):
-            gt = t["boxes"][t["labels"] == c]
-            n_gt += len(gt)
-            keep = p["labels"] == c
-            boxes, scores = p["boxes"][keep], p["scores"][keep]
-            order = scores.argsort(descending=True, stable=True)[:max_detections]
-            boxes, scores = boxes[order], scores[order]
-            iou = box_iou(boxes, gt) if len(gt) and len(boxes) else torch.zeros(len(boxes), len(gt))
-            taken = torch.zeros(len(gt), dtype=torch.bool)
-            for d in range(len(boxes)):  # greedy matching inside the image, best-scoring detection first
-                cand = iou[d].masked_fill(taken, -1.0)
-                tp = bool(len(gt)) and float(cand.max()) >= iou_threshold
-                if tp:
-                    taken[int(cand.argmax())] = True
-                records.append((float(scores[d]), img, d, tp))
-        records.sort(key=lambda r: -r[0])
-        tp = torch.tensor([r[3] for r in records], dtype=torch.float64)
-        if n_gt == 0:
-            continue
-        ctp, cfp = tp.cumsum(0), (1 - tp).cumsum(0)
-        recall = ctp / n_gt
-        precision = ctp / (ctp + cfp).clamp(min=1e-12)
-        precision = precision.flip(0).cummax(0).values.flip(0)  # envelope
-        # numpy's linspace, not torch's: the two differ in the last bit at some points (e.g. 0.29), which
-        # moves a recall that lands exactly on a point to the other side of it
-        points = torch.from_numpy(np.linspace(0.0, 1.0, 101))
-        idx = torch.searchsorted(recall, points, side="left")
-        valid = idx < len(precision)
-        sampled = torch.zeros(101, dtype=torch.float64)
-        sampled[valid] = precision[idx[valid]]
-        aps.append(float(sampled.mean()))
-    return sum(aps) / len(aps) if aps else 0.0
-
-
-def coco_average_precision(preds: list[dict[str, Tensor]], targets: list[dict[str, Tensor]], iou_threshold: float = 0.5) -> float:
-    """mAP at ``iou_threshold`` by pycocotools' ``COCOeval`` (the backend torchmetrics' mAP uses)."""
-    import contextlib
-    import io
-
-    import numpy as np
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    def xywh(b: Tensor) -> list[float]:
-        return [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]
-
-    images, anns, dets = [], [], []
-    for i, (p, t) in enumerate(zip(preds, targets, strict=True)):
-        images.append({"id": i})
-        for b, c in zip(t["boxes"], t["labels"], strict=True):
-            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": int(c), "bbox": xywh(b),
-                         "area": float((b[2] - b[0]) * (b[3] - b[1])), "iscrowd": 0})
-        for b, s, c in zip(p["boxes"], p["scores"], p["labels"], strict=True):
-            dets.append({"image_id": i, "category_id": int(c), "bbox": xywh(b), "score": float(s)})
-    cats = sorted({a["category_id"] for a in anns} | {d["category_id"] for d in dets})
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = {"images": images, "annotations": anns, "categories": [{"id": c} for c in cats]}
-        gt.createIndex()
-        if not dets:
-            return 0.0
-        dt = gt.loadRes(dets)
-        ev = COCOeval(gt, dt, "bbox")
-        ev.params.iouThrs = np.array([iou_threshold])
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return float(max(ev.stats[0], 0.0))
-
-
-def mean_ap50(backend: str = "coco"):
-    """A torchmetrics ``Metric`` for mAP@0.5: ``update(preds, targets)``, ``compute()`` → scalar tensor.
-
-    torchmetrics' own ``MeanAveragePrecision`` requires torchvision, which cannot be installed beside
-    this torch build, so this metric calls the same backend (pycocotools ``COCOeval``) directly;
-    ``backend="reference"`` uses :func:`average_precision` instead (tested equal).
-    """
-    from torchmetrics import Metric
-
-    class MeanAP50(Metric):
-        full_state_update = False
-
-        def __init__(self):
-            super().__init__()
-            self.add_state("preds", default=[], dist_reduce_fx=None)
-            self.add_state("targets", default=[], dist_reduce_fx=None)
-
-        def update(self, preds, targets) -> None:
-            self.preds.extend({k: v.detach().cpu() for k, v in p.items()} for p in preds)
-            self.targets.extend({k: t[k].detach().cpu() for k in ("boxes", "labels")} for t in targets)
-
-        def compute(self):
-            fn = coco_average_precision if backend == "coco" else average_precision
-            return torch.tensor(fn(self.preds, self.targets))
-
-    return MeanAP50()
-
-
-class DetectionTask(Task):
-    """Train a detector exposing ``loss``/``detect`` with the Trainer; reports ``map50`` (higher is better)."""
-
-    monitor = "val/map50"
-    mode = "max"
-
-    def training_step(self, model: nn.Module, batch: Any) -> dict[str, Tensor]:
-        images, targets = split_batch(batch)
-        return self._plain(model).loss(model(images), targets)
-
-    @staticmethod
-    def _plain(model: nn.Module) -> nn.Module:
-        return getattr(model, "module", getattr(model, "_orig_mod", model))
-
-    def evaluation_step(self, model: nn.Module, batch: Any) -> dict[str, Any]:
-        images, targets = split_batch(batch)
-        raw = model(images)
-        plain = self._plain(model)
-        out = plain.loss(raw, targets)
-        return {"loss": out["loss"], "preds": plain.detect(raw), "target": [{"boxes": t["boxes"], "labels": t["labels"]} for t in targets]}
-
-    def metrics(self):
-        return {"map50": mean_ap50()}
-
-    def predict_step(self, model: nn.Module, batch: Any):
-        images, _ = split_batch(batch)
-        return self._plain(model).detect(model(images))

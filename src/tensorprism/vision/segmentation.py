@@ -10,23 +10,9 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ..train.tasks.classification import ClassificationTask
+from ..train.tasks.vision import SegmentationTask
 
 __all__ = ["SegmentationTask", "confusion_iou"]
-
-
-class SegmentationTask(ClassificationTask):
-    """Pixel-wise cross-entropy on logits ``(N, C, H, W)`` vs labels ``(N, H, W)``; reports ``miou``
-    (macro Jaccard over all ``C`` classes, background included) and ``pixel_acc``."""
-
-    monitor = "val/miou"
-    mode = "max"
-
-    def metrics(self):
-        from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
-
-        return {"miou": MulticlassJaccardIndex(self.num_classes, average="macro"),
-                "pixel_acc": MulticlassAccuracy(self.num_classes, average="micro")}
 
 
 def confusion_iou(pred: Tensor, target: Tensor, num_classes: int) -> Tensor:

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..train.tasks.regression import RegressionTask
+from ..train.tasks.vision import SuperResolutionTask
 
 __all__ = ["degrade", "psnr", "SuperResolutionTask"]
 
@@ -29,19 +29,3 @@ def psnr(pred: Tensor, target: Tensor, border: int = 0) -> Tensor:
         pred, target = pred[..., border:-border, border:-border], target[..., border:-border, border:-border]
     mse = (pred.clamp(0, 1) - target).pow(2).flatten(1).mean(1)
     return 10 * torch.log10(1.0 / mse.clamp(min=1e-12))
-
-
-class SuperResolutionTask(RegressionTask):
-    """MSE training (book L86/L87); reports the mean per-image ``psnr`` (torchmetrics)."""
-
-    monitor = "val/psnr"
-    mode = "max"
-
-    def metrics(self):
-        from torchmetrics.image import PeakSignalNoiseRatio
-
-        return {"psnr": PeakSignalNoiseRatio(data_range=1.0, reduction="elementwise_mean", dim=(1, 2, 3))}
-
-    def update_metrics(self, metrics, out) -> None:  # images keep their (N, C, H, W) shape
-        for metric in metrics.values():
-            metric.update(out["preds"].clamp(0, 1), out["target"])

@@ -13,10 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import torch.nn as nn
-from torch import Tensor
 
 from ..errors import CheckpointError
-from .training import AugmentedClassificationTask
+from ..train.tasks.vision import FineTuneTask, discriminative_param_groups, l2sp_penalty
 
 __all__ = ["freeze", "unfreeze", "discriminative_param_groups", "save_backbone", "load_backbone", "l2sp_penalty",
            "FineTuneTask"]
@@ -46,18 +45,6 @@ def unfreeze(model: nn.Module) -> nn.Module:
     return model
 
 
-def discriminative_param_groups(model: nn.Module, lr: float, decay: float = 0.5) -> list[dict]:
-    """Optimizer groups for a :class:`~tensorprism.models.cnn._base.ConvNet`: the head gets ``lr``, the last
-    stage ``lr·decay``, the one before ``lr·decay²`` … down to the stem (ULMFiT-style layer-wise rates)."""
-    blocks = [model.stem, *model.stages, nn.ModuleList([model.head, model.classifier])]
-    groups = []
-    for depth, block in enumerate(reversed(blocks)):
-        params = [p for p in block.parameters() if p.requires_grad]
-        if params:
-            groups.append({"params": params, "lr": lr * decay**depth})
-    return groups
-
-
 def save_backbone(model: nn.Module, path: str | Path) -> Path:
     """Save every weight except the classifier as safetensors (a local "pre-trained weights" file)."""
     from safetensors.torch import save_file
@@ -82,31 +69,3 @@ def load_backbone(model: nn.Module, path: str | Path) -> nn.Module:
         raise CheckpointError(f"{path} does not fit {type(model).__name__}: missing {missing[:3]}, shape mismatch {wrong[:3]}")
     model.load_state_dict(state, strict=False)
     return model
-
-
-def l2sp_penalty(model: nn.Module, reference: dict[str, Tensor], alpha: float) -> Tensor:
-    """``α Σ ‖W − W⁰‖²`` over the parameters present in ``reference`` (L2-SP; not from the book)."""
-    total = next(model.parameters()).new_zeros(())
-    for name, p in model.named_parameters():
-        if name in reference and p.requires_grad:
-            total = total + (p - reference[name].to(p.device)).pow(2).sum()
-    return alpha * total
-
-
-class FineTuneTask(AugmentedClassificationTask):
-    """Classification fine-tuning with discriminative learning rates (``lr_decay`` per stage towards the input)
-    and an optional L2-SP penalty towards ``reference`` weights."""
-
-    def __init__(self, *args, lr_decay: float = 1.0, l2sp: float = 0.0, reference: dict[str, Tensor] | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.lr_decay, self.l2sp, self.reference = lr_decay, l2sp, reference
-
-    def configure_optimizers(self, model, build):
-        lr = self.trainer.config.lr if self.trainer is not None else 1e-3
-        return build(discriminative_param_groups(model, lr, self.lr_decay))
-
-    def training_step(self, model, batch):
-        out = super().training_step(model, batch)
-        if self.l2sp and self.reference is not None:
-            out["loss"] = out["loss"] + l2sp_penalty(self.trainer.model if self.trainer else model, self.reference, self.l2sp)
-        return out
