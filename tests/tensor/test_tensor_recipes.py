@@ -84,9 +84,9 @@ def test_tensor_networks_recipe_matches_torch_and_counts_parameters():
 
 
 @pytest.mark.data
-def test_word2vec_recipe_lowers_the_held_out_loss():
+def test_word2vec_recipe_lowers_the_held_out_loss(tmp_path):
     require_path(shared_data("tinyshakespeare", "input.txt"), "Tiny Shakespeare")
-    r = run_recipe("ch02-word2vec", out_dir=None, epochs=1, max_steps=120, embed_dim=32,
+    r = run_recipe("ch02-word2vec", out_dir=str(tmp_path), epochs=1, max_steps=120, embed_dim=32, plots=False,
                    data_root=str(shared_data()), queries=["thou"])
     assert r["val_loss_before"] == pytest.approx(r["val_loss_unigram_baseline"], rel=1e-6)
     assert r["val_loss_after"] < 0.9 * r["val_loss_before"]

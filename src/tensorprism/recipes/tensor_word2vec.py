@@ -22,13 +22,17 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
+from ..train.callbacks import Callback
+from ..train.tasks import Task
 from . import register_recipe
-from .ch05_common import save_result
+from .kit import RecipeConfig, make_trainer, save_result
 
 TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
@@ -81,7 +85,20 @@ def skipgram_pairs(ids: torch.Tensor, window: int, gen: torch.Generator) -> tupl
 
 
 @dataclass
-class Word2VecConfig:
+class Word2VecConfig(RecipeConfig):
+    """Attributes:
+    embed_dim: embedding size ``d``.
+    window: largest context distance (the effective window is drawn in ``1..window``).
+    negatives: negative samples per pair.
+    min_count: words seen fewer times are dropped.
+    subsample: frequent-word sub-sampling threshold ``t`` (0: off).
+    epochs, batch_size, lr: SparseAdam training; pairs are re-drawn every epoch.
+    max_steps: stop after that many optimiser steps (``None``: all epochs).
+    queries, topk: words whose nearest neighbours are reported.
+    plot_words: the most frequent words drawn in the t-SNE figure.
+    data_root: where Tiny Shakespeare is (default: ``$TENSORPRISM_DATA`` or ``~/.cache/tensorprism/data``).
+    """
+
     embed_dim: int = 100
     window: int = 5
     negatives: int = 5
@@ -97,8 +114,65 @@ class Word2VecConfig:
     topk: int = 6
     plot_words: int = 250
     data_root: str | None = None
-    seed: int = 0
-    out_dir: str | None = "runs/ch02_word2vec"
+
+
+class EpochPairs(Dataset):
+    """One epoch of shuffled skip-gram batches ``(centre (B,), context (B,), negatives (B, K))``;
+    :meth:`resample` draws the epoch's sub-sampled words, dynamic windows and order anew."""
+
+    def __init__(self, ids: torch.Tensor, keep_prob: torch.Tensor, noise: torch.Tensor, cfg: Word2VecConfig,
+                 gen: torch.Generator):
+        self.ids, self.keep_prob, self.noise, self.cfg, self.gen = ids, keep_prob, noise, cfg, gen
+        self.centre = self.context = torch.empty(0, dtype=torch.long)
+
+    def resample(self) -> None:
+        kept = self.ids[torch.rand(len(self.ids), generator=self.gen, dtype=torch.float64) < self.keep_prob[self.ids]]
+        centre, context = skipgram_pairs(kept, self.cfg.window, self.gen)
+        order = torch.randperm(len(centre), generator=self.gen)
+        self.centre, self.context = centre[order], context[order]
+
+    def __len__(self) -> int:
+        return -(-len(self.centre) // self.cfg.batch_size)
+
+    def __getitem__(self, i: int):
+        sl = slice(i * self.cfg.batch_size, (i + 1) * self.cfg.batch_size)
+        c, o = self.centre[sl], self.context[sl]
+        neg = torch.multinomial(self.noise, len(c) * self.cfg.negatives, replacement=True,
+                                generator=self.gen).view(len(c), -1)
+        return c, o, neg
+
+
+class SkipGramTask(Task):
+    """The model computes the negative-sampling loss of a ``(centre, context, negatives)`` batch."""
+
+    name = "skipgram"
+
+    def training_step(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+        return {"loss": model(*batch)}
+
+
+class _Epochs(Callback):
+    """Re-draws the pairs before each epoch after the first (drawn before training, so that the
+    Trainer sees a sized epoch) and keeps the per-epoch history of the result."""
+
+    def __init__(self, pairs: EpochPairs):
+        self.pairs, self.history, self.batches, self.started = pairs, [], 0, False
+
+    def on_train_epoch_start(self, trainer) -> None:
+        if self.started:
+            self.pairs.resample()
+        self.started, self.batches = True, 0
+
+    def on_train_batch_end(self, trainer, outputs) -> None:
+        self.batches += 1
+
+    def on_epoch_end(self, trainer, logs) -> None:
+        self.history.append({"epoch": len(self.history) + 1, "train_loss": float(logs.get("train/loss", math.nan)),
+                             "val_loss": float(logs.get("val/loss", math.nan)), "pairs": len(self.pairs.centre)})
+
+
+def _sparse_adam(params, lr: float) -> torch.optim.Optimizer:
+    return torch.optim.SparseAdam(list(params), lr=lr)
 
 
 @register_recipe("ch02-word2vec", config=Word2VecConfig)
@@ -121,45 +195,35 @@ def word2vec(cfg: Word2VecConfig) -> dict:
     keep_prob = ((f / cfg.subsample).sqrt() + 1) * cfg.subsample / f if cfg.subsample > 0 else torch.ones_like(f)
 
     model = SkipGram(len(vocab), cfg.embed_dim)
-    opt = torch.optim.SparseAdam(list(model.parameters()), lr=cfg.lr)
-
     vc, vo = skipgram_pairs(val_ids, cfg.window, torch.Generator().manual_seed(cfg.seed + 1))
     val_neg = torch.multinomial(noise, len(vc) * cfg.negatives, replacement=True,
                                 generator=torch.Generator().manual_seed(cfg.seed + 2)).view(len(vc), -1)
+    val_batches = [(vc[s:s + 8192], vo[s:s + 8192], val_neg[s:s + 8192]) for s in range(0, len(vc), 8192)]
 
     @torch.no_grad()
     def val_loss() -> float:
-        total = 0.0
-        for s in range(0, len(vc), 8192):
-            total += float(model(vc[s:s + 8192], vo[s:s + 8192], val_neg[s:s + 8192])) * len(vc[s:s + 8192])
-        return total / len(vc)
+        model.cpu()
+        return sum(float(model(*b)) * len(b[0]) for b in val_batches) / len(vc)
 
     loss_before = val_loss()
-    history, steps, t0 = [], 0, time.perf_counter()
-    stopped_early = False
-    for epoch in range(cfg.epochs):
-        kept = ids[torch.rand(len(ids), generator=gen, dtype=torch.float64) < keep_prob[ids]]
-        centre, context = skipgram_pairs(kept, cfg.window, gen)
-        order = torch.randperm(len(centre), generator=gen)
-        centre, context = centre[order], context[order]
-        running, n = 0.0, 0
-        for s in range(0, len(centre), cfg.batch_size):
-            c, o = centre[s:s + cfg.batch_size], context[s:s + cfg.batch_size]
-            neg = torch.multinomial(noise, len(c) * cfg.negatives, replacement=True, generator=gen).view(len(c), -1)
-            loss = model(c, o, neg)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            running, n, steps = running + loss.item(), n + 1, steps + 1
-            if ((cfg.time_budget_s is not None and time.perf_counter() - t0 > cfg.time_budget_s)
-                    or (cfg.max_steps is not None and steps >= cfg.max_steps)):
-                stopped_early = True
-                break
-        history.append({"epoch": epoch + 1, "train_loss": running / max(n, 1), "val_loss": val_loss(),
-                        "pairs": len(centre)})
-        if stopped_early:
-            break
+    pairs = EpochPairs(ids, keep_prob, noise, cfg, gen)
+    pairs.resample()
+    epochs = _Epochs(pairs)
+    # batch_size=None: the items are batches already (shuffled when each epoch is drawn)
+    trainer = make_trainer(cfg, model, SkipGramTask(), DataLoader(pairs, batch_size=None),
+                           DataLoader(val_batches, batch_size=None), callbacks=[epochs],
+                           optimizer=_sparse_adam, lr=cfg.lr, epochs=cfg.epochs, max_steps=cfg.max_steps,
+                           precision="32")
+    t0 = time.perf_counter()
+    trainer.fit()
     elapsed = time.perf_counter() - t0
+    steps = trainer.global_step
+    history = epochs.history
+    stopped_early = epochs.batches < len(pairs)
+    if stopped_early and (not history or len(history) < trainer.epoch + 1):
+        history.append({"epoch": len(history) + 1, "train_loss": math.nan, "val_loss": val_loss(),
+                        "pairs": len(pairs.centre)})
+    loss_after = val_loss()
 
     queries = [q for q in cfg.queries if q in stoi]
     sims, idx = model.neighbours(torch.tensor([stoi[q] for q in queries], dtype=torch.long), cfg.topk)
@@ -167,12 +231,12 @@ def word2vec(cfg: Word2VecConfig) -> dict:
                   for i, q in enumerate(queries)}
     result = {
         "vocab_size": len(vocab), "train_tokens": len(ids), "val_pairs": len(vc),
-        "val_loss_before": loss_before, "val_loss_after": history[-1]["val_loss"],
+        "val_loss_before": loss_before, "val_loss_after": loss_after,
         "val_loss_unigram_baseline": (1 + cfg.negatives) * math.log(2.0),  # all scores 0 at init
         "epochs_run": len(history), "steps": steps, "seconds": elapsed, "stopped_early": stopped_early,
         "history": history, "neighbours": neighbours,
     }
-    if cfg.out_dir:
+    if cfg.out_dir and cfg.plots:
         out = Path(cfg.out_dir)
         out.mkdir(parents=True, exist_ok=True)
         import matplotlib.pyplot as plt
@@ -187,4 +251,4 @@ def word2vec(cfg: Word2VecConfig) -> dict:
         fig.savefig(out / "word2vec_tsne.png", dpi=90)
         plt.close(fig)
         result["figure"] = str(out / "word2vec_tsne.png")
-    return save_result(cfg.out_dir, "result", result)
+    return save_result(cfg, result)
