@@ -280,7 +280,7 @@ class Trainer:
         self._best_score: float | None = None  # restore_best
         self._best_state: dict[str, torch.Tensor] | None = None
         self._lock: RunLock | None = None
-        self._own_generators: set[int] = set()
+        self._own_generators: list[torch.Generator] = []  # of the loaders we built (kept alive)
         self._wrote_run = False  # out_dir holds this Trainer's own run (a second fit continues it)
         self._sync_every = cfg.check_finite_every or (1 if self.device.type == "cpu" else 32)
         self.model.to(self.device)
@@ -320,7 +320,7 @@ class Trainer:
         not consume the global RNG, or a resumed run would see other dropout masks than an
         uninterrupted one. Reseeded at each epoch's start."""
         generator = torch.Generator().manual_seed(self.config.seed)
-        self._own_generators.add(id(generator))
+        self._own_generators.append(generator)
         return generator
 
     def loader(self, split: str) -> Any:
@@ -412,8 +412,9 @@ class Trainer:
         model: nn.Module = self.model
         loaders = {split: self.loader(split) for split in ("train", "val", "test")}
         for cb in self.callbacks:
-            model, opts, loaders = cb.setup_wrap(self, model, list(self.optimizers), dict(loaders))
-            self.optimizers = list(opts)
+            if hasattr(cb, "setup_wrap"):
+                model, opts, loaders = cb.setup_wrap(self, model, list(self.optimizers), dict(loaders))
+                self.optimizers = list(opts)
         self._loaders.update(loaders)
         return model
 
@@ -443,8 +444,10 @@ class Trainer:
             print(message, file=sys.stderr, flush=True)
 
     def _call(self, hook: str, *args: Any) -> None:
-        for cb in self.callbacks:
-            getattr(cb, hook)(self, *args)
+        for cb in self.callbacks:  # duck-typed callbacks (not Callback subclasses) may lack a hook
+            fn = getattr(cb, hook, None)
+            if fn is not None:
+                fn(self, *args)
 
     def _record_loss(self, loss: torch.Tensor) -> None:
         self._pending_losses.append(loss.detach())
@@ -619,7 +622,7 @@ class Trainer:
         start = self.batch_in_epoch
         sampler = getattr(loader, "sampler", None)
         generator = getattr(loader, "generator", None)
-        if id(generator) in self._own_generators:  # seeds of the loaders we built, not the global RNG
+        if any(generator is g for g in self._own_generators):  # our loaders' seeds, not the global RNG
             generator.manual_seed(cfg.seed * 100003 + self.epoch)
         if isinstance(sampler, ResumableSampler):
             sampler.set_epoch(self.epoch)
