@@ -19,7 +19,6 @@ Each returns the numbers it measured and, with ``out_dir``, writes ``result.json
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ import torch.nn.functional as F
 from ..train.callbacks import Callback
 from ..train.tasks.multilabel import SigmoidTask
 from . import register_recipe
+from .kit import RecipeConfig, make_trainer, save_result
 
 
 class KeepBest(Callback):
@@ -45,24 +45,16 @@ class KeepBest(Callback):
             self.state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
 
 
-def _save(out_dir: str | None, result: dict[str, Any]) -> dict[str, Any]:
-    if out_dir:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        (Path(out_dir) / "result.json").write_text(json.dumps(result, indent=2))
-    return result
-
-
-def _trainer(model, task, train, val, cfg, callbacks=None, **extra):
-    from ..train import Trainer
-
-    return Trainer(model, task, train_data=train, val_data=val, callbacks=callbacks, optimizer=cfg.optimizer,
-                   lr=cfg.lr, weight_decay=cfg.weight_decay, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                   seed=cfg.seed, device=cfg.device, progress=False, out_dir=None, **extra)
+def _trainer(model, task, train, val, cfg, callbacks=None, sub: str | None = None, **extra):
+    """The Trainer of the Chapter 3 recipes: the optimiser, schedule and epochs of ``cfg``."""
+    return make_trainer(cfg, model, task, train, val, callbacks=callbacks, sub=sub, optimizer=cfg.optimizer,
+                        lr=cfg.lr, weight_decay=cfg.weight_decay, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                        **extra)
 
 
 # ------------------------------------------------------------------------------------ MNIST
 @dataclass
-class MnistMLPConfig:
+class MnistMLPConfig(RecipeConfig):
     model: str = "mlp-mnist"
     model_config: dict[str, Any] = field(default_factory=dict)
     epochs: int = 10
@@ -75,7 +67,6 @@ class MnistMLPConfig:
     max_train: int | None = None  # a subset of the 55,000 training images (smoke tests)
     seed: int = 0
     device: str = "auto"
-    out_dir: str | None = "runs/mnist-mlp"
 
 
 def run_mnist_mlp(cfg: MnistMLPConfig) -> dict[str, Any]:
@@ -90,7 +81,8 @@ def run_mnist_mlp(cfg: MnistMLPConfig) -> dict[str, Any]:
     model = create_model(cfg.model, **cfg.model_config)
     task = create_task("classification", label_smoothing=cfg.label_smoothing)
     t0 = time.perf_counter()
-    trainer = _trainer(model, task, train, val, cfg, scheduler=cfg.scheduler)
+    trainer = _trainer(model, task, train, val, cfg, scheduler=cfg.scheduler, dataset={"name": "mnist"},
+                       task_config={"label_smoothing": cfg.label_smoothing})
     trainer.fit()
     seconds = time.perf_counter() - t0
     test_metrics = trainer.evaluate(test, prefix="test")
@@ -112,16 +104,16 @@ def run_mnist_mlp(cfg: MnistMLPConfig) -> dict[str, Any]:
         model.train()
         F.cross_entropy(model(x.to(trainer.device)), y.to(trainer.device)).backward()
         plot_weight_histograms(model, path=out / "weights.png")
-    return _save(cfg.out_dir, result)
+    return save_result(cfg, result)
 
 
 register_recipe("mnist-mlp", config=MnistMLPConfig, description="784-128-64-10 MLP on MNIST (book §3.7)")(run_mnist_mlp)
 register_recipe("mnist-mlp-bn", config=MnistMLPConfig, description="784-128-64-10 MLP + batch norm + dropout on MNIST",
-                model="mlp-mnist-bn", epochs=30, out_dir="runs/mnist-mlp-bn")(run_mnist_mlp)
+                model="mlp-mnist-bn", epochs=30)(run_mnist_mlp)
 
 
 @dataclass
-class MLPTrainingConfig:
+class MLPTrainingConfig(RecipeConfig):
     """Settings shared by the small-data recipes (each overrides the defaults it needs)."""
 
     hidden: tuple[int, ...] = (128,)
@@ -133,7 +125,6 @@ class MLPTrainingConfig:
     weight_decay: float = 0.0
     seed: int = 0
     device: str = "cpu"
-    out_dir: str | None = None
 
 
 # ----------------------------------------------------------------------------- regression
@@ -143,7 +134,6 @@ class RegressionConfig(MLPTrainingConfig):
     epochs: int = 50  # the book's listing: 50 epochs, batch 32, Adam 1e-3 (L4892-4921)
     test_size: float = 0.2
     seed: int = 42  # train_test_split(random_state=42) as the book
-    out_dir: str | None = "runs/diabetes-regression"
 
 
 @register_recipe("diabetes-regression", config=RegressionConfig)
@@ -176,7 +166,7 @@ def diabetes_regression(cfg: RegressionConfig) -> dict[str, Any]:
               "mlp_test_mse": float(mean_squared_error(y_te, pred)), "mlp_test_r2": float(r2_score(y_te, pred)),
               "linear_test_mse": float(mean_squared_error(y_te, ols)), "linear_test_r2": float(r2_score(y_te, ols)),
               "config": asdict(cfg)}
-    return _save(cfg.out_dir, result)
+    return save_result(cfg, result)
 
 
 # ----------------------------------------------------------------------------- multi-label
@@ -201,7 +191,6 @@ class MultilabelConfig(MLPTrainingConfig):
     epochs: int = 40
     lr: float = 2e-3
     dropout: float = 0.1
-    out_dir: str | None = "runs/digits-multilabel"
 
 
 @register_recipe("digits-multilabel", config=MultilabelConfig)
@@ -230,7 +219,7 @@ def digits_multilabel(cfg: MultilabelConfig) -> dict[str, Any]:
               "test_label_acc": metrics["test/acc"], "test_exact_match": metrics["test/exact"],
               "test_micro_f1": metrics["test/f1"],
               "test_acc_per_label": dict(zip(DIGIT_ATTRIBUTES, per_label.tolist(), strict=True)), "config": asdict(cfg)}
-    return _save(cfg.out_dir, result)
+    return save_result(cfg, result)
 
 
 # ------------------------------------------------------------------------- SST-2 bag of words
@@ -264,7 +253,6 @@ class SST2BowConfig(MLPTrainingConfig):
     lr: float = 2e-3
     logreg_c: tuple[float, ...] = (1.0, 4.0, 16.0)  # the baseline's C is chosen on dev
     max_train: int | None = None
-    out_dir: str | None = "runs/sst2-bow"
 
 
 @register_recipe("sst2-bow", config=SST2BowConfig)
@@ -306,7 +294,7 @@ def sst2_bow(cfg: SST2BowConfig) -> dict[str, Any]:
               "logreg_C": best_lr.C, "logreg_dev_acc": best_lr.score(*feats["dev"]),
               "logreg_test_acc": best_lr.score(*feats["test"]), "mlp_seconds": round(mlp_seconds, 1),
               "logreg_seconds": round(lr_seconds, 1), "config": asdict(cfg)}
-    return _save(cfg.out_dir, result)
+    return save_result(cfg, result)
 
 
 # ------------------------------------------------------------------------------------ XOR
@@ -315,7 +303,7 @@ XOR_Y = torch.tensor([[0.0], [1.0], [1.0], [0.0]])
 
 
 @dataclass
-class XorConfig:
+class XorConfig(RecipeConfig):
     activation: str = "tanh"
     epochs: int = 500  # full-batch steps
     optimizer: str = "adam"
@@ -325,7 +313,6 @@ class XorConfig:
     restarts: int = 10  # 2-2-1 nets sometimes stall in a poor minimum: count how often
     seed: int = 0
     device: str = "cpu"
-    out_dir: str | None = "runs/xor"
 
 
 @register_recipe("xor", config=XorConfig)
@@ -340,7 +327,7 @@ def xor(cfg: XorConfig) -> dict[str, Any]:
     for r in range(cfg.restarts):
         torch.manual_seed(cfg.seed + r)
         model = create_model("mlp-xor", activation=cfg.activation)
-        _trainer(model, SigmoidTask(1), data, None, cfg).fit()
+        _trainer(model, SigmoidTask(1), data, None, cfg, sub=f"restart-{r}").fit()
         model.eval()
         with torch.no_grad():
             prob = torch.sigmoid(model(XOR_X)).squeeze(1)
@@ -356,4 +343,4 @@ def xor(cfg: XorConfig) -> dict[str, Any]:
     for r in runs:
         r.pop("model")
     result = {"recipe": "xor", "solved": len(solved), "restarts": cfg.restarts, "runs": runs, "config": asdict(cfg)}
-    return _save(cfg.out_dir, result)
+    return save_result(cfg, result)

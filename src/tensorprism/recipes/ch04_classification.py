@@ -23,10 +23,11 @@ import torch
 import torch.nn as nn
 
 from . import register_recipe
+from .kit import RecipeConfig, make_trainer, save_result
 
 
 @dataclass
-class Ch04ClassifyConfig:
+class Ch04ClassifyConfig(RecipeConfig):
     dataset: str = "mnist"  # "mnist" | "fashion-mnist" | "cifar10"
     model: str = "lenet5"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -41,13 +42,8 @@ class Ch04ClassifyConfig:
     label_smoothing: float = 0.0
     train_split: str = "trainval"  # all training images; the test split is never used for selection
     max_train_samples: int | None = None
-    time_budget_s: float | None = None
     channels_last: bool = False
     compile: bool = False
-    threads: int | None = None
-    device: str = "auto"
-    seed: int = 0
-    out_dir: str | None = None
 
 
 def augmentation(preset: str, seed: int) -> nn.Module | None:
@@ -86,11 +82,8 @@ def run_classification(cfg: Ch04ClassifyConfig) -> dict[str, Any]:
     from ..data import dataset_info
     from ..data.transforms import Normalize
     from ..models import count_parameters, create_model
-    from ..train import TimeLimit, Trainer
     from ..vision.training import AugmentedClassificationTask
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     info = dataset_info(cfg.dataset).extra
     train = load_split(cfg.dataset, cfg.train_split, cfg.max_train_samples, cfg.seed)
     test = load_split(cfg.dataset, "test")
@@ -104,23 +97,22 @@ def run_classification(cfg: Ch04ClassifyConfig) -> dict[str, Any]:
         model = model.to(memory_format=torch.channels_last)
     task = AugmentedClassificationTask(augmentation(cfg.augment, cfg.seed), Normalize(mean, std), 10, cfg.label_smoothing)
     opt_kwargs = {"momentum": cfg.momentum, "nesterov": True} if cfg.optimizer == "sgd" else {}
-    trainer = Trainer(
-        model, task, train_data=train, test_data=test, epochs=cfg.epochs, batch_size=cfg.batch_size,
+    # evaluated by the CLI as plain classification of the dataset normalised with the same mean/std
+    trainer = make_trainer(
+        cfg, model, task, train, test=test, dataset={"name": cfg.dataset}, task_name="classification",
+        task_config={"label_smoothing": cfg.label_smoothing}, epochs=cfg.epochs, batch_size=cfg.batch_size,
         eval_batch_size=1000, optimizer=cfg.optimizer, optimizer_kwargs=opt_kwargs, lr=cfg.lr,
-        weight_decay=cfg.weight_decay, scheduler=cfg.scheduler, seed=cfg.seed, device=cfg.device,
-        compile=cfg.compile, out_dir=cfg.out_dir, progress=False, tensorboard=False, plots=False,
-        callbacks=[TimeLimit(cfg.time_budget_s)] if cfg.time_budget_s else None,
-    )
+        weight_decay=cfg.weight_decay, scheduler=cfg.scheduler, compile=cfg.compile)
     t0, c0 = time.perf_counter(), time.process_time()
     trainer.fit()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     test_metrics = trainer.final_metrics
-    return {
+    return save_result(cfg, {
         "config": asdict(cfg), "parameters": count_parameters(model), "epochs_run": trainer.epoch,
         "steps": trainer.global_step, "train_wall_s": round(wall, 1), "train_cpu_s": round(cpu, 1),
         "test_acc": float(test_metrics["test/acc"]), "test_loss": float(test_metrics["test/loss"]),
         "device": str(trainer.device), "threads": torch.get_num_threads(),
-    }
+    })
 
 
 _PRESETS = {

@@ -23,17 +23,15 @@ from torch.utils.data import Subset
 
 from . import register_recipe
 from .ch04_classification import random_subset
+from .kit import RecipeConfig, make_trainer, save_result
 
 
-def _trainer(model, task, train, cfg, **kw):
-    from ..train import Trainer
-
+def _trainer(model, task, train, cfg, sub: str | None = None, **kw):
+    """The Trainer of these studies (AdamW, one-cycle), writing into ``<out_dir>/<sub>``."""
     args = dict(epochs=cfg.epochs, batch_size=getattr(cfg, "batch_size", 64), eval_batch_size=1000, optimizer="adamw",
-                lr=getattr(cfg, "lr", 1e-3),
-                weight_decay=5e-4, scheduler="onecycle", seed=cfg.seed, device=cfg.device, progress=False,
-                tensorboard=False, plots=False)
+                lr=getattr(cfg, "lr", 1e-3), weight_decay=5e-4, scheduler="onecycle")
     args.update(kw)
-    return Trainer(model, task, train_data=train, **args)
+    return make_trainer(cfg, model, task, train, sub=sub, **args)
 
 
 def _images(name: str, split: str):
@@ -43,11 +41,9 @@ def _images(name: str, split: str):
 
 
 def _mnist_setup(cfg, n: int):
-    """Threads, the MNIST normaliser and the first ``n`` training images (``[0, 1]``) of the recipe."""
+    """The MNIST normaliser and the first ``n`` training images (``[0, 1]``) of the recipe."""
     from ..data.transforms import MNIST_STATS, Normalize
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     return Normalize(*MNIST_STATS), random_subset(_images("mnist", "train"), n, cfg.seed)
 
 
@@ -61,7 +57,7 @@ def _accuracy(model, x: torch.Tensor, y: torch.Tensor, preprocess=None) -> float
 
 # ---------------------------------------------------------------------------------------------
 @dataclass
-class TransferConfig:
+class TransferConfig(RecipeConfig):
     pretrain_samples: int | None = None  # source images of classes 0–4 (None: all 25,000)
     pretrain_epochs: int = 8
     labels_per_class: int = 50
@@ -69,10 +65,8 @@ class TransferConfig:
     batch_size: int = 64
     lr: float = 3e-3
     lr_decay: float = 0.3  # fine-tuning: each stage closer to the input gets 0.3× the rate of the one above
-    threads: int | None = None
     device: str = "auto"
     seed: int = 0
-    out_dir: str | None = None
 
 
 def _cifar_cnn(num_classes: int = 5):
@@ -90,8 +84,6 @@ def transfer(cfg: TransferConfig) -> dict[str, Any]:
     from ..vision.transfer import FineTuneTask, freeze, load_backbone, save_backbone
     from .ch04_classification import augmentation
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     norm = Normalize(*CIFAR10_STATS)
     train, test = _images("cifar10", "trainval"), _images("cifar10", "test")
     y_tr, y_te = train.targets, test.targets
@@ -116,7 +108,8 @@ def transfer(cfg: TransferConfig) -> dict[str, Any]:
     aug = augmentation("cifar", cfg.seed)
     t0 = time.perf_counter()
     source = _cifar_cnn()
-    _trainer(source, AugmentedClassificationTask(aug, norm, 5), Subset(train, src.tolist()), cfg, epochs=cfg.pretrain_epochs).fit()
+    _trainer(source, AugmentedClassificationTask(aug, norm, 5), Subset(train, src.tolist()), cfg, sub="source",
+             epochs=cfg.pretrain_epochs).fit()
     out_dir = Path(cfg.out_dir) if cfg.out_dir else Path(tempfile.mkdtemp())
     weights = save_backbone(source, out_dir / "cifar5_backbone.safetensors")
     x_all, y_all = test.tensors()
@@ -131,20 +124,19 @@ def transfer(cfg: TransferConfig) -> dict[str, Any]:
             freeze(model, keep_trainable=("classifier",))
         if variant == "fine_tune":
             task = FineTuneTask(aug, norm, 5, lr_decay=cfg.lr_decay)
-        _trainer(model, task, target_train, cfg).fit()
+        _trainer(model, task, target_train, cfg, sub=variant).fit()
         results[f"acc_{variant}"] = _accuracy(model, x_test, yt, norm)
-    return {"config": asdict(cfg), "source_acc_classes_0_4": pre_acc, **results, "weights_file": str(weights),
-            "wall_s": round(time.perf_counter() - t0, 1)}
+    return save_result(cfg, {"config": asdict(cfg), "source_acc_classes_0_4": pre_acc, **results,
+                             "weights_file": str(weights), "wall_s": round(time.perf_counter() - t0, 1)})
 
 
 # ---------------------------------------------------------------------------------------------
 @dataclass
-class HPOConfig:
+class HPOConfig(RecipeConfig):
     train_samples: int = 3000
     val_samples: int = 2000
     epochs: int = 1
     trials: int = 9
-    threads: int | None = None
     device: str = "cpu"
     seed: int = 0
 
@@ -160,10 +152,13 @@ def hpo(cfg: HPOConfig) -> dict[str, Any]:
     x_val, y_val = (t[: cfg.val_samples] for t in _images("mnist", "val").tensors())
     x_test, y_test = _images("mnist", "test").tensors()
 
+    fits = []
+
     def fit(params):
         torch.manual_seed(cfg.seed)
         model = create_model("hpo-cnn-book")
-        _trainer(model, AugmentedClassificationTask(None, norm, 10), train, cfg, lr=params["lr"],
+        fits.append(params)
+        _trainer(model, AugmentedClassificationTask(None, norm, 10), train, cfg, sub=f"fit-{len(fits)}", lr=params["lr"],
                  batch_size=int(params["batch_size"]), optimizer="adam", weight_decay=0.0, scheduler=None).fit()
         return model
 
@@ -179,18 +174,17 @@ def hpo(cfg: HPOConfig) -> dict[str, Any]:
         out[name] = {"best_params": res.best_params, "val_acc": res.best_value,
                      "test_acc": _accuracy(fit(res.best_params), x_test, y_test, norm), "trials": len(res.trials)}
     out["wall_s"] = round(time.perf_counter() - t0, 1)
-    return out
+    return save_result(cfg, out)
 
 
 # ---------------------------------------------------------------------------------------------
 @dataclass
-class EnsembleConfig:
+class EnsembleConfig(RecipeConfig):
     train_samples: int = 5000
     members: int = 5
     epochs: int = 3
     batch_size: int = 64
     lr: float = 3e-3
-    threads: int | None = None
     device: str = "cpu"
     seed: int = 0
 
@@ -208,8 +202,6 @@ def ensembles(cfg: EnsembleConfig) -> dict[str, Any]:
     )
     from ..vision.training import AugmentedClassificationTask
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     norm = Normalize(*MNIST_STATS)
     base = _images("mnist", "train")
     x_val, y_val = (t[:2000] for t in _images("mnist", "val").tensors())
@@ -217,10 +209,14 @@ def ensembles(cfg: EnsembleConfig) -> dict[str, Any]:
     x_val, x_test = norm(x_val), norm(x_test)
     t0 = time.perf_counter()
 
+    members = []
+
     def member(indices, seed, **kw):
         torch.manual_seed(seed)
         model = create_model("lenet5")
-        _trainer(model, AugmentedClassificationTask(None, norm, 10), Subset(base, indices), cfg, seed=seed, **kw).fit()
+        members.append(seed)
+        _trainer(model, AugmentedClassificationTask(None, norm, 10), Subset(base, indices), cfg,
+                 sub=f"member-{len(members)}", seed=seed, **kw).fit()
         return model.eval()
 
     def acc(models):
@@ -247,7 +243,7 @@ def ensembles(cfg: EnsembleConfig) -> dict[str, Any]:
         "stacking": (stacked.predict(x_test) == y_test).float().mean().item(),
         "iris": iris_ensembles(), "wall_s": round(time.perf_counter() - t0, 1),
     }
-    return result
+    return save_result(cfg, result)
 
 
 def iris_ensembles() -> dict[str, float]:
@@ -280,14 +276,13 @@ def iris_ensembles() -> dict[str, float]:
 
 # ---------------------------------------------------------------------------------------------
 @dataclass
-class MetricConfig:
+class MetricConfig(RecipeConfig):
     train_samples: int = 10000
     epochs: int = 3
     batch_size: int = 128
     lr: float = 3e-3
     dim: int = 32
     margin: float = 0.2
-    threads: int | None = None
     device: str = "cpu"
     seed: int = 0
 
@@ -306,5 +301,6 @@ def metric(cfg: MetricConfig) -> dict[str, Any]:
     net.eval()
     with torch.no_grad():
         emb = torch.cat([net(norm(x_test[i : i + 1000])) for i in range(0, len(x_test), 1000)])
-    return {"config": asdict(cfg), "test_recall_at_1": recall_at_k(emb, y_test, emb, y_test, 1, exclude_self=True),
-            "wall_s": round(time.perf_counter() - t0, 1)}
+    return save_result(cfg, {"config": asdict(cfg),
+                             "test_recall_at_1": recall_at_k(emb, y_test, emb, y_test, 1, exclude_self=True),
+                             "wall_s": round(time.perf_counter() - t0, 1)})

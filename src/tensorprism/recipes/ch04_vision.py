@@ -18,10 +18,11 @@ from typing import Any
 import torch
 
 from . import register_recipe
+from .kit import RecipeConfig, make_trainer, save_result
 
 
 @dataclass
-class CanvasRecipeConfig:
+class CanvasRecipeConfig(RecipeConfig):
     head: str = "yolo"  # detection: "yolo" | "ssd"; segmentation: "unet" | "fcn"
     train_canvases: int = 8000
     test_canvases: int = 1000
@@ -36,10 +37,8 @@ class CanvasRecipeConfig:
     lr: float = 3e-3
     weight_decay: float = 5e-4
     scheduler: str = "onecycle"
-    threads: int | None = None
     device: str = "auto"
     seed: int = 0
-    out_dir: str | None = None
 
 
 def _canvases(cfg: CanvasRecipeConfig, target: str):
@@ -51,14 +50,9 @@ def _canvases(cfg: CanvasRecipeConfig, target: str):
 
 
 def _fit(model, task, train, test, cfg) -> tuple[dict[str, Any], dict[str, float]]:
-    from ..train import Trainer
-
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    trainer = Trainer(model, task, train_data=train, test_data=test, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                      eval_batch_size=256, optimizer="adamw", lr=cfg.lr, weight_decay=cfg.weight_decay,
-                      scheduler=cfg.scheduler, seed=cfg.seed, device=cfg.device, out_dir=cfg.out_dir,
-                      progress=False, tensorboard=False, plots=False)
+    trainer = make_trainer(cfg, model, task, train, test=test, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                           eval_batch_size=256, optimizer="adamw", lr=cfg.lr, weight_decay=cfg.weight_decay,
+                           scheduler=cfg.scheduler)
     t0, c0 = time.perf_counter(), time.process_time()
     trainer.fit()
     return trainer.final_metrics, {"train_wall_s": round(time.perf_counter() - t0, 1), "train_cpu_s": round(time.process_time() - c0, 1)}
@@ -81,8 +75,8 @@ def detect(cfg: CanvasRecipeConfig) -> dict[str, Any]:
     else:
         raise ValueError(f"head={cfg.head!r}; expected 'yolo' or 'ssd'")
     metrics, timing = _fit(model, DetectionTask(), train, test, cfg)
-    return {"config": asdict(cfg), "parameters": count_parameters(model), **timing,
-            "test_map50": metrics["test/map50"], "test_loss": metrics["test/loss"]}
+    return save_result(cfg, {"config": asdict(cfg), "parameters": count_parameters(model), **timing,
+                             "test_map50": metrics["test/map50"], "test_loss": metrics["test/loss"]})
 
 
 # U-Net defaults: the measured mIoU 0.947 runs (seeds 0 and 1). Fewer epochs are risky: U-Nets sit on a plateau
@@ -105,12 +99,12 @@ def segment(cfg: CanvasRecipeConfig) -> dict[str, Any]:
         raise ValueError(f"head={cfg.head!r}; expected 'unet' or 'fcn'")
     task = SegmentationTask(num_classes=11, class_weights=[1.0] + [cfg.digit_weight] * 10)
     metrics, timing = _fit(model, task, train, test, cfg)
-    return {"config": asdict(cfg), "parameters": count_parameters(model), **timing,
-            "test_miou": metrics["test/miou"], "test_pixel_acc": metrics["test/pixel_acc"]}
+    return save_result(cfg, {"config": asdict(cfg), "parameters": count_parameters(model), **timing,
+                             "test_miou": metrics["test/miou"], "test_pixel_acc": metrics["test/pixel_acc"]})
 
 
 @dataclass
-class SuperResConfig:
+class SuperResConfig(RecipeConfig):
     scale: int = 2
     train_images: int = 20000
     test_images: int = 1000
@@ -120,10 +114,8 @@ class SuperResConfig:
     batch_size: int = 64
     lr: float = 1e-3
     scheduler: str = "cosine"
-    threads: int | None = None
     device: str = "auto"
     seed: int = 0
-    out_dir: str | None = None
 
 
 @register_recipe("ch04-superres", config=SuperResConfig)
@@ -132,11 +124,7 @@ def superres(cfg: SuperResConfig) -> dict[str, Any]:
     from ..data import load_dataset
     from ..data.arrays import ArrayDataset
     from ..models import count_parameters, create_model
-    from ..train import Trainer
     from ..vision.superres import SuperResolutionTask, degrade, psnr
-
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
 
     def pairs(split: str, n: int) -> ArrayDataset:
         hr, _ = load_dataset("cifar10", split=split, normalize=False).tensors()
@@ -145,20 +133,20 @@ def superres(cfg: SuperResConfig) -> dict[str, Any]:
 
     train, test = pairs("trainval", cfg.train_images), pairs("test", cfg.test_images)
     model = create_model("srcnn", widths=tuple(cfg.widths), residual=cfg.residual)
-    trainer = Trainer(model, SuperResolutionTask(), train_data=train, test_data=test, epochs=cfg.epochs,
-                      batch_size=cfg.batch_size, optimizer="adam", lr=cfg.lr, scheduler=cfg.scheduler, seed=cfg.seed,
-                      device=cfg.device, out_dir=cfg.out_dir, progress=False, tensorboard=False, plots=False)
+    trainer = make_trainer(cfg, model, SuperResolutionTask(), train, test=test, epochs=cfg.epochs,
+                           batch_size=cfg.batch_size, optimizer="adam", lr=cfg.lr, scheduler=cfg.scheduler)
     t0, c0 = time.perf_counter(), time.process_time()
     trainer.fit()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     x, y = test.tensors()
     pred = trainer.predict(test)
-    return {"config": asdict(cfg), "parameters": count_parameters(model), "train_wall_s": round(wall, 1),
-            "train_cpu_s": round(cpu, 1), "psnr_srcnn": float(psnr(pred, y).mean()), "psnr_bicubic": float(psnr(x, y).mean())}
+    return save_result(cfg, {"config": asdict(cfg), "parameters": count_parameters(model), "train_wall_s": round(wall, 1),
+                             "train_cpu_s": round(cpu, 1), "psnr_srcnn": float(psnr(pred, y).mean()),
+                             "psnr_bicubic": float(psnr(x, y).mean())})
 
 
 @dataclass
-class StyleTransferConfig:
+class StyleTransferConfig(RecipeConfig):
     content: str = "skimage:chelsea"  # a file path or a picture bundled with scikit-image
     style: str = "skimage:immunohistochemistry"
     size: int = 128
@@ -170,10 +158,8 @@ class StyleTransferConfig:
     beta: float = 1e6
     optimizer: str = "lbfgs"
     lr: float | None = None  # None: 1 for L-BFGS, 0.02 for Adam
-    threads: int | None = None
     device: str = "auto"
     seed: int = 0
-    out_dir: str | None = None
 
 
 def _train_cifar_vgg19(cfg: StyleTransferConfig, path) -> dict[str, Any]:
@@ -182,17 +168,16 @@ def _train_cifar_vgg19(cfg: StyleTransferConfig, path) -> dict[str, Any]:
     from ..data import load_dataset
     from ..data.transforms import Normalize
     from ..models import create_model
-    from ..train import Trainer
     from ..vision.style_transfer import IMAGENET_MEAN, IMAGENET_STD, export_vgg19
     from ..vision.training import AugmentedClassificationTask
     from .ch04_classification import augmentation
 
     model = create_model("vgg19_bn", num_classes=10, widths=tuple(cfg.vgg_widths), hidden=(), pool_size=1, dropout=0.0)
     task = AugmentedClassificationTask(augmentation("cifar", cfg.seed), Normalize(IMAGENET_MEAN, IMAGENET_STD), 10)
-    trainer = Trainer(model, task, train_data=load_dataset("cifar10", split="trainval", normalize=False),
-                      test_data=load_dataset("cifar10", split="test", normalize=False), epochs=cfg.vgg_epochs,
-                      batch_size=128, eval_batch_size=1000, optimizer="adamw", lr=3e-3, weight_decay=5e-4,
-                      scheduler="onecycle", seed=cfg.seed, device=cfg.device, progress=False, tensorboard=False, plots=False)
+    trainer = make_trainer(cfg, model, task, load_dataset("cifar10", split="trainval", normalize=False),
+                           test=load_dataset("cifar10", split="test", normalize=False), sub="vgg19-cifar10",
+                           epochs=cfg.vgg_epochs, batch_size=128, eval_batch_size=1000, optimizer="adamw", lr=3e-3,
+                           weight_decay=5e-4, scheduler="onecycle")
     trainer.fit()
     export_vgg19(model.cpu().eval(), path)
     return {"vgg_cifar10_test_acc": float(trainer.final_metrics["test/acc"])}
@@ -209,13 +194,18 @@ def style_transfer_recipe(cfg: StyleTransferConfig) -> dict[str, Any]:
     import tempfile
     from pathlib import Path
 
+    from ..vision.io import read_image
+    from ..vision.style_transfer import (
+        VGG19_LAYERS,
+        VGGFeatures,
+        gram_matrix,
+        load_vgg19,
+        style_loss,
+        style_transfer,
+    )
     from ..viz.images import plot_image_grid
     from ..viz.training import _figure
-    from ..vision.io import read_image
-    from ..vision.style_transfer import VGG19_LAYERS, VGGFeatures, gram_matrix, load_vgg19, style_loss, style_transfer
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out_dir) if cfg.out_dir else Path(tempfile.mkdtemp())
     out.mkdir(parents=True, exist_ok=True)
@@ -250,4 +240,4 @@ def style_transfer_recipe(cfg: StyleTransferConfig) -> dict[str, Any]:
                    "pixels_changed_mean_abs": float((image - content).abs().mean()),
                    "transfer_wall_s": round(time.perf_counter() - t1, 1), "wall_s": round(time.perf_counter() - t0, 1),
                    "image_file": str(out / "style_transfer.png")})
-    return result
+    return save_result(cfg, result)

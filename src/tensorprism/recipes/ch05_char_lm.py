@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from . import register_recipe
 from ..train.callbacks import Callback
 from ..train.tasks.language_model import LanguageModelTask
+from . import register_recipe
 from .kit import RecipeConfig, make_trainer, save_result
 
 

@@ -8,16 +8,16 @@ of the epoch with the best dev accuracy is scored once on the labelled test set 
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import asdict, dataclass
 
 from . import register_recipe
-from .ch05_common import Items, save_result
+from .ch05_common import Items
+from .kit import RecipeConfig, make_trainer, save_result
 
 
 @dataclass
-class SST2Config:
+class SST2Config(RecipeConfig):
     embed_dim: int = 300
     hidden_size: int = 256
     num_layers: int = 1
@@ -32,7 +32,6 @@ class SST2Config:
     grad_clip_norm: float | None = 5.0
     seed: int = 0
     device: str = "auto"
-    out_dir: str | None = "runs/ch05_sst2"
 
 
 @register_recipe("ch05-sst2", config=SST2Config)
@@ -40,7 +39,6 @@ def sst2(cfg: SST2Config) -> dict:
     """Train the BiLSTM; returns dev accuracy per epoch and test accuracy of the best-dev epoch."""
     from .. import create_model, load_dataset
     from ..data.text import PadCollator, WordTokenizer
-    from ..train import Trainer
 
     train = load_dataset("sst2", split="train")[: cfg.max_train]
     dev, test = load_dataset("sst2", split="dev"), load_dataset("sst2", split="test")
@@ -52,27 +50,17 @@ def sst2(cfg: SST2Config) -> dict:
 
     model = create_model("bilstm-sst2", vocab_size=len(tok), embed_dim=cfg.embed_dim, hidden_size=cfg.hidden_size,
                          num_layers=cfg.num_layers, pooling=cfg.pooling, dropout=cfg.dropout)
-    best: dict = {"dev_acc": -1.0}
     t0 = time.perf_counter()
-    trainer = None
-    dev_curve = []
-    for epoch in range(cfg.epochs):
-        if trainer is None:
-            trainer = Trainer(model, "classification", train_data=items(train), val_data=items(dev),
-                              epochs=1, batch_size=cfg.batch_size, lr=cfg.lr, optimizer="adam",
-                              weight_decay=cfg.weight_decay, grad_clip_norm=cfg.grad_clip_norm,
-                              device=cfg.device, seed=cfg.seed, precision="32", progress=False,
-                              tensorboard=False, plots=False, out_dir=None)
-        else:
-            trainer.config.epochs = epoch + 1
-        trainer.fit()
-        acc = trainer.evaluate("val")["val/acc"]
-        dev_curve.append(acc)
-        if acc > best["dev_acc"]:
-            best = {"dev_acc": acc, "epoch": epoch + 1, "state": copy.deepcopy(model.state_dict())}
-    model.load_state_dict(best.pop("state"))
-    test_acc = trainer.evaluate(items(test), prefix="test")["test/acc"]
+    # the weights of the best dev epoch are restored at the end and scored once on test
+    trainer = make_trainer(cfg, model, "classification", items(train), items(dev), items(test),
+                           epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer="adam",
+                           weight_decay=cfg.weight_decay, grad_clip_norm=cfg.grad_clip_norm, precision="32",
+                           restore_best=True, monitor="val/acc", mode="max").fit()
+    dev_curve = [float(v) for v in trainer.history.get("val/acc", [])]
+    best_epoch = max(range(len(dev_curve)), key=dev_curve.__getitem__) + 1
+    test_acc = float(trainer.final_metrics["test/acc"])
+    best = {"dev_acc": dev_curve[best_epoch - 1], "epoch": best_epoch}
     result = {"test_acc": test_acc, "best_dev_acc": best["dev_acc"], "best_epoch": best["epoch"],
               "dev_acc_per_epoch": dev_curve, "vocab": len(tok), "train_examples": len(train),
               "seconds": round(time.perf_counter() - t0, 1), "device": str(trainer.device), "config": asdict(cfg)}
-    return save_result(cfg.out_dir, "sst2", result)
+    return save_result(cfg, result)

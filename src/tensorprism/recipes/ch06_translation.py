@@ -10,9 +10,8 @@ lower-cased references, as is usual for Multi30k).
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,11 @@ import torch
 
 from ..train.tasks import Task, split_batch
 from . import register_recipe
+from .kit import RecipeConfig, make_trainer, save_result
 
 
 @dataclass
-class TranslationConfig:
+class TranslationConfig(RecipeConfig):
     src: str = "de"
     tgt: str = "en"
     vocab_size: int = 10000
@@ -44,7 +44,6 @@ class TranslationConfig:
     eval_limit: int | None = None
     seed: int = 0
     device: str = "auto"
-    out_dir: str | None = "runs/ch06_translation"
 
 
 class _Seq2SeqTask(Task):
@@ -93,7 +92,6 @@ def translation(cfg: TranslationConfig) -> dict:
     from ..data.text.collate import BucketBatchSampler
     from ..data.text.subword import train_bpe
     from ..metrics.text import bleu
-    from ..train import Trainer
 
     t_start = time.perf_counter()
     rows = {s: [(a.lower(), b.lower()) for a, b in load_dataset("multi30k", split=s, src=cfg.src, tgt=cfg.tgt)]
@@ -112,12 +110,11 @@ def translation(cfg: TranslationConfig) -> dict:
         collate_fn=train.collate_fn)
     # Noam's shape: linear warm-up to lr, then lr * sqrt(warmup / step)
     sched = {"name": "noam", "d_model": 1, "warmup": cfg.warmup}
-    trainer = Trainer(model, _Seq2SeqTask(cfg.label_smoothing), train_data=loader,
-                      val_data=torch.utils.data.DataLoader(data["val"], batch_size=256, collate_fn=train.collate_fn),
-                      optimizer="adam", optimizer_kwargs={"betas": (0.9, 0.98), "eps": 1e-9},
-                      lr=cfg.lr * cfg.warmup**0.5, epochs=cfg.epochs, max_steps=cfg.max_steps, scheduler=sched,
-                      grad_clip_norm=1.0, seed=cfg.seed, device=cfg.device, progress=False, tensorboard=False,
-                      plots=False, out_dir=cfg.out_dir)
+    trainer = make_trainer(cfg, model, _Seq2SeqTask(cfg.label_smoothing), loader,
+                           torch.utils.data.DataLoader(data["val"], batch_size=256, collate_fn=train.collate_fn),
+                           optimizer="adam", optimizer_kwargs={"betas": (0.9, 0.98), "eps": 1e-9},
+                           lr=cfg.lr * cfg.warmup**0.5, epochs=cfg.epochs, max_steps=cfg.max_steps, scheduler=sched,
+                           grad_clip_norm=1.0)
     t0 = time.perf_counter()
     trainer.fit()
     train_s = time.perf_counter() - t0
@@ -140,5 +137,4 @@ def translation(cfg: TranslationConfig) -> dict:
         out = Path(cfg.out_dir)
         out.mkdir(parents=True, exist_ok=True)
         tok.save(out)
-        (out / "result.json").write_text(json.dumps({**result, "config": asdict(cfg)}, indent=2))
-    return result
+    return save_result(cfg, result)

@@ -78,8 +78,8 @@ def apply_threads(cfg: Any) -> None:
 
 def make_trainer(cfg: Any, model: Any, task: Any, train: Any = None, val: Any = None, test: Any = None, *,
                  sub: str | None = None, dataset: dict[str, Any] | None = None,
-                 task_config: dict[str, Any] | None = None, callbacks: list | None = None,
-                 **trainer_settings: Any):
+                 task_config: dict[str, Any] | None = None, task_name: str | None = None,
+                 callbacks: list | None = None, **trainer_settings: Any):
     """A :class:`~tensorprism.train.Trainer` for ``model`` writing into the recipe's run directory.
 
     Args:
@@ -93,6 +93,8 @@ def make_trainer(cfg: Any, model: Any, task: Any, train: Any = None, val: Any = 
         dataset: ``{"name", "config", "root"}`` of the registered dataset the model was trained on
             (``root`` defaults to the resolved data root), recorded for ``prism eval``/``predict``.
         task_config: the options the task was built with (so the CLI rebuilds the same task).
+        task_name: the registered task the CLI evaluates the run with, when ``task`` is a training-
+            only variant of it (e.g. with augmentation) whose evaluation is the registered task's.
         callbacks: extra callbacks; a ``TimeLimit`` is added when ``cfg.time_budget_s`` is set.
         **trainer_settings: any :class:`~tensorprism.train.TrainerConfig` field (epochs, lr...);
             they override the ones taken from ``cfg``.
@@ -103,7 +105,7 @@ def make_trainer(cfg: Any, model: Any, task: Any, train: Any = None, val: Any = 
     from ..train.tasks import create_task
 
     task_obj = create_task(task, **(task_config or {})) if isinstance(task, str) else task
-    run_info: dict[str, Any] = {"task": {"name": task_obj.name, "config": dict(task_config or {})}}
+    run_info: dict[str, Any] = {"task": {"name": task_name or task_obj.name, "config": dict(task_config or {})}}
     if dataset is not None:
         run_info["dataset"] = {"name": dataset["name"], "config": dict(dataset.get("config", {})),
                                "root": str(dataset.get("root") or data_root(getattr(cfg, "data_root", None)))}

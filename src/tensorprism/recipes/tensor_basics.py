@@ -21,7 +21,7 @@ from torch import nn
 
 from ..tensor.algebra import contract
 from . import register_recipe
-from .ch05_common import save_result
+from .kit import RecipeConfig, save_result
 
 
 def _mnist_batch(root: str | None, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,13 +42,12 @@ def nhwc_to_nchw(x: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
-class TensorBatchesConfig:
+class TensorBatchesConfig(RecipeConfig):
     batch_size: int = 32
     seq_len: int = 64
     embed_dim: int = 16
     data_root: str | None = None
     seed: int = 0
-    out_dir: str | None = "runs/ch01_tensor_batches"
 
 
 @register_recipe("ch01-tensor-batches", config=TensorBatchesConfig)
@@ -105,7 +104,7 @@ def tensor_batches(cfg: TensorBatchesConfig) -> dict:
         fig.savefig(Path(cfg.out_dir) / "digits_and_edges.png", dpi=80)
         plt.close(fig)
         result["figure"] = str(Path(cfg.out_dir) / "digits_and_edges.png")
-    return save_result(cfg.out_dir, "result", result)
+    return save_result(cfg, result)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,11 +141,10 @@ def conv2d_tensor_form(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor
 
 
 @dataclass
-class TensorNetworksConfig:
+class TensorNetworksConfig(RecipeConfig):
     batch_size: int = 64
     data_root: str | None = None
     seed: int = 0
-    out_dir: str | None = "runs/ch02_tensor_networks"
 
 
 @register_recipe("ch02-tensor-networks", config=TensorNetworksConfig)
@@ -192,4 +190,4 @@ def tensor_networks(cfg: TensorNetworksConfig) -> dict:
         "params_lstm_8_to_16_keras": n_params(nn.LSTM(8, 16)) - 4 * 16,
         "labels": y.tolist()[:8],
     }
-    return save_result(cfg.out_dir, "result", result)
+    return save_result(cfg, result)

@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import register_recipe
-from .ch05_common import save_result
+from .kit import RecipeConfig, make_trainer, save_result
 
 
 @dataclass
-class MnistCompressConfig:
+class MnistCompressConfig(RecipeConfig):
     model: str = "lenet5"
     epochs: int = 2
     batch_size: int = 128
@@ -32,7 +32,6 @@ class MnistCompressConfig:
     data_root: str | None = None
     device: str = "auto"
     seed: int = 0
-    out_dir: str | None = "runs/ch02_mnist_compress"
 
 
 @register_recipe("ch02-mnist-compress", config=MnistCompressConfig)
@@ -48,15 +47,17 @@ def mnist_compress(cfg: MnistCompressConfig) -> dict:
     train = load_dataset("mnist", root=cfg.data_root, split="train")
     val = load_dataset("mnist", root=cfg.data_root, split="val")
     test = load_dataset("mnist", root=cfg.data_root, split="test")
-    quiet = {"progress": False, "tensorboard": False, "plots": False, "out_dir": None, "device": cfg.device,
-             "batch_size": cfg.batch_size, "eval_batch_size": 1000, "seed": cfg.seed}
+    sizes = {"batch_size": cfg.batch_size, "eval_batch_size": 1000}
+    mnist = {"name": "mnist", "root": cfg.data_root}
 
-    def accuracy(model) -> float:
-        return float(Trainer(model, "classification", **quiet).evaluate(test, prefix="test")["test/acc"])
+    def accuracy(model) -> float:  # an in-memory evaluator: it writes nothing
+        return float(Trainer(model, "classification", device=cfg.device, progress=False, **sizes)
+                     .evaluate(test, prefix="test")["test/acc"])
 
     model = create_model(cfg.model)
     t0 = time.perf_counter()
-    Trainer(model, "classification", train_data=train, val_data=val, epochs=cfg.epochs, lr=cfg.lr, **quiet).fit()
+    make_trainer(cfg, model, "classification", train, val, sub="dense", dataset=mnist, epochs=cfg.epochs,
+                 lr=cfg.lr, **sizes).fit()
     base_acc = accuracy(model)
     rows = []
     for method in cfg.methods:
@@ -65,18 +66,19 @@ def mnist_compress(cfg: MnistCompressConfig) -> dict:
             small = compress(model, method, ratio, min_params=cfg.min_params)
             decompose_s = time.perf_counter() - t1
             acc0 = accuracy(small)
-            Trainer(small, "classification", train_data=train, epochs=1, max_steps=cfg.finetune_steps,
-                    lr=cfg.finetune_lr, **quiet).fit()
+            # the factorised model is no registered model: its run holds weights and metrics only
+            make_trainer(cfg, small, "classification", train, sub=f"{method}-{ratio:g}", epochs=1,
+                         max_steps=cfg.finetune_steps, lr=cfg.finetune_lr, **sizes).fit()
             rows.append({"method": method, "target_ratio": ratio, "param_ratio": parameter_ratio(small, model),
                          "params": count_parameters(small), "acc_no_finetune": acc0, "acc_finetuned": accuracy(small),
                          "decompose_s": decompose_s})
     result = {"config": asdict(cfg), "model": cfg.model, "params": count_parameters(model), "test_acc": base_acc,
               "rows": rows, "seconds": time.perf_counter() - t0}
-    if cfg.out_dir:
+    if cfg.out_dir and cfg.plots:
         out = Path(cfg.out_dir)
         out.mkdir(parents=True, exist_ok=True)
         result["figure"] = str(plot_compression(result, out / "compression.png"))
-    return save_result(cfg.out_dir, "result", result)
+    return save_result(cfg, result)
 
 
 def plot_compression(result: dict, path: Path) -> Path:
