@@ -53,26 +53,34 @@ def recipe_settings(name: str) -> list[tuple[str, str, Any, str]]:
 
 
 def _attribute_docs(cls: type) -> dict[str, str]:
-    """``{field: text}`` from the ``Attributes:`` sections of ``cls``'s and its bases' docstrings
-    (``name: text`` or ``name (type): text`` items; continuation lines are joined)."""
+    """``{field: text}`` from the ``Attributes:`` sections of ``cls``'s and its bases' docstrings.
+
+    Items are ``name: text``, ``name (type): text`` or ``a, b, c: text`` (one text for several
+    settings) at one indentation; more indented lines continue the item above.
+    """
     import inspect
     import re
 
+    item = re.compile(r"^(\s*)(\w+(?:, \w+)*)(?: \([^)]*\))?: (.*)$")
     docs: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
         doc = inspect.getdoc(klass) or ""
         if "Attributes:" not in doc:
             continue
-        current = None
+        indent, names = None, []
         for line in doc.split("Attributes:", 1)[1].splitlines()[1:]:
-            if line.strip() and not line.startswith(" "):
+            if not line.strip():
+                continue
+            depth = len(line) - len(line.lstrip())
+            m = item.match(line)
+            if m and (indent is None or depth == indent):
+                indent, names = depth, m.group(2).split(", ")
+                docs.update(dict.fromkeys(names, m.group(3).strip()))
+            elif indent is not None and depth > indent and names:
+                for name in names:
+                    docs[name] += " " + line.strip()
+            else:
                 break  # the next section
-            m = re.match(r"^    (\w+)(?: \([^)]*\))?: (.*)$", line)
-            if m:
-                current = m.group(1)
-                docs[current] = m.group(2).strip()
-            elif current and line.strip():
-                docs[current] += " " + line.strip()
     return docs
 
 

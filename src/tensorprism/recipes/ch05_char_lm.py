@@ -33,11 +33,14 @@ class CharLMConfig(RecipeConfig):
     vocab_size: word level: the most frequent words kept, the rest map to ``<unk>``.
     tie_weights: share the embedding and output matrices.
     cell, embed_dim, hidden_size, num_layers, dropout: the recurrent LM.
-    batch_size: parallel streams; seq_len: BPTT length (characters/words per step).
+    batch_size: parallel streams of the training text.
+    seq_len: BPTT length (characters/words per step).
     lr, min_lr, warmup: AdamW with linear warm-up then cosine decay to ``min_lr``.
+    weight_decay: AdamW's decoupled weight decay.
     clip_norm: global gradient-norm clipping.
     max_steps: optimiser steps (passes over the streams repeat as needed).
-    eval_every: validate on the whole held-out stream every N steps; eval_batch: its streams.
+    eval_every: validate on the whole held-out stream every N steps.
+    eval_batch: parallel streams of the held-out text.
     prompt, sample_tokens, temperature, top_k: the sample written to ``sample.txt``.
     """
 

@@ -1,0 +1,198 @@
+"""Every registered recipe (``prism run``) runs end to end at smoke size, writes its run directory
+and its result, and the runs of registered models evaluate with ``prism eval``.
+
+The table below gives each recipe tiny settings (the measured full-size numbers are in
+``benchmarks/results/``). A recipe registered without a row here fails
+``test_every_recipe_has_smoke_settings``, so none can be left out.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tensorprism.data import is_available
+from tensorprism.recipes import list_recipes, run_recipe
+from tensorprism.testing import in_ci
+
+CANVAS = dict(train_canvases=32, test_canvases=8, epochs=1, batch_size=16, canvas_size=48, max_digits=2)
+CHAR_LM = dict(embed_dim=8, hidden_size=16, num_layers=1, batch_size=64, seq_len=32, max_steps=3, warmup=1,
+               eval_every=3, eval_batch=256, sample_tokens=5)
+
+# name -> (settings, datasets it reads, run sub-folder that `prism eval` must evaluate (None: not
+# a registered model on a registered dataset), whether it trains a model (checkpoints expected))
+SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
+    "ch01-tensor-batches": (dict(batch_size=4), ("mnist", "tinyshakespeare"), None, False),
+    "ch02-tensor-networks": (dict(batch_size=4), ("mnist",), None, False),
+    "ch02-mnist-compress": (dict(epochs=1, methods=["cp"], ratios=[0.5], finetune_steps=2, batch_size=256),
+                            ("mnist",), "dense", True),
+    "ch02-word2vec": (dict(epochs=1, max_steps=3, embed_dim=8, queries=["thou"], topk=2), ("tinyshakespeare",),
+                      None, True),
+    "ch04-mnist-lenet5": (dict(max_train_samples=256, epochs=1), ("mnist",), ".", True),
+    "ch04-mnist-modern": (dict(max_train_samples=256, epochs=1), ("mnist",), ".", True),
+    "ch04-fashion-mnist": (dict(max_train_samples=256, epochs=1), ("fashion-mnist",), ".", True),
+    "ch04-cifar10-cnn-book": (dict(max_train_samples=128, epochs=1), ("cifar10",), None, True),
+    "ch04-cifar10-resnet20": (dict(max_train_samples=128, epochs=1, model_kwargs={"depth": 8}), ("cifar10",),
+                              None, True),
+    "ch04-detect": (dict(CANVAS), ("mnist",), None, True),
+    "ch04-segment": (dict(CANVAS), ("mnist",), None, True),
+    "ch04-superres": (dict(train_images=64, test_images=16, epochs=1, batch_size=32, widths=(8, 4)), ("cifar10",),
+                      None, True),
+    "ch04-transfer": (dict(pretrain_samples=128, pretrain_epochs=1, labels_per_class=4, epochs=1, batch_size=32),
+                      ("cifar10",), None, True),
+    "ch04-ensembles": (dict(train_samples=128, members=2, epochs=1), ("mnist",), None, True),
+    "ch04-metric": (dict(train_samples=256, epochs=1, dim=8), ("mnist",), None, True),
+    "ch04-hpo": (dict(train_samples=64, val_samples=64, trials=1), ("mnist",), None, True),
+    "ch04-style-transfer": (dict(size=32, steps=3), (), None, False),  # weights: see _settings
+    "ch05-char-lm": (dict(CHAR_LM), ("tinyshakespeare",), None, True),
+    "ch05-word-lm": (dict(CHAR_LM, embed_dim=16, hidden_size=16, vocab_size=500), ("shakespeare-plays",), None, True),
+    "ch05-forecasting": (dict(epochs=2, ensemble=1), ("airline",), None, True),
+    "ch05-ucr": (dict(dataset="italypowerdemand", epochs=1, hidden_size=8), ("italypowerdemand",), None, True),
+    "ch05-sst2": (dict(embed_dim=8, hidden_size=8, epochs=1, max_train=200), ("sst2",), None, True),
+    "ch05-translation": (dict(embed_dim=8, hidden_size=8, attn_dim=8, epochs=1, max_train=100, max_eval=8,
+                              max_len=6, num_beams=2), ("multi30k",), None, True),
+    "ch06-char-gpt": (dict(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=8, max_iters=3, warmup=1,
+                           sample_tokens=5), ("tinyshakespeare",), None, True),
+    "ch06-sst2": (dict(encoder="bert-mini-scratch", train_limit=64, epochs=1, layers=1, hidden=16, heads=2,
+                       vocab_size=300, max_length=24), ("sst2", "multi30k"), None, True),
+    "ch06-translation": (dict(train_limit=200, max_steps=2, eval_limit=4, d_model=16, d_ff=32, nhead=2, layers=1,
+                              vocab_size=300, num_beams=1, warmup=2), ("multi30k",), None, True),
+    "ch08-planetoid": (dict(seeds=1, time_budget_s=1.0), ("cora",), "seed-0", True),
+    "ch08-sampled-sage": (dict(epochs=1, hidden=8, fanout=(3, 3), batch_size=256), ("cora",), ".", True),
+    "ch08-link-prediction": (dict(epochs=2, hidden=8, out=4), ("cora",), None, True),
+    "ch08-freesolv": (dict(epochs=1, hidden=8, steps=1), ("freesolv",), None, True),
+    "ch08-movielens": (dict(epochs=1, dim=8, layers=1, batch_size=16384), ("movielens",), None, True),
+    "ch08-karate": (dict(epochs=5), ("karate",), ".", True),
+    "ch08-explain": (dict(epochs=3, time_budget_s=1.0), ("cora",), ".", True),
+    "ch08-superpixels": (dict(train_images=16, test_images=8, n_segments=20, hidden=8, layers=1, epochs=1),
+                         ("mnist",), None, True),
+    "ch08-sentiment-graph": (dict(max_train=200, epochs=1, embed_dim=8, hidden=8), ("sst2",), None, True),
+    "diabetes-regression": (dict(epochs=1), (), None, True),
+    "digits-multilabel": (dict(epochs=1), (), None, True),
+    "mnist-mlp": (dict(max_train=512, epochs=1), ("mnist",), ".", True),
+    "mnist-mlp-bn": (dict(max_train=512, epochs=1), ("mnist",), ".", True),
+    "sst2-bow": (dict(max_train=500, epochs=1, hidden=(8,), logreg_c=(1.0,)), ("sst2",), None, True),
+    "xor": (dict(restarts=1, epochs=20), (), None, True),
+}
+QUIET = dict(progress=False, tensorboard=False, plots=False, device="cpu")
+
+
+def _require(datasets: tuple[str, ...]) -> None:
+    missing = [d for d in datasets if not is_available(d)]
+    if missing:
+        msg = f"datasets not on disk: {', '.join(missing)} (make data)"
+        if in_ci():
+            pytest.fail(msg + " (CI=true: real-data tests must not skip)")
+        pytest.skip(msg)
+
+
+def _settings(name: str, tmp_path: Path) -> dict:
+    settings = {**QUIET, **SMOKE[name][0], "out_dir": str(tmp_path / "run")}
+    if name == "ch04-style-transfer":  # a tiny local VGG-19 file instead of one trained on CIFAR-10
+        pytest.importorskip("skimage", reason="the default pictures come with scikit-image")
+        from tensorprism.models import create_model
+        from tensorprism.vision.style_transfer import export_vgg19
+
+        vgg = create_model("vgg19_bn", widths=(4, 8, 8, 8, 8), hidden=(), pool_size=1).eval()
+        settings["weights"] = str(export_vgg19(vgg, tmp_path / "vgg.safetensors"))
+    return settings
+
+
+def test_every_recipe_has_smoke_settings():
+    assert sorted(SMOKE) == sorted(list_recipes())
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", sorted(SMOKE))
+def test_recipe_runs_at_smoke_size_and_writes_its_run(name, tmp_path, capsys):
+    _, datasets, eval_dir, trains = SMOKE[name]
+    _require(datasets)
+    settings = _settings(name, tmp_path)
+    result = run_recipe(name, **settings)
+    out = Path(settings["out_dir"])
+    saved = json.loads((out / "result.json").read_text())
+    assert isinstance(result, dict) and result
+    assert set(saved) == {"result", "config"} and saved["config"]["out_dir"] == str(out)
+    assert json.loads(json.dumps(result, default=str)).keys() == saved["result"].keys()
+    if trains:  # every trained model leaves its run: config, metrics and a checkpoint
+        configs = list(out.rglob("config.yaml"))
+        assert configs and all((c.parent / "metrics.jsonl").is_file() for c in configs)
+        assert list(out.rglob("checkpoints/last.safetensors"))
+    if eval_dir is not None:
+        from tensorprism.cli import main
+
+        capsys.readouterr()
+        assert main(["eval", str(out / eval_dir), "--device", "cpu", "--json"]) == 0
+        metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert any(k.startswith("test/") for k in metrics)
+
+
+@pytest.mark.data
+def test_recipe_eval_reproduces_the_recipes_test_accuracy(tmp_path, capsys):
+    """`prism eval` on a recipe run sees the inputs the recipe trained on: same test accuracy."""
+    _require(("mnist",))
+    out = tmp_path / "run"
+    r = run_recipe("ch04-mnist-lenet5", max_train_samples=256, epochs=1, out_dir=str(out), **QUIET)
+    from tensorprism.cli import main
+
+    capsys.readouterr()
+    assert main(["eval", str(out), "--device", "cpu", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert metrics["test/acc"] == pytest.approx(r["test_acc"], abs=1e-6)
+
+
+def test_a_run_without_out_dir_gets_a_fresh_timestamped_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = run_recipe("xor", restarts=1, epochs=2, **QUIET)
+    second = run_recipe("xor", restarts=1, epochs=2, **QUIET)
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(runs) == 2 and all(r.startswith("xor-") for r in runs)  # never the same folder twice
+    assert first["restarts"] == second["restarts"] == 1
+
+
+def test_kit_trainer_shows_progress_and_writes_tensorboard_and_plots_by_default(tmp_path):
+    from tensorprism.models import create_model
+    from tensorprism.recipes.kit import RecipeConfig, make_trainer
+
+    cfg = RecipeConfig(out_dir=str(tmp_path))
+    model = create_model("mlp-xor")
+    trainer = make_trainer(cfg, model, "classification", dataset={"name": "digits"}, epochs=1)
+    assert (trainer.config.progress, trainer.config.tensorboard, trainer.config.plots) == ("auto", True, True)
+    assert trainer.run_info["task"] == {"name": "classification", "config": {}}
+    assert trainer.run_info["dataset"]["name"] == "digits" and trainer.run_info["dataset"]["root"]
+
+
+def test_prism_run_help_lists_a_recipes_settings_with_types_and_defaults(capsys):
+    from tensorprism.cli import main
+
+    assert main(["run", "ch05-ucr", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "usage: prism run ch05-ucr" in out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert "int" in rows["epochs"] and "150" in rows["epochs"]
+    assert "UCR archive" in rows["dataset"]  # from the config's docstring Attributes
+    assert "tensorboard" in rows and "true" in rows["tensorboard"]
+    assert main(["run"]) == 0 and "ch05-ucr" in capsys.readouterr().out
+
+
+def test_data_root_ignores_an_empty_environment_variable(monkeypatch, tmp_path):
+    from tensorprism.data import data_root
+    from tensorprism.testing import SHARED_DATA, shared_data
+
+    for empty in ("", "  "):
+        monkeypatch.setenv("TENSORPRISM_DATA", empty)
+        assert data_root() == Path.home() / ".cache" / "tensorprism" / "data"
+        assert shared_data() == SHARED_DATA.resolve()
+    assert data_root("") == Path.home() / ".cache" / "tensorprism" / "data"
+    monkeypatch.setenv("TENSORPRISM_DATA", str(tmp_path))
+    assert data_root() == tmp_path and data_root(tmp_path / "x") == tmp_path / "x"
+
+
+def test_recipes_do_not_import_the_test_helpers():
+    import tensorprism.recipes as recipes
+
+    folder = Path(recipes.__file__).parent
+    offenders = [p.name for p in folder.glob("*.py") if "testing" in p.read_text()]
+    assert offenders == [], f"recipes must resolve data with tensorprism.data.data_root: {offenders}"
