@@ -11,9 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ...functional.graph import csr_pair, spmm
 from ...tensor.graph import num_nodes_of, scaled_laplacian
-from .gcn import PropagationCache
+from .message_passing import LinearPropagation
 
 
 def chebyshev_basis(lap, x: Tensor, K: int):
@@ -31,7 +30,7 @@ def chebyshev_filter(lap: Tensor, x: Tensor, coefficients) -> Tensor:
     return sum(c * t for c, t in zip(coefficients, chebyshev_basis(lap, x, len(coefficients)), strict=True))
 
 
-class ChebConv(nn.Module):
+class ChebConv(LinearPropagation):
     """ChebNet layer of order ``K`` (``K`` terms). Shapes: ``x (N, F_in)`` → ``(N, F_out)``.
 
     Args:
@@ -40,13 +39,12 @@ class ChebConv(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, K: int, kind: str = "sym",
-                 lambda_max: float | None = None, bias: bool = True):
-        super().__init__()
+                 lambda_max: float | None = None, bias: bool = True, cache: bool = True):
+        super().__init__(cache)
         self.in_channels, self.out_channels, self.K, self.kind = in_channels, out_channels, K, kind
         self.lambda_max = lambda_max
         self.lins = nn.ModuleList(nn.Linear(in_channels, out_channels, bias=False) for _ in range(K))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-        self._cache = PropagationCache()
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -54,13 +52,15 @@ class ChebConv(nn.Module):
             nn.init.xavier_uniform_(lin.weight)
         if self.bias is not None:
             nn.init.zeros_(self.bias)
-        self._cache.clear()
+        self.reset_cache()
+
+    def operator(self, edge_index: Tensor, edge_weight: Tensor | None, n: int):
+        """``(edge_index, weight)`` of the scaled Laplacian ``L̃``."""
+        return scaled_laplacian(edge_index, edge_weight, n, self.kind, self.lambda_max)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         n = num_nodes_of(edge_index, x.size(0))
-        pair = self._cache.get(edge_index, edge_weight, n, lambda: csr_pair(
-            *scaled_laplacian(edge_index, edge_weight, n, self.kind, self.lambda_max), n))
-        basis = chebyshev_basis(lambda h: spmm(*pair, h), x, self.K)
+        basis = chebyshev_basis(lambda h: self.apply_operator(h, edge_index, edge_weight, n), x, self.K)
         out = sum(lin(t) for lin, t in zip(self.lins, basis, strict=True))
         return out if self.bias is None else out + self.bias
 

@@ -10,8 +10,10 @@
 book's listing: attention dropout uses the configured rate (not a hard-coded 0.6), the node
 attends to itself by default (erratum E5), and the multi-head output is ``‖_k`` (erratum E4).
 The output non-linearity (ELU in the paper) is applied by the model. The weighted sum over
-neighbours runs as one CSR product per head (:func:`~tensorprism.functional.graph.attention_aggregate`),
-so the ``(E, K, F')`` message tensor is never built.
+neighbours is the layer's :class:`~tensorprism.nn.graph.message_passing.MessagePassing` step: the
+reference path builds the ``(E, K, F')`` messages ``α_ij W h_j`` and scatter-sums them; the fused
+path runs one CSR product per head (:func:`~tensorprism.functional.graph.attention_aggregate`),
+so the message tensor is never built (first-order gradients only).
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ from ...functional.graph import (
     scatter_softmax,
 )
 from ...tensor.graph import add_self_loops, num_nodes_of, remove_self_loops, sort_edge_index
-from .gcn import PropagationCache
+from .message_passing import MessagePassing, PropagationCache
 
 
-class GATConv(nn.Module):
+class GATConv(MessagePassing):
     """Multi-head graph attention layer.
 
     Args:
@@ -50,7 +52,7 @@ class GATConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, heads: int = 1, concat: bool = True,
                  negative_slope: float | None = 0.2, dropout: float = 0.0, self_loops: bool = True,
                  edge_weight_bias: bool = False, bias: bool = True, value_dropout: float = 0.0):
-        super().__init__()
+        super().__init__("sum")
         self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
         self.concat, self.negative_slope, self.dropout = concat, negative_slope, dropout
         self.self_loops, self.edge_weight_bias = self_loops, edge_weight_bias
@@ -82,6 +84,14 @@ class GATConv(nn.Module):
 
         return self._cache.get(edge_index, edge_weight, n, build)
 
+    def message(self, x_j: Tensor, alpha: Tensor) -> Tensor:
+        """``α_ij W h_j``: ``x_j (E, K, F')`` weighted by ``alpha (E, K)``."""
+        return x_j * alpha.unsqueeze(-1)
+
+    def fused(self, edge_index: Tensor, size: tuple[int, int], x: Tensor, alpha: Tensor,
+              csr: dict[str, Tensor]) -> Tensor:
+        return attention_aggregate(alpha, x, csr)
+
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None,
                 return_attention: bool = False):
         n = num_nodes_of(edge_index, x.size(0))
@@ -98,7 +108,7 @@ class GATConv(nn.Module):
         alpha = scatter_softmax(e, dst, n)
         alpha = F.dropout(alpha, self.dropout, self.training)
         values = F.dropout(h, self.value_dropout, self.training) if self.value_dropout else h
-        out = attention_aggregate(alpha, values, csr)  # Σ_j α_ij W h_j as CSR products, (N, K, F')
+        out = self.propagate(ei, x=values, alpha=alpha, csr=csr, size=(n, n))  # Σ_j α_ij W h_j (N, K, F')
         out = out.reshape(n, -1) if self.concat else out.mean(1)
         if self.bias is not None:
             out = out + self.bias

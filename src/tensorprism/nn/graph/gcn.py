@@ -19,9 +19,11 @@ C7 Keras, no bias                     ``normalization="none", self_loops=False, 
 C8 Linear then ``adj @``              ``..., bias_before_aggregation=True`` (``Â(XWᵀ+b)``)
 ====================================  ==============================================================
 
-Fast path: ``Â`` and ``Âᵀ`` are built once per graph (cached on the identity and version of
-``edge_index``) as CSR matrices and applied with ``torch.sparse.mm`` forward and backward; the multiplication order (transform or
-aggregate first) is the cheaper one. Edge weights that require grad take the scatter path.
+The layer is a :class:`~tensorprism.nn.graph.message_passing.LinearPropagation` with ``S = Â``:
+the reference path scatters ``Â_ij h_j`` per edge; the fused path builds ``Â`` and ``Âᵀ`` once per
+graph (cached on the identity and version of ``edge_index``) as CSR matrices and applies them with
+``torch.sparse.mm`` forward and backward. The multiplication order (transform or aggregate first)
+is the cheaper one. Edge weights that require grad take the reference path.
 """
 
 from __future__ import annotations
@@ -30,39 +32,14 @@ import torch
 from torch import Tensor, nn
 
 from ...errors import ConfigError
-from ...functional.graph import csr_pair, node_linear, propagate_sparse, spmm
+from ...functional.graph import node_linear
 from ...tensor.graph import NORMALIZATIONS, gcn_norm, num_nodes_of
+from .message_passing import LinearPropagation, PropagationCache
+
+__all__ = ["GCNConv", "PropagationCache"]
 
 
-def _same(a, b) -> bool:
-    return a is b if isinstance(a, Tensor) or isinstance(b, Tensor) else a == b
-
-
-class PropagationCache:
-    """Caches a graph-derived object for the last ``(edge_index, edge_weight, N)`` it saw.
-
-    The key holds the tensors themselves (so their memory cannot be reused under us) and their
-    in-place version counters, so an edited ``edge_index`` is never served stale.
-    """
-
-    def __init__(self):
-        self._key = None
-        self._value = None
-
-    def get(self, edge_index: Tensor, edge_weight: Tensor | None, n: int, build):
-        key = (edge_index, edge_index._version, edge_weight,
-               None if edge_weight is None else edge_weight._version, n, edge_index.device)
-        old = self._key
-        if old is None or not all(_same(a, b) for a, b in zip(old, key, strict=True)):
-            self._value = build()
-            self._key = key
-        return self._value
-
-    def clear(self) -> None:
-        self._key = self._value = None
-
-
-class GCNConv(nn.Module):
+class GCNConv(LinearPropagation):
     """Graph convolution ``H' = Â X Wᵀ + b`` (see module docstring for the options).
 
     Args:
@@ -79,7 +56,7 @@ class GCNConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, normalization: str = "sym",
                  self_loops: bool = True, bias: bool = True, bias_before_aggregation: bool = False,
                  cache: bool = True):
-        super().__init__()
+        super().__init__(cache)
         if normalization not in NORMALIZATIONS:
             raise ConfigError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -87,27 +64,17 @@ class GCNConv(nn.Module):
         self.bias_before_aggregation = bias_before_aggregation
         self.lin = nn.Linear(in_channels, out_channels, bias=False)
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
-        self.cache = cache
-        self._cache = PropagationCache()
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.lin.weight)  # Glorot, as Kipf & Welling
         if self.bias is not None:
             nn.init.zeros_(self.bias)
-        self._cache.clear()
+        self.reset_cache()
 
-    def propagation(self, edge_index: Tensor, edge_weight: Tensor | None, n: int):
+    def operator(self, edge_index: Tensor, edge_weight: Tensor | None, n: int):
         """``(edge_index, weight)`` of ``Â`` for this layer's settings."""
         return gcn_norm(edge_index, edge_weight, n, self.normalization, self.self_loops)
-
-    def _sparse(self, edge_index, edge_weight, n):
-        def build():
-            return csr_pair(*self.propagation(edge_index, edge_weight, n), n)
-
-        if not self.cache:
-            return build()
-        return self._cache.get(edge_index, edge_weight, n, build)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         n = num_nodes_of(edge_index, x.size(0))
@@ -117,10 +84,7 @@ class GCNConv(nn.Module):
         h = node_linear(x, self.lin.weight) if transform_first else x
         if bias_first:
             h = h + self.bias
-        if edge_weight is not None and edge_weight.requires_grad:
-            out = propagate_sparse(*self.propagation(edge_index, edge_weight, n), h, n)
-        else:
-            out = spmm(*self._sparse(edge_index, edge_weight, n), h)
+        out = self.apply_operator(h, edge_index, edge_weight, n)  # Â h
         if not transform_first:
             out = self.lin(out)
         if self.bias is not None and not bias_first:
