@@ -19,6 +19,9 @@ Add a model by dropping a module in this package (or a sub-package) that uses
 ``create_model(name, **overrides)`` builds the config from the variant's defaults plus the
 overrides, calls the builder, and records ``model.prism_spec = {"name": ..., "config": {...}}`` so
 checkpoints can rebuild the exact model.
+
+Every model follows its paradigm's contract (:mod:`tensorprism.models.contract`):
+``model_paradigm(name)`` and ``model_default_cfg(name)`` read them without allocating weights.
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import torch
 import torch.nn as nn
 
+from ..errors import ConfigError
 from ..registry import Entry, Registry
 
 MODELS: Registry[nn.Module] = Registry("model", discover=__name__)
@@ -72,10 +77,34 @@ def model_entry(name: str) -> Entry[nn.Module]:
     return MODELS.get(name)
 
 
+def _on_meta(name: str, **config: Any) -> nn.Module:
+    """``create_model`` on the meta device: the structure and attributes, no memory, no init."""
+    with torch.device("meta"):
+        return create_model(name, **config)
+
+
+def model_paradigm(name: str) -> str:
+    """The paradigm (``image``, ``lm``, ``seq2seq``, ``graph``...) of registered model ``name``."""
+    from .contract import paradigm_of
+
+    return paradigm_of(_on_meta(name))
+
+
+def model_default_cfg(name: str, **config: Any) -> dict[str, Any]:
+    """timm-style ``default_cfg`` (``input_size (C, H, W)``, ``mean``, ``std``, ``num_classes``...)
+    of image model ``name`` (with config overrides), without allocating its weights."""
+    model = _on_meta(name, **config)
+    if not hasattr(model, "default_cfg"):
+        raise ConfigError(f"{name!r} is a {getattr(model, 'paradigm', 'non-image') or 'non-image'} model: only "
+                          "image and dense image models have a default_cfg (input size, mean, std)")
+    return model.default_cfg
+
+
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters (shared parameters counted once)."""
     seen = {id(p): p for p in model.parameters() if p.requires_grad or not trainable_only}
     return sum(p.numel() for p in seen.values())
 
 
-__all__ = ["MODELS", "register_model", "create_model", "list_models", "model_entry", "count_parameters"]
+__all__ = ["MODELS", "register_model", "create_model", "list_models", "model_entry", "model_paradigm",
+           "model_default_cfg", "count_parameters"]

@@ -374,16 +374,20 @@ class GraphModelMixin(ModelContract):
         """``forward`` on the tensors of graph (or block-diagonal batch) ``g``."""
         return self(*self.graph_inputs(g))  # type: ignore[operator]
 
-    def _example_graph(self, batch_size: int) -> tuple[Tensor, Tensor, Tensor]:
-        """``x (B·n, in_channels)``, ring edges within each of ``B`` graphs, ``batch (B·n,)``."""
+    def _example_graph(self, batch_size: int) -> tuple[Tensor, Tensor]:
+        """Ring edges within each of ``B`` graphs of ``n`` nodes ``(2, 2Bn)`` and ``batch (B·n,)``."""
         n, dev = self.example_nodes, self._example_device()
         ring = ring_edge_index(n, dev)
         edges = torch.cat([ring + b * n for b in range(batch_size)], dim=1)
-        batch = torch.arange(batch_size, device=dev).repeat_interleave(n)
-        return torch.randn(batch_size * n, self.in_channels, device=dev), edges, batch
+        return edges, torch.arange(batch_size, device=dev).repeat_interleave(n)
+
+    def _example_features(self, batch: Tensor) -> Tensor:
+        """Random node features ``(num_nodes, in_channels)``."""
+        return torch.randn(batch.shape[0], self.in_channels, device=batch.device)
 
     def example_input(self, batch_size: int = 2) -> tuple[Any, ...]:
-        x, edge_index, batch = self._example_graph(batch_size)
+        edge_index, batch = self._example_graph(batch_size)
+        x = self._example_features(batch)
         if self.level == "node":  # one graph of batch_size·n nodes
             return (x, edge_index)
         return (x, edge_index, batch)

@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...nn.graph import GCNConv, GINConv, MPNNLayer, Readout
 from .. import register_model
+from ..contract import GraphModelMixin
 
 
 def mlp(widths: list[int], dropout: float = 0.0, batch_norm: bool = False) -> nn.Sequential:
@@ -39,13 +41,19 @@ class GraphGNNConfig:
     message: str = "edge_network"  # MPNN only: edge_network | concat
 
 
-class GraphGNN(nn.Module):
+class GraphGNN(GraphModelMixin, nn.Module):
     """``convs`` (each followed by ReLU) over nodes, then ``readout``, then an MLP ``head``;
-    ``edge_attr`` is accepted for a uniform interface and not used."""
+    ``edge_attr`` is accepted for a uniform interface and not used.
 
-    def __init__(self, convs: list[nn.Module], readout: Readout, head: nn.Module):
+    Graph level: ``forward(x (N, in_channels), edge_index (2, E), batch (N,) or None, edge_attr)
+    -> (B, out_channels)``."""
+
+    level = "graph"
+
+    def __init__(self, convs: list[nn.Module], readout: Readout, head: nn.Module, in_channels: int):
         super().__init__()
         self.convs, self.readout, self.head = nn.ModuleList(convs), readout, head
+        self.in_channels = in_channels
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
                 edge_attr: Tensor | None = None) -> Tensor:
@@ -62,7 +70,7 @@ def gin(cfg: GraphGNNConfig) -> nn.Module:
     w = [cfg.in_channels] + [cfg.hidden] * cfg.num_layers
     convs = [GINConv(mlp([a, b, b], batch_norm=True), train_eps=True) for a, b in pairwise(w)]
     return GraphGNN(convs, Readout(cfg.readout, cfg.hidden),
-                    mlp([cfg.hidden, cfg.hidden, cfg.out_channels], cfg.dropout))
+                    mlp([cfg.hidden, cfg.hidden, cfg.out_channels], cfg.dropout), cfg.in_channels)
 
 
 @register_model("gcn-graph", config=GraphGNNConfig, family="gnn")
@@ -72,20 +80,28 @@ def gcn_graph(cfg: GraphGNNConfig) -> nn.Module:
     w = [cfg.in_channels] + [cfg.hidden] * cfg.num_layers
     convs = [GCNConv(a, b) for a, b in pairwise(w)]
     return GraphGNN(convs, Readout(cfg.readout, cfg.hidden),
-                    mlp([cfg.hidden, cfg.hidden, cfg.out_channels], cfg.dropout))
+                    mlp([cfg.hidden, cfg.hidden, cfg.out_channels], cfg.dropout), cfg.in_channels)
 
 
-class MPNN(nn.Module):
+class MPNN(GraphModelMixin, nn.Module):
     """MPNN (Gilmer et al. 2017): encoder, ``steps`` weight-tied edge-network + GRU steps, readout,
-    MLP head. ``forward(x, edge_index, batch, edge_attr) -> (B, out)``."""
+    MLP head. ``forward(x, edge_index, batch, edge_attr (E, edge_dim)) -> (B, out)``."""
+
+    level = "graph"
 
     def __init__(self, cfg: GraphGNNConfig):
         super().__init__()
+        self.in_channels, self.edge_dim = cfg.in_channels, cfg.edge_dim
         self.encoder = nn.Sequential(nn.Linear(cfg.in_channels, cfg.hidden), nn.ReLU())
         self.step = MPNNLayer(cfg.hidden, cfg.edge_dim, cfg.message, edge_hidden=cfg.hidden)
         self.steps = cfg.num_layers
         self.readout = Readout(cfg.readout, cfg.hidden)
         self.head = mlp([cfg.hidden, cfg.hidden, cfg.out_channels], cfg.dropout)
+
+    def example_input(self, batch_size: int = 2) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        edge_index, batch = self._example_graph(batch_size)
+        x = self._example_features(batch)
+        return x, edge_index, batch, torch.randn(edge_index.shape[1], self.edge_dim, device=x.device)
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
                 edge_attr: Tensor | None = None) -> Tensor:

@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...functional.graph import feature_dropout
 from ...nn.graph import ChebConv, GATConv, GCNConv, PairNorm, RGCNConv, SAGEConv, drop_edge
 from .. import register_model
+from ..contract import GraphModelMixin
 
 
 @dataclass
@@ -33,13 +35,19 @@ class GCNConfig:
     pair_norm: bool = False  # PairNorm after every hidden layer
 
 
-class NodeGNN(nn.Module):
-    """Stack of graph layers with ReLU/ELU, dropout, optional DropEdge and PairNorm in between."""
+class NodeGNN(GraphModelMixin, nn.Module):
+    """Stack of graph layers with ReLU/ELU, dropout, optional DropEdge and PairNorm in between.
+
+    Node level: ``forward(x (N, in_channels), edge_index (2, E), edge_weight (E,) or None) -> (N, C)``.
+    """
+
+    level = "node"
 
     def __init__(self, convs: list[nn.Module], dropout: float, act=F.relu, input_dropout: float = 0.0,
                  drop_edge: float = 0.0, pair_norm: bool = False):
         super().__init__()
         self.convs = nn.ModuleList(convs)
+        self.in_channels = convs[0].in_channels
         self.dropout, self.input_dropout, self.act = dropout, input_dropout, act
         self.drop_edge = drop_edge
         self.norm = PairNorm() if pair_norm else None
@@ -168,16 +176,24 @@ class RGCNConfig:
     num_blocks: int | None = None
 
 
-class RGCN(nn.Module):
+class RGCN(GraphModelMixin, nn.Module):
     """Two R-GCN layers: ``forward(x, edge_index, edge_type) -> (N, C)`` (book §8.4.5, L9 fixed)."""
+
+    level = "node"
 
     def __init__(self, cfg: RGCNConfig):
         super().__init__()
+        self.in_channels, self.num_relations = cfg.in_channels, cfg.num_relations
         self.conv1 = RGCNConv(cfg.in_channels, cfg.hidden, cfg.num_relations, cfg.num_bases,
                               num_blocks=cfg.num_blocks)
         self.conv2 = RGCNConv(cfg.hidden, cfg.num_classes, cfg.num_relations, cfg.num_bases,
                               num_blocks=cfg.num_blocks)
         self.dropout = cfg.dropout
+
+    def example_input(self, batch_size: int = 2) -> tuple[Tensor, Tensor, Tensor]:
+        x, edge_index = super().example_input(batch_size)
+        edge_type = torch.randint(0, self.num_relations, (edge_index.shape[1],), device=x.device)
+        return x, edge_index, edge_type
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor) -> Tensor:
         h = F.dropout(F.relu(self.conv1(x, edge_index, edge_type)), self.dropout, self.training)

@@ -53,6 +53,7 @@ from torch import Tensor, nn
 from ...errors import ConfigError, ShapeError
 from ...nn.graph import GCNConv, SAGEConv, global_pool
 from .. import register_model
+from ..contract import GraphModelMixin
 
 
 
@@ -97,7 +98,7 @@ def _num_graphs(x: Tensor, batch: Tensor | None, side: int) -> int:
     return int(batch.max()) + 1 if batch.numel() else 0
 
 
-class GraphPairScorer(nn.Module):
+class GraphPairScorer(GraphModelMixin, nn.Module):
     r"""Siamese GNN scoring graph pairs: ``forward(x1, edge_index1, x2, edge_index2, batch1,
     batch2) -> logits (B,)`` (equations in the module docstring).
 
@@ -111,7 +112,10 @@ class GraphPairScorer(nn.Module):
         dropout: rate after each hidden layer and on the combined ``(B, 2F_out)`` vector.
 
     The same ``convs`` embed both graphs, so there is a single set of encoder parameters.
+    Pair level: :meth:`score` takes two graphs.
     """
+
+    level = "pair"
 
     def __init__(self, in_channels: int, hidden: int, out_channels: int, num_layers: int = 2,
                  conv: str = "gcn", readout: str = "mean", combine: str = "concat",
@@ -126,6 +130,7 @@ class GraphPairScorer(nn.Module):
                               f"'symmetric' makes f(G1, G2) = f(G2, G1)")
         if num_layers < 1:
             raise ConfigError(f"num_layers must be at least 1, got {num_layers}")
+        self.in_channels = in_channels
         widths = [in_channels] + [hidden] * (num_layers - 1) + [out_channels]
         layer = GCNConv if conv == "gcn" else SAGEConv
         self.convs = nn.ModuleList(layer(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
@@ -177,6 +182,12 @@ class GraphPairScorer(nn.Module):
         h2 = self.embed(x2, edge_index2, batch2, b2, edge_weight2)  # (B, F_out)
         c = F.dropout(self.pair_features(h1, h2), self.dropout, self.training)  # (B, 2F_out)
         return self.head(c).squeeze(-1)  # (B,)
+
+    def example_input(self, batch_size: int = 2) -> tuple[Tensor, ...]:
+        """``(x1, edge_index1, x2, edge_index2, batch1, batch2)``: ``batch_size`` pairs of rings."""
+        e1, b1 = self._example_graph(batch_size)
+        e2, b2 = self._example_graph(batch_size)
+        return self._example_features(b1), e1, self._example_features(b2), e2, b1, b2
 
     def score(self, g1: GraphLike, g2: GraphLike) -> Tensor:
         """Logits ``(B,)`` for two :class:`~tensorprism.data.graph.Graph` objects (single graphs

@@ -28,6 +28,7 @@ from ...functional.graph import csr_pair, spmm
 from ...functional.recurrent import _gru_gates_reset_after, _gru_update
 from ...tensor.graph import check_edge_index, gcn_norm, to_undirected
 from .. import register_model
+from ..contract import GraphModelMixin, ring_edge_index
 
 __all__ = ["TGCNCell", "TGCN", "TGCNConfig", "tgcn", "synthetic_traffic", "sliding_windows",
            "ring_road_edge_index"]
@@ -169,7 +170,7 @@ class TGCNConfig:
     reset_after: bool = False
 
 
-class TGCN(nn.Module):
+class TGCN(GraphModelMixin, nn.Module):
     r"""T-GCN forecaster :math:`\hat X_{t+1..t+K} = g\big(h_t\big)`, with :math:`h_t` the state of a
     :class:`TGCNCell` unrolled over the ``T`` past snapshots :math:`X_{t-T+1}, \dots, X_t`
     (:math:`h_0 = 0`) and :math:`g` a linear head per node,
@@ -182,11 +183,15 @@ class TGCN(nn.Module):
     :math:`\tilde D^{-1/2}(A + I)\tilde D^{-1/2}` is built once per call.
     """
 
+    level = "temporal"
+    example_steps = 4
+
     def __init__(self, cfg: TGCNConfig):
         super().__init__()
         if cfg.horizon < 1:
             raise ConfigError(f"horizon must be >= 1, got {cfg.horizon}")
         self.cfg = cfg
+        self.in_channels = cfg.in_channels
         self.out_channels = cfg.out_channels or cfg.in_channels
         self.cell = TGCNCell(cfg.in_channels, cfg.hidden, reset_after=cfg.reset_after)
         self.head = nn.Linear(cfg.hidden, cfg.horizon * self.out_channels)
@@ -206,6 +211,13 @@ class TGCN(nn.Module):
         for t in range(T):
             h = self.cell.step(x[:, t], h, a)
         return h
+
+    def example_input(self, batch_size: int = 2) -> tuple[Tensor, Tensor]:
+        """``x (B, 4, n, F)`` and the dense propagation matrix of an n-node ring, ``(A + I) / 3``."""
+        n, dev = self.example_nodes, self._example_device()
+        ring = ring_edge_index(n, dev)
+        adj = torch.eye(n, device=dev).index_put_((ring[0], ring[1]), torch.ones(ring.shape[1], device=dev)) / 3
+        return torch.randn(batch_size, self.example_steps, n, self.in_channels, device=dev), adj
 
     def forward(self, x: Tensor, adj: Tensor | None = None, *, edge_index: Tensor | None = None,
                 edge_weight: Tensor | None = None) -> Tensor:

@@ -20,12 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...errors import ShapeError
 from ...nn.graph import GCNConv, Readout
 from .. import register_model
+from ..contract import GraphModelMixin, check_token_ids
 
 
 @dataclass
@@ -40,15 +42,18 @@ class TextGraphConfig:
     padding_idx: int | None = 0
 
 
-class TextGraphGCN(nn.Module):
+class TextGraphGCN(GraphModelMixin, nn.Module):
     """Embedding → ``num_layers`` GCN layers (ReLU, dropout) → readout → linear logits.
 
     ``forward(x (N,) long word ids, edge_index (2, E), batch (N,) or None, edge_weight (E,) or
     None) -> (B, num_classes)``; ``B = 1`` when ``batch`` is ``None``.
     """
 
+    level = "graph"
+
     def __init__(self, cfg: TextGraphConfig):
         super().__init__()
+        self.vocab_size = cfg.vocab_size
         self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_dim, padding_idx=cfg.padding_idx)
         widths = [cfg.embed_dim] + [cfg.hidden] * cfg.num_layers
         self.convs = nn.ModuleList(GCNConv(a, b) for a, b in pairwise(widths))
@@ -56,11 +61,19 @@ class TextGraphGCN(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(widths[-1], cfg.num_classes)
 
+    def graph_inputs(self, g) -> tuple:
+        return (g.x, g.edge_index, g.batch, g.edge_weight)
+
+    def example_input(self, batch_size: int = 2) -> tuple[Tensor, Tensor, Tensor]:
+        edge_index, batch = self._example_graph(batch_size)
+        return torch.randint(1, self.vocab_size, batch.shape, device=batch.device), edge_index, batch
+
     def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
                 edge_weight: Tensor | None = None) -> Tensor:
         if x.dim() != 1 or x.is_floating_point() or x.is_complex():
             raise ShapeError(f"x must be (N,) integer word ids, got {tuple(x.shape)} {x.dtype}; "
                              f"build graphs with cooccurrence_graph")
+        check_token_ids(x, self.vocab_size, type(self).__name__, "word ids (x)")
         h = self.dropout(self.embed(x))
         for conv in self.convs:
             h = self.dropout(F.relu(conv(h, edge_index, edge_weight)))

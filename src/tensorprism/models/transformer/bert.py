@@ -30,6 +30,7 @@ from ...errors import ShapeError
 from ...nn.positional import LearnedPositionalEmbedding
 from ...nn.transformer import TransformerEncoderLayer, TransformerStack, activation_fn
 from .. import register_model
+from ..contract import EncoderMixin
 
 __all__ = [
     "BertConfig",
@@ -128,12 +129,19 @@ class BertEmbeddings(nn.Module):
         return x if self.project is None else self.project(x)
 
 
-class BertModel(nn.Module):
+def _encoder_attributes(model: EncoderMixin, cfg: BertConfig) -> None:
+    """``vocab_size`` and ``block_size`` (usable positions: RoBERTa spends pad_token_id + 1 of them)."""
+    model.vocab_size = cfg.vocab_size
+    model.block_size = cfg.max_position - (cfg.pad_token_id + 1 if cfg.roberta_positions else 0)
+
+
+class BertModel(EncoderMixin, nn.Module):
     """The encoder: embeddings -> ``num_layers`` post-LN layers -> optional pooler."""
 
     def __init__(self, cfg: BertConfig):
         super().__init__()
         self.config = cfg
+        _encoder_attributes(self, cfg)
         self.embeddings = BertEmbeddings(cfg)
         self.encoder = TransformerStack(
             lambda: TransformerEncoderLayer(
@@ -159,6 +167,10 @@ class BertModel(nn.Module):
     ) -> BertOutput:
         """``input_ids (N, L)`` (or ``inputs_embeds (N, L, e)``, for attributions), segments
         ``(N, L)``, ``attention_mask (N, L)`` with 1 at real tokens."""
+        if inputs_embeds is None:
+            self.check_tokens(input_ids, "input_ids")
+        if token_type_ids is not None:
+            self.check_tokens(token_type_ids, "token_type_ids", self.config.type_vocab_size)
         x = self.embeddings(input_ids, token_type_ids, inputs_embeds)
         mask = attention_mask_from(attention_mask)
         states = [x] if output_hidden_states else None
@@ -186,12 +198,14 @@ def init_bert_weights(m: nn.Module, std: float) -> None:
         nn.init.zeros_(m.bias)
 
 
-class _Headed(nn.Module):
-    """A BERT encoder plus a task head; ``forward`` returns a dict with logits (and loss)."""
+class _Headed(EncoderMixin, nn.Module):
+    """A BERT encoder plus a task head; ``forward`` returns a dict with logits (and, when labels
+    are given, the loss — the Hugging Face convention; tasks may compute their own)."""
 
     def __init__(self, cfg: BertConfig):
         super().__init__()
         self.config = cfg
+        _encoder_attributes(self, cfg)
         self.bert = BertModel(cfg)
         p = cfg.dropout if cfg.classifier_dropout is None else cfg.classifier_dropout
         self.dropout = nn.Dropout(p)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...errors import ConfigError, ShapeError
@@ -24,6 +23,7 @@ from ...nn.attention import KVCache
 from ...nn.positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 from ...nn.transformer import TransformerEncoderLayer, TransformerStack
 from .. import register_model
+from ..contract import LanguageModelMixin
 
 __all__ = ["GPTConfig", "GPT"]
 
@@ -45,14 +45,17 @@ class GPTConfig:
     init_std: float = 0.02
 
 
-class GPT(nn.Module):
-    """Token ids ``(N, T)`` -> next-token logits ``(N, T, V)``."""
+class GPT(LanguageModelMixin, nn.Module):
+    """Token ids ``(N, T)`` -> next-token logits ``(N, T, V)`` (language-model contract)."""
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         if cfg.position not in {"learned", "sinusoidal", "rotary", "alibi"}:
             raise ConfigError(f"position must be learned, sinusoidal, rotary or alibi, got {cfg.position!r}")
         self.config = cfg
+        self.vocab_size = cfg.vocab_size
+        # learned/sinusoidal tables end at block_size; rotary and ALiBi extrapolate
+        self.block_size = cfg.block_size if cfg.position in {"learned", "sinusoidal"} else None
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
         if cfg.position == "learned":
             self.wpe = LearnedPositionalEmbedding(cfg.block_size, cfg.n_embd, cfg.init_std)
@@ -91,6 +94,8 @@ class GPT(nn.Module):
                 inputs_embeds: Tensor | None = None) -> Tensor | tuple[Tensor, list[Tensor]]:
         """Logits ``(N, T, V)``; with a ``cache`` (one :class:`KVCache` per layer) ``idx`` holds
         only the new tokens. ``need_weights`` also returns per-layer attention weights."""
+        if inputs_embeds is None:
+            self.check_tokens(idx)
         x = self.wte(idx) if inputs_embeds is None else inputs_embeds
         T = x.shape[1]
         offset = len(cache[0]) if cache else 0
@@ -104,14 +109,6 @@ class GPT(nn.Module):
         x, weights = self.blocks(self.drop(x), cache=cache, is_causal=True, need_weights=need_weights)
         logits = self.lm_head(x)
         return (logits, weights) if need_weights else logits
-
-    def loss(self, idx: Tensor, targets: Tensor | None = None, ignore_index: int = -100) -> Tensor:
-        """Mean ``-log P(x_{t+1} | x_<=t)``. Without ``targets`` the next tokens are ``idx`` shifted
-        by one; with ``targets (N, T)`` they are already aligned (``targets[t]`` follows ``idx[t]``)."""
-        logits = self(idx)
-        if targets is None:
-            logits, targets = logits[:, :-1], idx[:, 1:]
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=ignore_index)
 
     # ------------------------------------------------------------------------------ generation
 
@@ -132,19 +129,6 @@ class GPT(nn.Module):
             tokens = ctx
         logits = self(tokens, cache=cache)[:, -1]
         return logits, {"ctx": ctx, "cache": cache}
-
-    @torch.no_grad()
-    def generate(self, prompt: Tensor, **kwargs: Any) -> Tensor:
-        """Continue ``prompt (N, T)``; keyword arguments are :class:`~tensorprism.generation.
-        GenerationConfig` fields (``max_new_tokens``, ``do_sample``, ``top_k``, ``num_beams``...)."""
-        from ...generation import generate
-
-        was = self.training
-        self.eval()
-        try:
-            return generate(self.step, prompt, **kwargs)
-        finally:
-            self.train(was)
 
 
 @register_model("gpt2", config=GPTConfig, family="transformer")
