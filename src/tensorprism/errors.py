@@ -15,6 +15,10 @@ class TensorPrismError(Exception):
     """Base class of all errors raised deliberately by tensorprism."""
 
 
+# the `prism` command that lists a registry's names, where it is not `prism <kind>s`
+LIST_COMMANDS = {"recipe": "prism run"}
+
+
 class UnknownNameError(TensorPrismError, KeyError):
     """A registry lookup (model, dataset, recipe, task...) used a name that is not registered."""
 
@@ -23,7 +27,7 @@ class UnknownNameError(TensorPrismError, KeyError):
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         listing = f" Known {kind}s: {', '.join(known)}." if len(known) <= 30 else (
-            f" Run `prism {kind}s` to list all {len(known)} of them."
+            f" Run `{LIST_COMMANDS.get(kind, f'prism {kind}s')}` to list all {len(known)} of them."
         )
         self.kind, self.name, self.suggestions = kind, name, close
         super().__init__(f"unknown {kind} {name!r}.{hint}{listing}")

@@ -60,8 +60,10 @@ def test_predict_input_of_the_wrong_shape_is_a_one_line_error(run_dir, capsys, t
     assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert "shape (3, 63)" in err and "expected an array of shape (N, 64)" in err
     np.save(tmp_path / "int.npy", np.zeros((3, 64), dtype=np.int64))
-    rc, _, err = run(capsys, "predict", str(run_dir), "--input", str(tmp_path / "int.npy"))
-    assert rc == 2 and "expects floating-point inputs (float32)" in err
+    rc, _, _ = run(capsys, "predict", str(run_dir), "--input", str(tmp_path / "int.npy"))
+    assert rc == 0  # raw pixels are integers: the run's standardisation makes them floats
+    rc, _, err = run(capsys, "predict", str(run_dir), "--input", str(tmp_path / "int.npy"), "--preprocessed")
+    assert rc == 2 and "the model takes float32 inputs" in err
 
 
 def test_resume_continues_a_finished_run_to_more_epochs(run_dir, capsys, tmp_path):

@@ -5,13 +5,16 @@ parser and sets ``func`` (a function ``args -> int | None``) as the parser defau
 discovered automatically, so adding ``cli/<command>.py`` is all it takes to add ``prism <command>``.
 
 Errors raised on purpose (:class:`~tensorprism.errors.TensorPrismError`) are printed as one line
-without a traceback (``prism --traceback ...`` shows it) and exit with status 2.
+without a traceback and exit with status 2; any other exception is one line too, with its type,
+and exits with status 1 (``prism --traceback ...`` shows the traceback of either). Ctrl-C exits
+with status 130; a closed pipe (``prism models | head -1``) ends the command quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -46,15 +49,34 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at interpreter exit
+        return status
     except TensorPrismError as exc:
         if args.traceback:
             raise
-        print(f"prism {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(args.command, exc, 2)
     except KeyboardInterrupt:
         print(f"prism {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`prism models | head -1`): stop quietly; point stdout at devnull
+        # so the interpreter's final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # noqa: BLE001 - anything unexpected becomes one line (or --traceback)
+        if args.traceback:
+            raise
+        return _fail(args.command, exc, 1, unexpected=True)
+
+
+def _fail(command: str, exc: BaseException, code: int, unexpected: bool = False) -> int:
+    """Print ``exc`` as one line on stderr and return the exit status ``code``."""
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if unexpected:
+        message = f"{type(exc).__name__}: {message} (run `prism --traceback {command} ...` for the full traceback)"
+    print(f"prism {command}: error: {message}", file=sys.stderr)
+    return code
 
 
 __all__ = ["main", "build_parser"]

@@ -28,26 +28,20 @@ def print_metrics(metrics: dict[str, Any]) -> None:
 
 
 def load_trained(path: str, prefer: str, device: str, split: str, *, dataset: str | None = None,
-                 need_data: bool = True, **trainer_kw: Any):
-    """``(run config, Trainer around the checkpoint's model and task, data of split, checkpoint)``.
+                 need_data: bool = True, batch_size: int = 256):
+    """``(run config, Predictor around the checkpoint, data of split or None, checkpoint)``.
 
-    ``dataset`` replaces the run's dataset; with ``need_data=False`` no data is loaded (``None``).
+    ``dataset`` replaces the run's dataset (it must fit the model); with ``need_data=False`` no data
+    is loaded. The split is prepared as in training (:func:`~tensorprism.train.run.run_split`).
     """
-    from ..errors import ConfigError
-    from ..train import Trainer
-    from ..train.run import load_run, load_split
+    from ..train import TrainerConfig
+    from ..train.run import Predictor, load_run, run_split
     from ..train.tasks import create_task
 
+    TrainerConfig.validate_settings({"eval_batch_size": batch_size, "device": device})
     cfg, model, ckpt = load_run(path, prefer=prefer)
     if dataset:
         cfg["dataset"] = {"name": dataset, "config": {}, "root": cfg["dataset"].get("root")}
-    data = None
-    if need_data:
-        if not cfg["dataset"].get("name"):
-            raise ConfigError(f"{ckpt} does not record its dataset; name one (--dataset / --input)")
-        data = load_split(cfg, split)
-        if data is None:
-            raise ConfigError(f"dataset {cfg['dataset']['name']!r} has no split {split!r}")
+    data = run_split(cfg, split) if need_data else None
     task = create_task(cfg["task"]["name"], **cfg["task"].get("config", {}))
-    trainer = Trainer(model, task, device=device, progress=False, **trainer_kw)
-    return cfg, trainer, data, ckpt
+    return cfg, Predictor(model, task, cfg["run_info"], device=device, batch_size=batch_size), data, ckpt

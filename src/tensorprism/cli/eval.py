@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate a run directory or checkpoint on a dataset split")
     p.add_argument("path", metavar="RUN_OR_CHECKPOINT")
     p.add_argument("--split", default="test", help="dataset split (default: test)")
-    p.add_argument("--dataset", help="evaluate on another registered dataset of the same shape")
+    p.add_argument("--dataset", help="evaluate on another registered dataset of the same kind and shape")
     p.add_argument("--checkpoint", default="last", choices=("last", "best"),
                    help="which checkpoint of a run directory: the final weights (last, default) or the best on validation")
     p.add_argument("--device", default="auto")
@@ -22,9 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg, trainer, data, ckpt = load_trained(args.path, args.checkpoint, args.device, args.split,
-                                            dataset=args.dataset, eval_batch_size=args.batch_size)
-    metrics = trainer.evaluate(data, prefix=args.split)
+    cfg, predictor, data, ckpt = load_trained(args.path, args.checkpoint, args.device, args.split,
+                                              dataset=args.dataset, batch_size=args.batch_size)
+    metrics = predictor.trainer.evaluate(data, prefix=args.split)
     if args.json:
         print(json.dumps(metrics))
     else:

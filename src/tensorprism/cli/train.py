@@ -11,6 +11,7 @@ FLAGS = {  # --flag -> run setting
     "model": "model", "dataset": "dataset", "task": "task", "epochs": "epochs",
     "batch_size": "batch_size", "optimizer": "optimizer", "lr": "lr", "scheduler": "scheduler",
     "device": "device", "seed": "seed", "out": "out_dir", "checkpoint_every": "checkpoint_every_steps",
+    "overwrite": "overwrite",
 }
 
 
@@ -21,9 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "flags, then key=value overrides (YAML values; dots address nested keys).",
     )
     p.add_argument("--config", "-c", help="YAML run configuration (same layout as a run's config.yaml)")
-    p.add_argument("--model", help="registered model name (prism models)")
+    p.add_argument("--model", help="registered model name (prism models); its options that depend on the data "
+                                   "(classes, channels, vocabulary, sequence length...) are taken from the dataset")
     p.add_argument("--dataset", help="registered dataset name (prism datasets)")
-    p.add_argument("--task", help="task name (classification, regression, autoencoder, ...)")
+    p.add_argument("--task", help="task name (default: the dataset's, as `prism datasets` shows it)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, dest="batch_size")
     p.add_argument("--optimizer", help="sgd, adam, adamw, rmsprop, adagrad, nadam, ...")
@@ -33,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps")
     p.add_argument("--seed", type=int)
     p.add_argument("--out", "--out-dir", dest="out", help="run directory (default runs/<model>-<dataset>-<time>)")
+    p.add_argument("--overwrite", action="store_true", default=None,
+                   help="replace the run in --out if there is one (default: refuse, so no run is lost)")
     p.add_argument("--checkpoint-every", type=int, dest="checkpoint_every",
                    help="also checkpoint every N optimiser steps (mid-epoch resume)")
     add_overrides(p)

@@ -9,95 +9,44 @@ settings, scored on the **validation** split (never the test split)::
 
 A search space entry is ``key=kind(args)`` with ``kind`` one of ``float(lo,hi)``,
 ``log(lo,hi)`` (log-uniform), ``int(lo,hi)`` and ``choice(a,b,...)`` (values parsed as YAML);
-keys use the ``prism train`` override syntax. ``--sampler`` picks TPE (default), random or grid
-search (grid needs only ``choice`` entries); unpromising trials are pruned with the median rule
-after each epoch. The best settings, all trials (``trials.csv``) and the study summary
-(``best.yaml``) are written to ``--out``.
+keys use the ``prism train`` override syntax. ``--sampler`` picks TPE (default), a Gaussian
+process (gp), random or grid search (grid needs only ``choice`` entries); unpromising trials are
+pruned with the median rule after each epoch. The best settings, all trials (``trials.csv``) and
+the study summary (``best.yaml``) are written to ``--out``. The search itself is
+:mod:`tensorprism.train.search`, the same one the book's recipes use.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..errors import ConfigError
+from ..train.search import SAMPLERS, Space, decode_params, parse_space, require_optuna, run_study
 from ._common import add_overrides, print_table
 
+__all__ = ["parse_space", "tune", "to_overrides", "best_overrides"]
+
 DEFAULT_SPACE = ["lr=log(1e-4,3e-2)", "model.dropout=float(0,0.5)", "model.hidden=choice([64],[128,64],[256,128])"]
-_ENTRY = re.compile(r"^\s*([\w.]+)\s*=\s*(float|log|int|choice)\((.*)\)\s*$")
 
 
-def _number(value: Any) -> Any:
-    """YAML 1.1 reads ``1e-4`` as a string; numbers written that way are numbers here."""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
-def parse_space(entries: list[str]) -> dict[str, tuple[str, list[Any]]]:
-    """``["lr=log(1e-4,1e-1)"]`` → ``{"lr": ("log", [1e-4, 0.1])}``."""
-    space: dict[str, tuple[str, list[Any]]] = {}
-    for entry in entries:
-        m = _ENTRY.match(entry)
-        if not m:
-            raise ConfigError(f"cannot read search-space entry {entry!r}; expected key=kind(args) with kind "
-                              "float, log, int or choice, e.g. lr=log(1e-4,1e-1) or model.hidden=choice([64],[128])")
-        key, kind, raw = m.groups()
-        args = [_number(a) for a in yaml.safe_load(f"[{raw}]")]
-        if kind != "choice" and (len(args) != 2 or not all(isinstance(a, (int, float)) for a in args) or args[0] >= args[1]):
-            raise ConfigError(f"{key}: {kind}(lo, hi) needs two numbers with lo < hi, got {raw!r}")
-        if kind == "choice" and not args:
-            raise ConfigError(f"{key}: choice() needs at least one value")
-        space[key] = (kind, args)
-    return space
-
-
-def suggest_overrides(trial: Any, space: dict[str, tuple[str, list[Any]]]) -> list[str]:
-    """Sample one value per key and return ``prism train`` overrides ``key=value``."""
-    out = []
-    for key, (kind, args) in space.items():
-        if kind == "float":
-            value = trial.suggest_float(key, *args)
-        elif kind == "log":
-            value = trial.suggest_float(key, *args, log=True)
-        elif kind == "int":
-            value = trial.suggest_int(key, int(args[0]), int(args[1]))
-        else:  # categorical values must be hashable scalars for optuna: index the choices
-            value = args[trial.suggest_categorical(key, list(range(len(args))))]
-        out.append(f"{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}")
-    return out
-
-
-def _sampler(name: str, space: dict[str, tuple[str, list[Any]]], seed: int):
-    import optuna
-
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "grid":
-        if any(kind != "choice" for kind, _ in space.values()):
-            raise ConfigError("--sampler grid needs every --space entry to be a choice(...)")
-        return optuna.samplers.GridSampler({k: list(range(len(a))) for k, (_, a) in space.items()}, seed=seed)
-    raise ConfigError(f"unknown sampler {name!r}; use tpe, random or grid")
+def to_overrides(params: dict[str, Any]) -> list[str]:
+    """Sampled settings as ``prism train`` overrides ``key=value`` (values written as YAML)."""
+    return [f"{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
+            for key, value in params.items()]
 
 
 def tune(config: str | None, overrides: list[str], space_entries: list[str], trials: int = 20,
          metric: str | None = None, direction: str | None = None, sampler: str = "tpe",
          timeout: float | None = None, out: str | None = None, seed: int = 0, prune: bool = True) -> Any:
     """Run the study and return it (``study.best_trial``, ``study.trials_dataframe()``)."""
-    import optuna
-
     from ..train.callbacks import Callback
-    from ..train.run import build_trainer, load_config
+    from ..train.run import build_trainer, load_config, resolve_run
 
+    optuna = require_optuna()
     space = parse_space(space_entries or DEFAULT_SPACE)
     base = load_config(config, list(overrides))
     state: dict[str, Any] = {}
@@ -112,8 +61,8 @@ def tune(config: str | None, overrides: list[str], space_entries: list[str], tri
                 if prune and self.trial.should_prune():
                     raise optuna.TrialPruned(f"pruned at epoch {trainer.epoch}")
 
-    def objective(trial):
-        cfg = load_config(None, suggest_overrides(trial, space), base=base)
+    def objective(params, trial):
+        cfg = load_config(None, to_overrides(params), base=base)
         trainer = build_trainer(cfg, out_dir=None, progress=False, tensorboard=False, plots=False)
         if trainer.data["val"] is None:
             raise ConfigError(f"dataset {cfg['dataset']['name']!r} has no validation split to tune on")
@@ -128,26 +77,31 @@ def tune(config: str | None, overrides: list[str], space_entries: list[str], tri
     if direction is None:  # the task's monitored metric and mode (val/acc → max), or a loss-like name
         from ..train.tasks import create_task
 
-        task = create_task(base["task"]["name"], **base["task"].get("config", {}))
+        named = resolve_run(base)["task"]  # the named task, or the one the dataset implies
+        task = create_task(named["name"], **named.get("config", {}))
         if metric is None or metric == task.monitor:
             mode = task.mode
         else:
             mode = "min" if any(w in metric for w in ("loss", "mse", "mae", "error")) else "max"
         direction = "maximize" if mode == "max" else "minimize"
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction=direction, sampler=_sampler(sampler, space, seed),
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=3) if prune else optuna.pruners.NopPruner())
-    study.optimize(objective, n_trials=trials, timeout=timeout)
+    study = run_study(objective, space, trials, sampler, direction, seed, timeout,
+                      pruner=_pruner(prune))
     if out:
         _write(study, space, Path(out), state.get("metric", metric))
     return study
 
 
-def best_overrides(study: Any, space: dict[str, tuple[str, list[Any]]]) -> dict[str, Any]:
-    return {k: (space[k][1][v] if space[k][0] == "choice" else v) for k, v in study.best_params.items()}
+def _pruner(prune: bool):
+    from optuna.pruners import MedianPruner, NopPruner
+
+    return MedianPruner(n_startup_trials=3) if prune else NopPruner()
 
 
-def _write(study: Any, space: dict[str, tuple[str, list[Any]]], out: Path, metric: str | None) -> None:
+def best_overrides(study: Any, space: Space) -> dict[str, Any]:
+    return decode_params(study.best_params, space)
+
+
+def _write(study: Any, space: Space, out: Path, metric: str | None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     study.trials_dataframe().to_csv(out / "trials.csv", index=False)
     summary = {"metric": metric, "direction": study.direction.name.lower(), "best_value": study.best_value,
@@ -166,7 +120,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
     p.add_argument("--metric", help="validation metric to optimise (default: the task's, e.g. val/acc)")
     p.add_argument("--direction", choices=["maximize", "minimize"])
-    p.add_argument("--sampler", choices=["tpe", "random", "grid"], default="tpe")
+    p.add_argument("--sampler", choices=SAMPLERS, default="tpe")
     p.add_argument("--no-prune", action="store_true", help="run every trial to the end")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="directory for trials.csv and best.yaml")
@@ -179,8 +133,7 @@ def run(args: argparse.Namespace) -> int:
     study = tune(args.config, args.overrides, args.space, args.trials, args.metric, args.direction,
                  args.sampler, args.timeout, args.out, args.seed, prune=not args.no_prune)
     done = [t for t in study.trials if t.value is not None]
-    rows = [(t.number, f"{t.value:.4f}", t.state.name.lower(),
-             " ".join(f"{k}={space[k][1][v] if space[k][0] == 'choice' else v}" for k, v in t.params.items()))
+    rows = [(t.number, f"{t.value:.4f}", t.state.name.lower(), " ".join(to_overrides(decode_params(t.params, space))))
             for t in done]
     print_table(("trial", "value", "state", "settings"), rows)
     print(f"best: trial {study.best_trial.number}, value {study.best_value:.4f}, settings "

@@ -28,14 +28,26 @@ from ..registry import Registry
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What `prism datasets` shows about a dataset."""
+    """What `prism datasets` shows about a dataset, and what `prism train` infers from it.
+
+    Attributes:
+        task: the registered task (``prism tasks``) the dataset is learned with: ``classification``,
+            ``node-classification``, ``language-model``, ``seq2seq``, ``forecasting``,
+            ``graph-regression``, ``link-prediction``...; ``prism train --dataset NAME`` uses it
+            unless ``task=`` is given.
+        model: a registered model that learns it (``prism train --dataset NAME`` without ``--model``).
+        size: human-readable, e.g. ``"60,000 train / 10,000 test"``.
+        source: where the data comes from and how to obtain it offline.
+        modality: ``"tabular"``, ``"image"``, ``"text"``, ``"graph"``, ``"timeseries"``.
+    """
 
     name: str
-    task: str  # "classification", "regression", "language-modelling", "translation", "graph", ...
-    size: str  # human-readable, e.g. "60,000 train / 10,000 test"
-    source: str  # where the data comes from and how to obtain it offline
-    modality: str = ""  # "tabular", "image", "text", "graph", ...
+    task: str
+    size: str
+    source: str
+    modality: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    model: str = ""
 
 
 DATASETS: Registry[Any] = Registry("dataset", discover=__name__ + ".datasets")

@@ -103,8 +103,9 @@ class Standardize(Preprocessing):
         x = _numeric(raw, "standardize")
         n_feat = len(self.mean)
         if x.dim() < 2 or x[0].numel() != n_feat:
+            also = f" or (N, {', '.join(map(str, self.shape))})" if self.shape != (n_feat,) else ""
             raise ShapeError(f"raw inputs of shape {tuple(x.shape)} do not have the {n_feat} features the "
-                             f"model was trained on; expected (N, {n_feat}) or (N, {', '.join(map(str, self.shape))})")
+                             f"model was trained on; expected an array of shape (N, {n_feat}){also}")
         return ((x.reshape(len(x), n_feat) - self.mean) / self.scale).reshape(len(x), *self.shape)
 
 

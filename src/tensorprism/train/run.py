@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import Dataset, Subset, TensorDataset
 
 from ..errors import ConfigError, suggest
 from .trainer import Trainer, TrainerConfig
@@ -139,15 +139,26 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
                 base: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``base`` (default :data:`DEFAULT_RUN`) ← YAML file ← overrides, normalised and checked."""
+    """``base`` (default :data:`DEFAULT_RUN`) ← YAML file ← overrides, normalised and checked.
+
+    With the default base, a run on another dataset that names no model gets the dataset's model
+    (:attr:`~tensorprism.data.DatasetInfo.model`), and :data:`DEFAULT_RUN`'s model options are
+    applied only when the model is the default one.
+    """
     default = base is None
     base = copy.deepcopy(DEFAULT_RUN if default else base)
     model_defaults = base["model"].pop("config", {}) if default else {}
-    cfg = normalize_config(base)
+    user: dict[str, Any] = {}
     if path is not None:
-        cfg = deep_merge(cfg, normalize_config(read_config_file(path)))
+        user = normalize_config(read_config_file(path))
     if overrides:
-        cfg = deep_merge(cfg, normalize_config(parse_overrides(overrides)))
+        user = deep_merge(user, normalize_config(parse_overrides(overrides)))
+    cfg = deep_merge(normalize_config(base), user)
+    if default and not user.get("model", {}).get("name") and cfg["dataset"]["name"] != DEFAULT_RUN["dataset"]["name"]:
+        # another dataset and no model named: the dataset's own model
+        from ..data import dataset_info
+
+        cfg["model"]["name"] = dataset_info(cfg["dataset"]["name"]).model or cfg["model"]["name"]
     if default and cfg["model"].get("name") == DEFAULT_RUN["model"]["name"]:
         # the default model's options (dropout) are the default model's, never pushed into another
         cfg["model"]["config"] = {**model_defaults, **cfg["model"].get("config", {})}
@@ -170,7 +181,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if doc is None:
         return {}
     if not isinstance(doc, dict):
-        raise ConfigError(f"config file {p} holds a {type(doc).__name__}, but a run configuration is a "
+        kind = {"list": "a list", "int": "a number", "float": "a number", "str": "a string",
+                "bool": "a boolean"}.get(type(doc).__name__, type(doc).__name__)
+        raise ConfigError(f"config file {p} holds {kind}, but a run configuration is a "
                           f"mapping such as 'model: mlp' / 'epochs: 5' (see a run's config.yaml)")
     return _numbers(doc)
 
@@ -202,6 +215,7 @@ MODEL_OPTIONS_FROM_DATA: dict[str, str] = {
     "in_features": "features", "in_channels": "channels", "in_chans": "channels",
     "input_size": "channels", "img_size": "img_size",
     "vocab_size": "vocab_size", "block_size": "seq_len", "horizon": "horizon",
+    "out_channels": "targets", "edge_dim": "edge_features",
 }
 
 # dataset task names that are other names of a registered task
@@ -264,16 +278,20 @@ def _first_input(data: Any) -> Any:
 
 
 def _prepare_arrays(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedData:
-    """Tables, images (``(x, y)`` datasets as they come) and UCR series (``x (N, C, T)`` arrays)."""
+    """Tables, images (``(x, y)`` datasets as they come) and UCR series (``x (N, C, T)`` arrays,
+    given to the model batch-first as ``(N, T, C)``, the recurrent layers' layout)."""
     from ..data.arrays import ArrayDataset
     from ..data.preprocessing import preprocessing_of
 
-    splits = {s: ArrayDataset(torch.as_tensor(d.x), torch.as_tensor(d.y), classes=d.classes)
+    splits = {s: ArrayDataset(torch.as_tensor(d.x).transpose(1, 2).contiguous(), torch.as_tensor(d.y),
+                              classes=d.classes)
               if d is not None and not hasattr(d, "__len__") else d for s, d in raw.items()}
     train = splits["train"]
     shape = _sample_shape(train)
     describe: dict[str, Any] = {"features": math.prod(shape), "num_classes": getattr(train, "num_classes", None)}
-    if len(shape) >= 2:  # channels first: (C, T) series, (C, H, W) images
+    if len(shape) == 2:  # (T, C) sequences
+        describe["channels"] = shape[1]
+    if len(shape) == 3:  # (C, H, W) images
         describe["channels"] = shape[0]
     if len(shape) == 3 and shape[1] == shape[2]:
         describe["img_size"] = shape[1]
@@ -286,10 +304,30 @@ def _prepare_graph(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedData:
     from .data import FullBatch
 
     g = raw["train"]
+    if g.y is None or g.x is None:
+        raise ConfigError(f"graph {g.meta.get('name', '')!r} has no node features and labels to classify; "
+                          f"learn it from Python (e.g. link-prediction with link_split_data) or with its recipe")
     masks = {s: getattr(g, f"{s}_mask", None) for s in ("train", "val", "test")}
     splits = {s: FullBatch(NodeBatch(g, m)) if m is not None else None for s, m in masks.items()}
     n_classes = g.meta.get("num_classes") or int(g.y.max()) + 1
     return PreparedData(splits, {"features": g.x.shape[1], "channels": g.x.shape[1], "num_classes": n_classes})
+
+
+def _prepare_graph_list(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedData:
+    """Many small graphs (molecules): block-diagonal batches, one target row per graph."""
+    from .tasks.graph import GraphBatchDataset
+
+    first = raw["train"][0]
+    splits = {s: GraphBatchDataset(graphs) if graphs else None for s, graphs in raw.items()}
+    describe = {"features": first.x.shape[1], "channels": first.x.shape[1], "targets": first.y.shape[-1],
+                "edge_features": first.edge_attr.shape[-1] if first.edge_attr is not None else None}
+    return PreparedData(splits, describe)
+
+
+def _prepare_documents(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedData:
+    """``[{"text": ...}]`` documents (plays): their texts, joined, modelled character by character."""
+    joined = {s: "\n\n".join(doc["text"] for doc in docs) if docs else None for s, docs in raw.items()}
+    return _prepare_chars(joined, hints)
 
 
 def _prepare_chars(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedData:
@@ -324,7 +362,8 @@ def _prepare_series(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedData:
     train, test = raw["train"], raw.get("test")
     horizon = int(hints.get("horizon") or train.horizon)
     window = max(2 * train.period, 2)
-    splits: dict[str, Any] = {"train": SlidingWindows(train.values, window, horizon), "val": None, "test": None}
+    # copies: the series' arrays may be read-only views, which torch warns about
+    splits: dict[str, Any] = {"train": SlidingWindows(train.values.copy(), window, horizon), "val": None, "test": None}
     if test is not None and len(test.values) >= horizon:
         splits["test"] = SlidingWindows(np.concatenate([train.values[-window:], test.values]), window, horizon)
     return PreparedData(splits, {"channels": 1, "horizon": horizon})
@@ -336,6 +375,10 @@ def _adapter(sample: Any):
 
     if isinstance(sample, Graph):
         return _prepare_graph
+    if isinstance(sample, list) and sample and isinstance(sample[0], Graph):
+        return _prepare_graph_list
+    if isinstance(sample, list) and sample and isinstance(sample[0], dict) and "text" in sample[0]:
+        return _prepare_documents
     if isinstance(sample, str):
         return _prepare_chars
     if isinstance(sample, list) and sample and isinstance(sample[0], tuple) \
@@ -466,11 +509,114 @@ def load_run(path: str | Path, prefer: str = "last") -> tuple[dict[str, Any], An
                             "task": info.get("task") or {},
                             "trainer": state.get("config", {})})
     cfg["run_info"] = info
+    if not cfg.get("task", {}).get("name") and cfg["dataset"].get("name"):
+        cfg = {**resolve_run(cfg), "run_info": info}
+    elif not cfg.get("task", {}).get("name"):
+        raise CheckpointError(f"{ckpt} records neither its task nor its dataset; load it in Python with "
+                              f"load_weights(model, path) and a Task")
     model = create_model(spec["name"], **spec.get("config", {}))
     load_weights(model, weights, source=str(ckpt))
     return cfg, model, ckpt
 
 
+def _check_same_kind(name: str, trained_on: str | None) -> None:
+    """Refuse to evaluate a model on a dataset of another task or modality than its training set's."""
+    from ..data import dataset_info
+
+    if not trained_on or name == trained_on:
+        return
+    new, old = dataset_info(name), dataset_info(trained_on)
+    if (new.task, new.modality) != (old.task, old.modality):
+        raise ConfigError(f"dataset {name!r} ({new.task}, {new.modality or 'unknown modality'}) is not of the kind "
+                          f"the model was trained on: {trained_on!r} ({old.task}, {old.modality or 'unknown modality'}); "
+                          f"evaluate on a dataset of the same kind and shape")
+
+
+def run_split(cfg: dict[str, Any], split: str) -> Any:
+    """Split ``split`` of a trained run's dataset, prepared as in training and checked against it.
+
+    The preprocessing fitted now on the dataset's training split must equal the one the run saved
+    (a changed dataset or vocabulary would silently feed the model other inputs), and the data's
+    description (features, channels, classes, vocabulary...) must match the model's.
+    """
+    from ..errors import ShapeError
+
+    info = cfg.get("run_info", {})
+    if not cfg["dataset"].get("name"):
+        raise ConfigError("the run does not record its dataset; name one with --dataset (or give --input)")
+    _check_same_kind(cfg["dataset"]["name"], (info.get("dataset") or {}).get("name"))
+    data = prepare_data(cfg)
+    saved = info.get("preprocessing")
+    if saved is not None and (data.preprocessing is None or data.preprocessing.to_dict() != saved):
+        raise ConfigError(f"dataset {cfg['dataset']['name']!r} is now preprocessed differently from the run's "
+                          f"training data ({saved.get('kind')} fitted on its training split); evaluate on the "
+                          f"data the run was trained on, or give raw inputs to predict")
+    trained = info.get("data") or {}
+    clash = {k: (v, data.describe[k]) for k, v in trained.items() if k in data.describe and data.describe[k] != v}
+    if clash:
+        what = ", ".join(f"{k} {new} (model: {old})" for k, (old, new) in clash.items())
+        raise ShapeError(f"dataset {cfg['dataset']['name']!r} does not fit this model: it has {what}; "
+                         f"use a dataset of the kind and shape the run was trained on")
+    if split not in data.splits or data.splits[split] is None:
+        have = [s for s, d in data.splits.items() if d is not None]
+        raise ConfigError(f"dataset {cfg['dataset']['name']!r} has no split {split!r} here; use one of {have}")
+    return data.splits[split]
+
+
+class Predictor:
+    """Predictions of a trained model on **raw** inputs: the run's fitted preprocessing (saved in
+    its ``run_info``) is applied first, so inputs are given as the dataset stores them (digits'
+    pixels 0..16, MNIST's 0..255, sentences, text).
+
+    Example::
+
+        predictor = Predictor.from_run("runs/demo")
+        labels = predictor(raw_digits)            # (N, 64) floats 0..16 -> (N,) class ids
+    """
+
+    def __init__(self, model: Any, task: Any, run_info: dict[str, Any] | None = None, device: str = "auto",
+                 batch_size: int = 256):
+        from ..data.preprocessing import Preprocessing
+
+        self.run_info = dict(run_info or {})
+        saved = self.run_info.get("preprocessing")
+        self.preprocessing = Preprocessing.from_dict(saved) if saved else None
+        self.trainer = Trainer(model, task, device=device, progress=False, eval_batch_size=batch_size)
+
+    @classmethod
+    def from_run(cls, path: str | Path, prefer: str = "last", device: str = "auto", batch_size: int = 256) -> Predictor:
+        """The model, task and preprocessing of a run directory or checkpoint."""
+        from .tasks import create_task
+
+        cfg, model, _ = load_run(path, prefer)
+        task = create_task(cfg["task"]["name"], **cfg["task"].get("config", {}))
+        return cls(model, task, cfg["run_info"], device=device, batch_size=batch_size)
+
+    def prepare(self, raw: Any, preprocessed: bool = False) -> Dataset:
+        """``raw`` inputs (array/tensor ``(N, ...)``, sentences, ...) as a dataset of model inputs."""
+        from ..errors import ShapeError
+
+        x = raw if preprocessed or self.preprocessing is None else self.preprocessing(raw)
+        if isinstance(x, list):  # variable-length token ids
+            return EncodedSentences([(ids, -1) for ids in x])
+        x = torch.as_tensor(x)
+        want = self.run_info.get("input", {})
+        if want.get("shape") is not None and tuple(x.shape[1:]) != tuple(want["shape"]):
+            raise ShapeError(f"inputs of shape {tuple(x.shape)} after preprocessing, but the model was trained on "
+                             f"examples of shape {tuple(want['shape'])}; expected (N, {', '.join(map(str, want['shape']))})")
+        dtype = want.get("dtype", "")
+        if dtype.startswith(("float", "bfloat")):
+            if not x.is_floating_point():
+                raise ShapeError(f"inputs are {x.dtype} but the model takes {dtype} inputs; give raw inputs of "
+                                 f"the training data's kind, or preprocessed floats with preprocessed=True")
+            x = x.to(getattr(torch, dtype))
+        return TensorDataset(x)
+
+    def __call__(self, raw: Any, preprocessed: bool = False) -> torch.Tensor:
+        """The task's predictions (class ids, values...) for ``raw``, on the CPU."""
+        return self.trainer.predict(self.prepare(raw, preprocessed))
+
+
 __all__ = ["DEFAULT_RUN", "MODEL_OPTIONS_FROM_DATA", "PreparedData", "build_trainer", "config_from_run",
            "deep_merge", "infer_model_config", "infer_task", "load_config", "load_run", "load_split",
-           "parse_assignment", "parse_overrides", "prepare_data", "read_config_file", "resolve_run"]
+           "Predictor", "parse_assignment", "parse_overrides", "prepare_data", "run_split", "read_config_file", "resolve_run"]

@@ -203,6 +203,7 @@ def load_cifar10(
         size="50,000 train / 10,000 test 32x32 RGB, 10 classes; val = 5,000 held out of train (seed 0)",
         source=f"Krizhevsky 2009. {OBTAIN[0].upper()}{OBTAIN[1:]}",
         extra={"shape": (3, 32, 32), "num_classes": 10, "mean": CIFAR10_STATS[0], "std": CIFAR10_STATS[1]},
+        model="resnet20-cifar",
     ),
     available=lambda root: locate(root) is not None,
 )

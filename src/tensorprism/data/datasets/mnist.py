@@ -184,12 +184,12 @@ def load_idx_dataset(
     )
 
 
-def _register(src: IdxSource, size: str, cite: str) -> None:
+def _register(src: IdxSource, size: str, cite: str, model: str) -> None:
     info = DatasetInfo(
         name=src.name, task="classification", modality="image",
         size=f"{size}; val = 5,000 held out of train (seed 0)",
         source=f"{cite}. IDX files, looked for in <root>/{src.name}/ then the packaged copy; {src.obtain}",
-        extra={"shape": (1, 28, 28), "num_classes": 10, "mean": src.stats[0], "std": src.stats[1]},
+        extra={"shape": (1, 28, 28), "num_classes": 10, "mean": src.stats[0], "std": src.stats[1]}, model=model,
     )
 
     def loader(root: Path, split: str = "train", **kwargs) -> ImageDataset:
@@ -199,5 +199,6 @@ def _register(src: IdxSource, size: str, cite: str) -> None:
     register_dataset(src.name, info=info, available=lambda root: find_first(FILES, places(src, root)) is not None)(loader)
 
 
-_register(MNIST, "60,000 train / 10,000 test 28x28 grey digits", "LeCun, Cortes & Burges 1998")
-_register(FASHION_MNIST, "60,000 train / 10,000 test 28x28 grey clothing images", "Xiao, Rasul & Vollgraf 2017 (MIT licence)")
+_register(MNIST, "60,000 train / 10,000 test 28x28 grey digits", "LeCun, Cortes & Burges 1998", "lenet5")
+_register(FASHION_MNIST, "60,000 train / 10,000 test 28x28 grey clothing images",
+          "Xiao, Rasul & Vollgraf 2017 (MIT licence)", "mnist-cnn-modern")

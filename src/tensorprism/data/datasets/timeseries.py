@@ -53,7 +53,7 @@ def _importable(module: str):
 
 @register_dataset("airline", info=DatasetInfo(
     "airline", "forecasting", "144 monthly totals, 1949-1960", "sktime.datasets.load_airline (bundled)",
-    modality="timeseries"), available=_importable("sktime"))
+    modality="timeseries", model="rnn-forecaster"), available=_importable("sktime"))
 def airline(root: Path, split: str = "all") -> Series:
     """Split ``"all"``, ``"train"`` or ``"test"`` (the last 24 months, 1959-1960)."""
     del root
@@ -65,7 +65,8 @@ def airline(root: Path, split: str = "all") -> Series:
 
 @register_dataset("sunspots", info=DatasetInfo(
     "sunspots", "forecasting", "309 yearly sunspot numbers, 1700-2008",
-    "statsmodels.datasets.sunspots (bundled)", modality="timeseries"), available=_importable("statsmodels"))
+    "statsmodels.datasets.sunspots (bundled)", modality="timeseries", model="rnn-forecaster"),
+    available=_importable("statsmodels"))
 def sunspots(root: Path, split: str = "all") -> Series:
     """Split ``"all"``, ``"train"`` or ``"test"`` (the last 33 years, three cycles, 1976-2008)."""
     del root
@@ -78,7 +79,8 @@ def sunspots(root: Path, split: str = "all") -> Series:
 
 @register_dataset("co2", info=DatasetInfo(
     "co2", "forecasting", "526 monthly means of weekly Mauna Loa CO2 (ppm), 1958-2001",
-    "statsmodels.datasets.co2 (bundled)", modality="timeseries"), available=_importable("statsmodels"))
+    "statsmodels.datasets.co2 (bundled)", modality="timeseries", model="rnn-forecaster"),
+    available=_importable("statsmodels"))
 def co2(root: Path, split: str = "all") -> Series:
     """Split ``"all"``, ``"train"`` or ``"test"`` (the last 36 months)."""
     del root
@@ -110,7 +112,8 @@ def _ucr(loader_name: str, split: str, dataset: str) -> LabelledSeries:
 
 @register_dataset("gunpoint", info=DatasetInfo(
     "gunpoint", "classification", "50 train / 150 test series of length 150, 2 classes",
-    "UCR archive GunPoint, bundled with sktime", modality="timeseries"), available=_importable("sktime"))
+    "UCR archive GunPoint, bundled with sktime", modality="timeseries", model="lstm-ucr"),
+    available=_importable("sktime"))
 def gunpoint(root: Path, split: str = "train") -> LabelledSeries:
     del root
     return _ucr("load_gunpoint", split, "gunpoint")
@@ -118,7 +121,7 @@ def gunpoint(root: Path, split: str = "train") -> LabelledSeries:
 
 @register_dataset("italypowerdemand", info=DatasetInfo(
     "italypowerdemand", "classification", "67 train / 1,029 test series of length 24, 2 classes",
-    "UCR archive ItalyPowerDemand, bundled with sktime", modality="timeseries"),
+    "UCR archive ItalyPowerDemand, bundled with sktime", modality="timeseries", model="lstm-ucr"),
     available=_importable("sktime"))
 def italy_power_demand(root: Path, split: str = "train") -> LabelledSeries:
     del root
