@@ -145,7 +145,7 @@ class HPOConfig(RecipeConfig):
 def hpo(cfg: HPOConfig) -> dict[str, Any]:
     """Grid vs random vs Bayesian (Optuna) search of lr × batch size for the book's CNN on MNIST."""
     from ..models import create_model
-    from ..vision.hpo import bayes_search, grid_search, random_search
+    from ..train.search import bayes_search, grid_search, random_search
     from ..vision.training import AugmentedClassificationTask
 
     norm, train = _mnist_setup(cfg, cfg.train_samples)
