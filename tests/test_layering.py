@@ -38,12 +38,8 @@ LAYERS: list[set[str]] = [
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
 # (importing module, imported top-level package) pairs tolerated for now, each with its reason.
-ALLOWED: set[tuple[str, str]] = {
-    # The ch08 recipes still take their data root from the test helpers; the recipe kit's own
-    # data-root setting is replacing that. Remove this entry when it lands (the test then
-    # guards it).
-    ("recipes", "testing"),
-}
+# None at present: keep it that way. An entry needs a comment saying why and until when.
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def top_level_names() -> set[str]:
