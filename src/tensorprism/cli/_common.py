@@ -27,9 +27,9 @@ def print_metrics(metrics: dict[str, Any]) -> None:
         print_table(("metric", "value"), rows)
 
 
-def load_trained(path: str, prefer: str, device: str, split: str, *, dataset: str | None = None,
+def load_trained(path: str, prefer: str, device: str, split: str | None, *, dataset: str | None = None,
                  need_data: bool = True, batch_size: int = 256):
-    """``(run config, Predictor around the checkpoint, data of split or None, checkpoint)``.
+    """``(run config, Predictor around the checkpoint, (split name, data) or None, checkpoint)``.
 
     ``dataset`` replaces the run's dataset (it must fit the model); with ``need_data=False`` no data
     is loaded. The split is prepared as in training (:func:`~tensorprism.train.run.run_split`).
@@ -42,6 +42,6 @@ def load_trained(path: str, prefer: str, device: str, split: str, *, dataset: st
     cfg, model, ckpt = load_run(path, prefer=prefer)
     if dataset:
         cfg["dataset"] = {"name": dataset, "config": {}, "root": cfg["dataset"].get("root")}
-    data = run_split(cfg, split) if need_data else None
+    data = run_split(cfg, split) if need_data else None  # (name, dataset)
     task = create_task(cfg["task"]["name"], **cfg["task"].get("config", {}))
     return cfg, Predictor(model, task, cfg["run_info"], device=device, batch_size=batch_size), data, ckpt

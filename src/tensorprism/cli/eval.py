@@ -11,7 +11,7 @@ from ._common import load_trained, print_metrics
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate a run directory or checkpoint on a dataset split")
     p.add_argument("path", metavar="RUN_OR_CHECKPOINT")
-    p.add_argument("--split", default="test", help="dataset split (default: test)")
+    p.add_argument("--split", help="dataset split (default: test, or val where there is no test split)")
     p.add_argument("--dataset", help="evaluate on another registered dataset of the same kind and shape")
     p.add_argument("--checkpoint", default="last", choices=("last", "best"),
                    help="which checkpoint of a run directory: the final weights (last, default) or the best on validation")
@@ -22,12 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg, predictor, data, ckpt = load_trained(args.path, args.checkpoint, args.device, args.split,
+    cfg, predictor, (split, data), ckpt = load_trained(args.path, args.checkpoint, args.device, args.split,
                                               dataset=args.dataset, batch_size=args.batch_size)
-    metrics = predictor.trainer.evaluate(data, prefix=args.split)
+    metrics = predictor.trainer.evaluate(data, prefix=split)
     if args.json:
         print(json.dumps(metrics))
     else:
-        print(f"{ckpt} on {cfg['dataset']['name']}/{args.split}:")
+        print(f"{ckpt} on {cfg['dataset']['name']}/{split}:")
         print_metrics(metrics)
     return 0

@@ -1,8 +1,8 @@
 """``prism generate``: continue a prompt with a trained language model, streaming the text.
 
-The run directory (or checkpoint) must hold the model and its tokenizer: ``tokenizer.json``
-(subword, :mod:`tensorprism.data.text.subword`) or ``vocab.json`` (characters), as the Chapter 6
-recipes save them. Example::
+The run directory (or checkpoint) must hold the model and its tokenizer: the character
+vocabulary ``prism train`` saves in the run's ``run_info``, or ``tokenizer.json`` (subword,
+:mod:`tensorprism.data.text.subword`) / ``vocab.json`` (characters), as the Chapter 6 recipes save them. Example::
 
     prism generate runs/ch06_char_gpt --prompt "ROMEO:" --max-new-tokens 300 --temperature 0.8 --top-k 40
 """
@@ -32,8 +32,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def load_tokenizer(run_dir: Path):
-    """The tokenizer saved in a run directory: returns ``(encode, decode, token_to_id)``."""
+def load_tokenizer(run_dir: Path, run_info: dict | None = None):
+    """The run's tokenizer: its saved character vocabulary (``run_info["preprocessing"]``, written
+    by ``prism train``), else ``tokenizer.json`` / ``vocab.json`` beside the checkpoint. Returns
+    ``(encode, decode, token_to_id)``."""
+    from ..data.preprocessing import Preprocessing
+
+    saved = (run_info or {}).get("preprocessing")
+    if saved and saved.get("kind") == "char-vocab":
+        vocab = Preprocessing.from_dict(saved)
+        return (lambda text: vocab(text).tolist()), vocab.decode, vocab.stoi.get
+    return _tokenizer_files(run_dir)
+
+
+def _tokenizer_files(run_dir: Path):
     from ..data.text.subword import SubwordTokenizer
     from ..data.text.tokenize import CharTokenizer, Vocab
     from ..errors import DatasetNotFoundError
@@ -57,11 +69,11 @@ def run(args: argparse.Namespace) -> int:
     from ..generation import GenerationConfig, generate, stream
     from ..train.run import load_run
 
-    _, model, ckpt = load_run(args.path, prefer=args.checkpoint)
+    cfg, model, ckpt = load_run(args.path, prefer=args.checkpoint)
     if not hasattr(model, "step"):
         raise ConfigError(f"{type(model).__name__} is not a language model with a decoding step (a GPT is)")
     run_dir = Path(args.path) if Path(args.path).is_dir() else ckpt.parent
-    encode, decode, to_id = load_tokenizer(run_dir)
+    encode, decode, to_id = load_tokenizer(run_dir, cfg.get("run_info"))
     stops = []
     for s in args.stop:
         i = to_id(s)

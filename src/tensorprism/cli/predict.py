@@ -11,7 +11,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("path", metavar="RUN_OR_CHECKPOINT")
     p.add_argument("--input", "-i", help=".npy or .csv file of raw inputs, one example per row/item "
                                          "(default: the run's dataset, --split)")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", help="dataset split (default: test, or val where there is no test split)")
     p.add_argument("--output", "-o", help="write predictions to .npy, .csv or .txt (default: print)")
     p.add_argument("--checkpoint", default="last", choices=("last", "best"))
     p.add_argument("--device", default="auto")
@@ -48,9 +48,11 @@ def run(args: argparse.Namespace) -> int:
 
     from ._common import load_trained
 
-    cfg, predictor, data, _ = load_trained(args.path, args.checkpoint, args.device, args.split,
-                                           need_data=not args.input)
-    if args.input:
+    cfg, predictor, split_data, _ = load_trained(args.path, args.checkpoint, args.device, args.split,
+                                                 need_data=not args.input)
+    if split_data is not None:
+        data = split_data[1]
+    else:
         data = predictor.prepare(read_inputs(args.input), preprocessed=args.preprocessed)
     preds = predictor.trainer.predict(data).numpy()
     if args.output:

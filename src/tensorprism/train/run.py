@@ -532,8 +532,9 @@ def _check_same_kind(name: str, trained_on: str | None) -> None:
                           f"evaluate on a dataset of the same kind and shape")
 
 
-def run_split(cfg: dict[str, Any], split: str) -> Any:
-    """Split ``split`` of a trained run's dataset, prepared as in training and checked against it.
+def run_split(cfg: dict[str, Any], split: str | None = None) -> tuple[str, Any]:
+    """``(split name, data)``: split ``split`` (default: test, else val) of a trained run's
+    dataset, prepared as in training and checked against it.
 
     The preprocessing fitted now on the dataset's training split must equal the one the run saved
     (a changed dataset or vocabulary would silently feed the model other inputs), and the data's
@@ -557,10 +558,12 @@ def run_split(cfg: dict[str, Any], split: str) -> Any:
         what = ", ".join(f"{k} {new} (model: {old})" for k, (old, new) in clash.items())
         raise ShapeError(f"dataset {cfg['dataset']['name']!r} does not fit this model: it has {what}; "
                          f"use a dataset of the kind and shape the run was trained on")
+    if split is None:  # the held-out split there is: test, else validation
+        split = next((s for s in ("test", "val") if data.splits.get(s) is not None), "test")
     if split not in data.splits or data.splits[split] is None:
         have = [s for s, d in data.splits.items() if d is not None]
         raise ConfigError(f"dataset {cfg['dataset']['name']!r} has no split {split!r} here; use one of {have}")
-    return data.splits[split]
+    return split, data.splits[split]
 
 
 class Predictor:

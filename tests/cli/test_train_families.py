@@ -1,0 +1,87 @@
+"""`prism train --model M --dataset D` for every model family: the task comes from the dataset, the
+data-dependent model options from the data, and eval/predict/generate work on the runs it writes."""
+
+import pytest
+import yaml
+
+from tensorprism.cli import main
+from tensorprism.data import dataset_info, is_available, list_datasets
+from tensorprism.models import list_models, model_entry
+from tensorprism.testing import in_ci
+from tensorprism.train.run import DEFAULT_RUN, TASK_ALIASES, load_config
+from tensorprism.train.tasks import list_tasks
+
+# tiny runs: one optimiser step on a few examples of each split
+TINY = ["--epochs", "1", "max_steps=1", "dataset.limit=24", "batch_size=8", "progress=false",
+        "plots=false", "tensorboard=false"]
+
+# (model, dataset, task the dataset implies, model options the data must have filled in)
+PAIRS = [
+    ("lenet5", "mnist", "classification", {"num_classes": 10, "in_chans": 1, "img_size": 28}),
+    ("resnet20-cifar", "cifar10", "classification", {"num_classes": 10, "in_chans": 3}),
+    ("mnist-cnn-modern", "fashion-mnist", "classification", {"num_classes": 10, "in_chans": 1}),
+    ("gcn", "cora", "node-classification", {"in_channels": 1433, "num_classes": 7}),
+    ("gat", "citeseer", "node-classification", {"in_channels": 3703, "num_classes": 6}),
+    ("gpt-char", "tinyshakespeare", "language-model", {"vocab_size": 65, "block_size": 64}),
+    ("bilstm-sst2", "sst2", "classification", {"num_classes": 2}),
+    ("rnn-forecaster", "airline", "forecasting", {"input_size": 1, "horizon": 12}),
+    ("lstm-ucr", "gunpoint", "classification", {"input_size": 1, "num_classes": 2}),
+]
+
+
+def _require(dataset):
+    if not is_available(dataset):
+        if in_ci():
+            pytest.fail(f"dataset {dataset} is missing in CI")
+        pytest.skip(f"dataset {dataset} is not available here")
+
+
+@pytest.mark.parametrize("model, dataset, task, filled", PAIRS, ids=[f"{m}-{d}" for m, d, *_ in PAIRS])
+def test_every_family_trains_and_evaluates_from_the_cli(model, dataset, task, filled, tmp_path, capsys):
+    _require(dataset)
+    out = tmp_path / "run"
+    assert main(["train", "--model", model, "--dataset", dataset, "--out", str(out), *TINY]) == 0
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["task"]["name"] == task
+    assert {k: saved["model"]["config"][k] for k in filled} == filled
+    assert "dropout" not in filled or saved["model"]["config"]["dropout"] != DEFAULT_RUN["model"]["config"]["dropout"]
+    capsys.readouterr()
+    assert main(["eval", str(out)]) == 0  # the test split, or val where there is none
+    assert "/loss" in capsys.readouterr().out
+
+
+def test_generate_continues_a_prompt_with_the_vocabulary_saved_by_train(tmp_path, capsys):
+    _require("tinyshakespeare")
+    out = tmp_path / "lm"
+    assert main(["train", "--dataset", "tinyshakespeare", "--out", str(out), "model.n_layer=1", *TINY]) == 0
+    capsys.readouterr()
+    assert main(["generate", str(out), "--prompt", "ROMEO:", "-n", "8", "--greedy"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("ROMEO:") and len(text.rstrip("\n")) == len("ROMEO:") + 8
+
+
+def test_every_registered_dataset_declares_a_registered_task_and_model():
+    tasks, models = set(list_tasks()), set(list_models())
+    for name in list_datasets():
+        info = dataset_info(name)
+        assert TASK_ALIASES.get(info.task, info.task) in tasks, (name, info.task)
+        assert info.model in models, (name, info.model)
+
+
+def test_a_dataset_without_a_model_gets_its_own_and_default_options_stay_with_the_default_model():
+    assert load_config(overrides=["dataset=cora"])["model"]["name"] == "gcn"
+    cfg = load_config(overrides=["model=lenet5", "dataset=mnist"])
+    assert cfg["model"]["name"] == "lenet5" and "dropout" not in cfg["model"]["config"]
+    assert load_config()["model"]["config"] == DEFAULT_RUN["model"]["config"]
+    assert load_config(overrides=["model.dropout=0.3"])["model"]["config"]["dropout"] == 0.3
+
+
+def test_model_options_come_from_one_table_and_only_for_fields_the_model_has():
+    from tensorprism.train.run import MODEL_OPTIONS_FROM_DATA, infer_model_config
+
+    fields_of_lenet = {f for f in model_entry("lenet5").config.__dataclass_fields__}
+    describe = {"num_classes": 3, "channels": 2, "img_size": 16, "vocab_size": 50, "features": 512}
+    cfg = {"model": {"name": "lenet5", "config": {"num_classes": 5}}}
+    filled = infer_model_config(cfg, describe)
+    assert filled == {"in_chans": 2, "img_size": 16}  # num_classes was set by the user
+    assert set(filled) <= fields_of_lenet & set(MODEL_OPTIONS_FROM_DATA)
