@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from tensorprism.cli import main
-from tensorprism.data import dataset_info, is_available, list_datasets
+from tensorprism.data import dataset_info, is_available, list_datasets, load_dataset
 from tensorprism.models import list_models, model_entry
 from tensorprism.testing import in_ci
 from tensorprism.train.run import DEFAULT_RUN, TASK_ALIASES, load_config
@@ -85,3 +85,29 @@ def test_model_options_come_from_one_table_and_only_for_fields_the_model_has():
     filled = infer_model_config(cfg, describe)
     assert filled == {"in_chans": 2, "img_size": 16}  # num_classes was set by the user
     assert set(filled) <= fields_of_lenet & set(MODEL_OPTIONS_FROM_DATA)
+
+
+def _recipe_like_run(out, model, task, dataset, data):
+    """A run directory as a recipe writes it: a registered model, run_info with dataset and task only."""
+    from tensorprism.train import Trainer
+
+    Trainer(model, task, train_data=data, epochs=1, batch_size=8, out_dir=str(out), progress=False, plots=False,
+            tensorboard=False, run_info={"dataset": {"name": dataset}, "task": {"name": task}}).fit()
+
+
+def test_eval_works_on_a_recipe_run_and_refuses_to_guess_a_vocabulary(tmp_path, capsys):
+    import torch
+    from torch.utils.data import TensorDataset
+
+    from tensorprism.models import create_model
+
+    train = load_dataset("digits", split="train")
+    _recipe_like_run(tmp_path / "mlp", create_model("mlp"), "classification", "digits", train)
+    assert main(["eval", str(tmp_path / "mlp")]) == 0 and "test/acc" in capsys.readouterr().out
+
+    _require("tinyshakespeare")
+    ids = torch.randint(0, 65, (8, 16))
+    model = create_model("gpt-char", n_layer=1, block_size=16)
+    _recipe_like_run(tmp_path / "lm", model, "language-model", "tinyshakespeare", TensorDataset(ids, ids))
+    assert main(["eval", str(tmp_path / "lm")]) == 2
+    assert "does not record the char-vocab" in capsys.readouterr().err

@@ -218,6 +218,9 @@ MODEL_OPTIONS_FROM_DATA: dict[str, str] = {
     "out_channels": "targets", "edge_dim": "edge_features",
 }
 
+# preprocessing the adapters fit (not the dataset itself): a run must have saved it to be re-encoded
+FITTED_BY_ADAPTER = ("char-vocab", "word-vocab")
+
 # dataset task names that are other names of a registered task
 TASK_ALIASES = {"language-modelling": "language-model", "translation": "seq2seq"}
 
@@ -548,6 +551,11 @@ def run_split(cfg: dict[str, Any], split: str | None = None) -> tuple[str, Any]:
     _check_same_kind(cfg["dataset"]["name"], (info.get("dataset") or {}).get("name"))
     data = prepare_data(cfg)
     saved = info.get("preprocessing")
+    if saved is None and data.preprocessing is not None and data.preprocessing.kind in FITTED_BY_ADAPTER:
+        # a run written outside `prism train` (a recipe) built its own vocabulary: ours may differ
+        raise ConfigError(f"the run does not record the {data.preprocessing.kind} its inputs were encoded with, so "
+                          f"{cfg['dataset']['name']!r} cannot be encoded as in training; evaluate it with the code "
+                          f"that trained it (its recipe), or retrain with prism train")
     if saved is not None and (data.preprocessing is None or data.preprocessing.to_dict() != saved):
         raise ConfigError(f"dataset {cfg['dataset']['name']!r} is now preprocessed differently from the run's "
                           f"training data ({saved.get('kind')} fitted on its training split); evaluate on the "
