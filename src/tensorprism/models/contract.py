@@ -86,6 +86,13 @@ def check_token_ids(ids: Tensor, vocab_size: int, owner: str, name: str = "token
                          f"to the tokenizer's vocabulary, or map unknown tokens to an <unk> id")
 
 
+def model_label(model: nn.Module) -> str:
+    """``"GPT ('gpt-char')"``: the class and, for a model built by ``create_model``, its registered name."""
+    spec = getattr(model, "prism_spec", None)
+    name = spec.get("name") if isinstance(spec, dict) else None
+    return f"{type(model).__name__} ({name!r})" if name else type(model).__name__
+
+
 # ------------------------------------------------------------------------------------ all models
 class ModelContract:
     """Base of the paradigm mixins: ``paradigm`` and ``example_input``."""
@@ -102,10 +109,14 @@ class ModelContract:
         raise NotImplementedError(f"{type(self).__name__} does not declare example_input()")
 
 
+def forward_on(model: nn.Module, inputs: Tensor | tuple[Any, ...]) -> Any:
+    """Call ``model`` on what ``example_input`` returns: a tensor as is, a tuple as positional arguments."""
+    return model(*inputs) if isinstance(inputs, tuple) else model(inputs)
+
+
 def run_example(model: nn.Module, batch_size: int = 2) -> Any:
-    """``model(*model.example_input(batch_size))`` (a single tensor is passed as is)."""
-    inp = model.example_input(batch_size)
-    return model(*inp) if isinstance(inp, tuple) else model(inp)
+    """``model`` on its own ``example_input(batch_size)``."""
+    return forward_on(model, model.example_input(batch_size))
 
 
 def _random_ids(model: ModelContract, vocab_size: int, batch_size: int, length: int) -> Tensor:
@@ -221,7 +232,7 @@ class TokenInputMixin(ModelContract):
     vocab_size: int
 
     def check_tokens(self, ids: Tensor, name: str = "token ids", vocab_size: int | None = None) -> None:
-        check_token_ids(ids, self.vocab_size if vocab_size is None else vocab_size, type(self).__name__, name)
+        check_token_ids(ids, self.vocab_size if vocab_size is None else vocab_size, model_label(self), name)
 
 
 class LanguageModelMixin(TokenInputMixin):
@@ -325,7 +336,7 @@ class SequenceMixin(ModelContract):
     example_length: int = 12
 
     def check_sequence(self, x: Tensor, owner: str | None = None) -> None:
-        owner = owner or type(self).__name__
+        owner = owner or model_label(self)
         if self.input_layout == "tokens":
             if x.dim() != 2:
                 raise ShapeError(f"{owner} expects token ids (N, T), got {tuple(x.shape)}")
@@ -415,7 +426,7 @@ def paradigm_of(model: nn.Module) -> str:
 
 __all__ = [
     "PARADIGMS", "GRAPH_LEVELS", "IMAGENET_MEAN", "IMAGENET_STD", "CIFAR10_MEAN", "CIFAR10_STD", "MNIST_MEAN",
-    "MNIST_STD", "check_token_ids", "run_example", "paradigm_of", "ring_edge_index", "ModelContract",
+    "MNIST_STD", "check_token_ids", "model_label", "forward_on", "run_example", "paradigm_of", "ring_edge_index", "ModelContract",
     "ImageInputMixin", "ImageClassifierMixin", "DenseImageMixin", "TokenInputMixin", "LanguageModelMixin",
     "EncoderMixin", "Seq2SeqMixin", "SequenceMixin", "GraphModelMixin", "TabularMixin",
 ]

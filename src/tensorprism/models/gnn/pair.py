@@ -56,7 +56,6 @@ from .. import register_model
 from ..contract import GraphModelMixin
 
 
-
 @runtime_checkable
 class GraphLike(Protocol):
     """What :meth:`GraphPairScorer.score` reads from a graph: the attributes of

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from ...errors import ShapeError
 from ...nn.graph import GCNConv, Readout
 from .. import register_model
-from ..contract import GraphModelMixin, check_token_ids
+from ..contract import GraphModelMixin, check_token_ids, model_label
 
 
 @dataclass
@@ -71,9 +71,9 @@ class TextGraphGCN(GraphModelMixin, nn.Module):
     def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
                 edge_weight: Tensor | None = None) -> Tensor:
         if x.dim() != 1 or x.is_floating_point() or x.is_complex():
-            raise ShapeError(f"x must be (N,) integer word ids, got {tuple(x.shape)} {x.dtype}; "
-                             f"build graphs with cooccurrence_graph")
-        check_token_ids(x, self.vocab_size, type(self).__name__, "word ids (x)")
+            raise ShapeError(f"{model_label(self)}: x must be (N,) integer word ids, got {tuple(x.shape)} "
+                             f"{x.dtype}; build graphs with cooccurrence_graph")
+        check_token_ids(x, self.vocab_size, model_label(self), "word ids (x)")
         h = self.dropout(self.embed(x))
         for conv in self.convs:
             h = self.dropout(F.relu(conv(h, edge_index, edge_weight)))

@@ -216,6 +216,8 @@ class _Headed(EncoderMixin, nn.Module):
                 m.apply(lambda mod: init_bert_weights(mod, self.config.init_std))
 
     def encode(self, input_ids, token_type_ids=None, attention_mask=None, **kw) -> BertOutput:
+        if kw.get("inputs_embeds") is None:  # checked here too, so the error names this model
+            self.check_tokens(input_ids, "input_ids")
         return self.bert(input_ids, token_type_ids, attention_mask, **kw)
 
 
