@@ -35,6 +35,7 @@ def digits_run(tmp_path_factory):
     ("epochs=0", "epochs (in trainer) must be an integer >= 1"),
     ("seed=abc", "seed (in trainer) must be an integer"),
     ("lr=-1", "lr (in trainer) must be a number > 0, got -1"),
+    ("dataset.limit=0", "dataset.limit must be an integer >= 1"),
 ])
 def test_bad_settings_are_refused_before_anything_runs(override, expected, capsys, tmp_path):
     rc, _, err = run(capsys, "train", "--out", str(tmp_path / "r"), override)

@@ -428,8 +428,12 @@ def prepare_data(cfg: dict[str, Any]) -> PreparedData:
         raw.update(val=None, test=None)
     else:
         raw.update(val=load_split(cfg, "val"), test=load_split(cfg, "test"))
-    prepared = adapter(raw, model_hints(cfg))
     limit = cfg["dataset"].get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise ConfigError(f"dataset.limit must be an integer >= 1 (examples per split) or null, got {limit!r}")
+    # lists of examples (sentences, molecules) are cut before encoding: nothing is encoded in vain
+    raw = {s: d[:limit] if limit and isinstance(d, list) else d for s, d in raw.items()}
+    prepared = adapter(raw, model_hints(cfg))
     prepared.splits = {s: _limit(d, limit) for s, d in prepared.splits.items()}
     return prepared
 
