@@ -35,13 +35,12 @@ def load_trained(path: str, prefer: str, device: str, split: str | None, *, data
     is loaded. The split is prepared as in training (:func:`~tensorprism.train.run.run_split`).
     """
     from ..train import TrainerConfig
-    from ..train.run import Predictor, load_run, run_split
-    from ..train.tasks import create_task
+    from ..train.run import Predictor, load_run, run_split, run_task
 
     TrainerConfig.validate_settings({"eval_batch_size": batch_size, "device": device})
     cfg, model, ckpt = load_run(path, prefer=prefer)
     if dataset:
         cfg["dataset"] = {"name": dataset, "config": {}, "root": cfg["dataset"].get("root")}
+    task = run_task(cfg, ckpt)
     data = run_split(cfg, split) if need_data else None  # (name, dataset)
-    task = create_task(cfg["task"]["name"], **cfg["task"].get("config", {}))
     return cfg, Predictor(model, task, cfg["run_info"], device=device, batch_size=batch_size), data, ckpt

@@ -518,9 +518,6 @@ def load_run(path: str | Path, prefer: str = "last") -> tuple[dict[str, Any], An
     cfg["run_info"] = info
     if not cfg.get("task", {}).get("name") and cfg["dataset"].get("name"):
         cfg = {**resolve_run(cfg), "run_info": info}
-    elif not cfg.get("task", {}).get("name"):
-        raise CheckpointError(f"{ckpt} records neither its task nor its dataset; load it in Python with "
-                              f"load_weights(model, path) and a Task")
     model = create_model(spec["name"], **spec.get("config", {}))
     load_weights(model, weights, source=str(ckpt))
     return cfg, model, ckpt
@@ -537,6 +534,17 @@ def _check_same_kind(name: str, trained_on: str | None) -> None:
         raise ConfigError(f"dataset {name!r} ({new.task}, {new.modality or 'unknown modality'}) is not of the kind "
                           f"the model was trained on: {trained_on!r} ({old.task}, {old.modality or 'unknown modality'}); "
                           f"evaluate on a dataset of the same kind and shape")
+
+
+def run_task(cfg: dict[str, Any], ckpt: Any) -> Any:
+    """The task a loaded run (:func:`load_run`) was trained with, built from its record."""
+    from ..errors import CheckpointError
+    from .tasks import create_task
+
+    if not cfg.get("task", {}).get("name"):
+        raise CheckpointError(f"{ckpt} records neither its task nor its dataset; load it in Python with "
+                              f"load_weights(model, path) and a Task")
+    return create_task(cfg["task"]["name"], **cfg["task"].get("config", {}))
 
 
 def run_split(cfg: dict[str, Any], split: str | None = None) -> tuple[str, Any]:
@@ -601,11 +609,8 @@ class Predictor:
     @classmethod
     def from_run(cls, path: str | Path, prefer: str = "last", device: str = "auto", batch_size: int = 256) -> Predictor:
         """The model, task and preprocessing of a run directory or checkpoint."""
-        from .tasks import create_task
-
-        cfg, model, _ = load_run(path, prefer)
-        task = create_task(cfg["task"]["name"], **cfg["task"].get("config", {}))
-        return cls(model, task, cfg["run_info"], device=device, batch_size=batch_size)
+        cfg, model, ckpt = load_run(path, prefer)
+        return cls(model, run_task(cfg, ckpt), cfg["run_info"], device=device, batch_size=batch_size)
 
     def prepare(self, raw: Any, preprocessed: bool = False) -> Dataset:
         """``raw`` inputs (array/tensor ``(N, ...)``, sentences, ...) as a dataset of model inputs."""
@@ -634,4 +639,4 @@ class Predictor:
 
 __all__ = ["DEFAULT_RUN", "MODEL_OPTIONS_FROM_DATA", "PreparedData", "build_trainer", "config_from_run",
            "deep_merge", "infer_model_config", "infer_task", "load_config", "load_run", "load_split",
-           "Predictor", "parse_assignment", "parse_overrides", "prepare_data", "run_split", "read_config_file", "resolve_run"]
+           "Predictor", "parse_assignment", "parse_overrides", "prepare_data", "run_split", "run_task", "read_config_file", "resolve_run"]
