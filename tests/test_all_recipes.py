@@ -26,7 +26,7 @@ CHAR_LM = dict(embed_dim=8, hidden_size=16, num_layers=1, batch_size=64, seq_len
 SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
     "ch01-tensor-batches": (dict(batch_size=4), ("mnist", "tinyshakespeare"), None, False),
     "ch02-tensor-networks": (dict(batch_size=4), ("mnist",), None, False),
-    "ch02-mnist-compress": (dict(epochs=1, methods=["cp"], ratios=[0.5], finetune_steps=2, batch_size=256),
+    "ch02-mnist-compress": (dict(epochs=1, max_train=512, methods=["tucker"], ratios=[0.5], finetune_steps=2),
                             ("mnist",), "dense", True),
     "ch02-word2vec": (dict(epochs=1, max_steps=3, embed_dim=8, queries=["thou"], topk=2), ("tinyshakespeare",),
                       None, True),
@@ -34,7 +34,7 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
     "ch04-mnist-modern": (dict(max_train_samples=256, epochs=1), ("mnist",), ".", True),
     "ch04-fashion-mnist": (dict(max_train_samples=256, epochs=1), ("fashion-mnist",), ".", True),
     "ch04-cifar10-cnn-book": (dict(max_train_samples=128, epochs=1), ("cifar10",), None, True),
-    "ch04-cifar10-resnet20": (dict(max_train_samples=128, epochs=1, model_kwargs={"depth": 8}), ("cifar10",),
+    "ch04-cifar10-resnet20": (dict(max_train_samples=128, epochs=1, model_kwargs={"layers": (1, 1, 1)}), ("cifar10",),
                               None, True),
     "ch04-detect": (dict(CANVAS), ("mnist",), None, True),
     "ch04-segment": (dict(CANVAS), ("mnist",), None, True),
@@ -42,7 +42,7 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
                       None, True),
     "ch04-transfer": (dict(pretrain_samples=128, pretrain_epochs=1, labels_per_class=4, epochs=1, batch_size=32),
                       ("cifar10",), None, True),
-    "ch04-ensembles": (dict(train_samples=128, members=2, epochs=1), ("mnist",), None, True),
+    "ch04-ensembles": (dict(train_samples=128, members=2, epochs=1), ("mnist", "iris"), None, True),
     "ch04-metric": (dict(train_samples=256, epochs=1, dim=8), ("mnist",), None, True),
     "ch04-hpo": (dict(train_samples=64, val_samples=64, trials=1), ("mnist",), None, True),
     "ch04-style-transfer": (dict(size=32, steps=3), (), None, False),  # weights: see _settings
@@ -77,6 +77,32 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
     "xor": (dict(restarts=1, epochs=20), (), None, True),
 }
 QUIET = dict(progress=False, tensorboard=False, plots=False, device="cpu")
+
+
+def _check_transfer(r: dict, out: Path) -> None:
+    assert Path(r["weights_file"]).parent == out and Path(r["weights_file"]).exists()
+    for key in ("source_acc_classes_0_4", "acc_scratch", "acc_linear_probe", "acc_fine_tune"):
+        assert 0.0 <= r[key] <= 1.0
+
+
+def _check_ensembles(r: dict, out: Path) -> None:
+    assert r["n_snapshots"] == 2 and 0.0 <= r["snapshot"] <= 1.0 and r["iris"]["random_forest"] > 0.9
+    assert r["snapshot_last_k"] == {2: r["snapshot"]} and 0.0 <= r["single_same_budget"] <= 1.0
+
+
+def _check_translation(r: dict, out: Path) -> None:
+    assert len(r["examples"]) == 5 and r["test2016_bleu_greedy"] >= 0.0 and (out / "alignment.png").is_file()
+
+
+# what a recipe's result must say beyond "it ran" (folded in from the per-chapter smoke tests)
+CHECKS = {
+    "ch04-superres": lambda r, out: 20.0 < r["psnr_bicubic"] < 40.0 and r["psnr_srcnn"] > 0.0,
+    "ch04-transfer": _check_transfer,
+    "ch04-ensembles": _check_ensembles,
+    "ch04-metric": lambda r, out: 0.0 <= r["test_recall_at_1"] <= 1.0,
+    "ch05-sst2": lambda r, out: 0.0 <= r["test_acc"] <= 1.0 and r["best_epoch"] == 1,
+    "ch05-translation": _check_translation,
+}
 
 
 def _require(datasets: tuple[str, ...]) -> None:
@@ -116,6 +142,8 @@ def test_recipe_runs_at_smoke_size_and_writes_its_run(name, tmp_path, capsys):
     assert isinstance(result, dict) and result
     assert set(saved) == {"result", "config"} and saved["config"]["out_dir"] == str(out)
     assert json.loads(json.dumps(result, default=str)).keys() == saved["result"].keys()
+    if name in CHECKS:
+        assert CHECKS[name](result, out) is not False
     if trains:  # every trained model leaves its run: config, metrics and a checkpoint
         configs = list(out.rglob("config.yaml"))
         assert configs and all((c.parent / "metrics.jsonl").is_file() for c in configs)
@@ -141,6 +169,18 @@ def test_recipe_eval_reproduces_the_recipes_test_accuracy(tmp_path, capsys):
     assert main(["eval", str(out), "--device", "cpu", "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics["test/acc"] == pytest.approx(r["test_acc"], abs=1e-6)
+
+
+@pytest.mark.data
+def test_prism_generate_continues_a_prompt_from_a_recipe_run(tmp_path, capsys):
+    _require(("tinyshakespeare",))
+    out = tmp_path / "run"
+    run_recipe("ch06-char-gpt", **{**QUIET, **SMOKE["ch06-char-gpt"][0], "out_dir": str(out)})
+    from tensorprism.cli import main
+
+    capsys.readouterr()
+    assert main(["generate", str(out), "-p", "ROMEO:", "-n", "7", "--greedy"]) == 0
+    assert "ROMEO:" in capsys.readouterr().out
 
 
 def test_a_run_without_out_dir_gets_a_fresh_timestamped_folder(tmp_path, monkeypatch):

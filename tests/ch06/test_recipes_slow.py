@@ -7,6 +7,12 @@ import pytest
 from tensorprism.recipes import run_recipe
 from tensorprism.testing import require_path, shared_data
 
+
+@pytest.fixture(autouse=True)
+def _runs_in_tmp(tmp_path, monkeypatch):
+    """Recipe runs without out_dir go to runs/<recipe>-<timestamp>: keep them out of the checkout."""
+    monkeypatch.chdir(tmp_path)
+
 pytestmark = pytest.mark.slow
 
 

@@ -1,7 +1,15 @@
 """Chapter 8 recipes are registered and the cheapest one runs end to end."""
 
+import pytest
+
 from tensorprism.models import list_models
 from tensorprism.recipes import list_recipes, run_recipe
+
+
+@pytest.fixture(autouse=True)
+def _runs_in_tmp(tmp_path, monkeypatch):
+    """Recipe runs without out_dir go to runs/<recipe>-<timestamp>: keep them out of the checkout."""
+    monkeypatch.chdir(tmp_path)
 
 
 def test_chapter_8_recipes_and_models_are_registered():

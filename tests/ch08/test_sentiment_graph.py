@@ -135,13 +135,13 @@ def test_model_batched_equals_per_graph_and_dense_reference():
     assert data[1].x.tolist() == [1] and data.batch([0, 1]).y.tolist() == [1, 0]
 
 
-def test_recipe_smoke_on_sst2():
+def test_recipe_smoke_on_sst2(tmp_path):
     require_path(shared_data("sst2", "test.tsv"), "SST-2 TSV files")
     from tensorprism.recipes import list_recipes, run_recipe
 
     assert "ch08-sentiment-graph" in list_recipes()
     res = run_recipe("ch08-sentiment-graph", max_train=2000, epochs=1, embed_dim=16, hidden=16,
-                     data_root=str(shared_data()))
+                     data_root=str(shared_data()), out_dir=str(tmp_path), tensorboard=False, plots=False)
     assert res["train_examples"] == 2000 and res["mean_undirected_edges"] > 0
     for key in ("graph", "no_edge_baseline"):
         assert 0.3 < res[key]["test_acc"] < 1.0 and res[key]["best_epoch"] == 1

@@ -19,6 +19,12 @@ from tensorprism.recipes.tensor_word2vec import SkipGram, skipgram_pairs, tokeni
 from tensorprism.testing import require_path, shared_data
 
 
+@pytest.fixture(autouse=True)
+def _runs_in_tmp(tmp_path, monkeypatch):
+    """Recipe runs without out_dir go to runs/<recipe>-<timestamp>: keep them out of the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 def test_mlp_tensor_form_uses_the_books_in_by_out_weights():
     mlp = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
     x = torch.randn(4, 6)

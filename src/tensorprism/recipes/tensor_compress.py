@@ -29,6 +29,7 @@ class MnistCompressConfig(RecipeConfig):
     min_params: int = 1000  # layers smaller than this (first conv, classifier) stay dense
     finetune_steps: int = 200
     finetune_lr: float = 5e-4
+    max_train: int | None = None  # the first images of the 55,000 training images (smoke tests)
     data_root: str | None = None
     device: str = "auto"
     seed: int = 0
@@ -45,6 +46,8 @@ def mnist_compress(cfg: MnistCompressConfig) -> dict:
 
     torch.manual_seed(cfg.seed)
     train = load_dataset("mnist", root=cfg.data_root, split="train")
+    if cfg.max_train:
+        train = torch.utils.data.Subset(train, range(cfg.max_train))
     val = load_dataset("mnist", root=cfg.data_root, split="val")
     test = load_dataset("mnist", root=cfg.data_root, split="test")
     sizes = {"batch_size": cfg.batch_size, "eval_batch_size": 1000}
