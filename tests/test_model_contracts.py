@@ -20,13 +20,14 @@ import json
 import pytest
 import torch
 
-from tensorprism.errors import ConfigError, ShapeError
+from tensorprism.errors import ConfigError, ShapeError, UnknownNameError
 from tensorprism.models import (
     count_parameters,
     create_model,
     list_models,
     model_default_cfg,
     model_entry,
+    model_paradigm,
 )
 from tensorprism.models.contract import GRAPH_LEVELS, check_token_ids, forward_on, paradigm_of
 from tensorprism.train.checkpoint import load_model, save_checkpoint
@@ -290,3 +291,11 @@ def test_default_cfg_is_refused_for_non_image_models_and_reports_variant_resolut
     assert model_default_cfg("lenet5", img_size=32)["input_size"] == (1, 32, 32)
     with pytest.raises(ConfigError, match="'gpt2' is a lm model"):
         model_default_cfg("gpt2")
+
+
+def test_a_model_without_a_contract_is_named_and_registry_reads_need_no_weights():
+    with pytest.raises(ShapeError, match=r"Linear declares no paradigm.*image, dense, lm"):
+        paradigm_of(torch.nn.Linear(2, 2))
+    assert model_paradigm("gat") == "graph" and model_paradigm("transformer-small") == "seq2seq"
+    with pytest.raises(UnknownNameError, match="Did you mean 'resnet18'"):
+        model_paradigm("resnet-18")
