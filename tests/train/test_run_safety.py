@@ -185,3 +185,9 @@ def test_bad_optimizer_options_are_config_errors(tmp_path):
         run(tmp_path, optimizer="sgd", optimizer_kwargs={"momentum": -1}).fit()
     with pytest.raises(ConfigError, match="cannot build optimizer 'adamw'.*nesterov"):
         run(tmp_path, optimizer_kwargs={"nesterov": True}).fit()
+
+
+def test_a_run_records_its_registered_task_so_it_can_be_rebuilt(tmp_path):
+    run(tmp_path).fit()
+    _, state = read_checkpoint(tmp_path / "checkpoints" / "last.safetensors")
+    assert state["run_info"]["task"] == {"name": "classification"}

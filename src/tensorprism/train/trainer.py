@@ -64,7 +64,7 @@ from .checkpoint import (
 from .data import ResumableSampler, batch_size_of, to_device
 from .schedules import build_scheduler
 from .seeding import rng_state, seed_everything, set_rng_state
-from .tasks import Task, create_task
+from .tasks import TASKS, Task, create_task
 
 PRECISIONS = ("auto", "32", "bf16", "16")
 
@@ -244,6 +244,8 @@ class Trainer:
         self.model = model
         self.data = {"train": train_data, "val": val_data, "test": test_data}
         self.run_info = dict(run_info or {})
+        if "task" not in self.run_info and self.task.name in TASKS:  # so a run dir can be rebuilt
+            self.run_info["task"] = {"name": self.task.name}
         self.device = resolve_device(cfg.device)
         self.distributed = D.init_distributed(self.device)
         self.rank, self.world_size = D.rank(), D.world_size()
