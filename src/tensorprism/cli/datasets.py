@@ -6,7 +6,7 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("datasets", help="list datasets (size, available locally, how to obtain)")
+    p = sub.add_parser("datasets", help="list datasets (task, model, size, available locally, how to obtain)")
     p.add_argument("--root", help="data root to check (default: $TENSORPRISM_DATA or ~/.cache/tensorprism/data)")
     p.set_defaults(func=run)
 
@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
             here = "yes" if is_available(name, args.root) else "no"
         except OSError:
             here = "no"
-        rows.append((name, info.task, here, info.size, info.source))
+        rows.append((name, info.task, info.model, here, info.size, info.source))
     print(f"data root: {data_root(args.root)}")
-    print_table(("name", "task", "available", "size", "source / how to obtain"), rows)
+    print_table(("name", "task", "model", "available", "size", "source / how to obtain"), rows)
     return 0
