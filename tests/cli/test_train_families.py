@@ -26,6 +26,7 @@ PAIRS = [
     ("bilstm-sst2", "sst2", "classification", {"num_classes": 2}),
     ("rnn-forecaster", "airline", "forecasting", {"input_size": 1, "horizon": 12}),
     ("lstm-ucr", "gunpoint", "classification", {"input_size": 1, "num_classes": 2}),
+    ("gin", "freesolv", "graph-regression", {"in_channels": 25, "out_channels": 1, "edge_dim": 6}),
 ]
 
 
@@ -66,6 +67,13 @@ def test_every_registered_dataset_declares_a_registered_task_and_model():
         info = dataset_info(name)
         assert TASK_ALIASES.get(info.task, info.task) in tasks, (name, info.task)
         assert info.model in models, (name, info.model)
+
+
+def test_datasets_without_a_trainable_form_say_so_in_one_line(capsys, tmp_path):
+    _require("movielens")
+    assert main(["train", "--dataset", "movielens", "--out", str(tmp_path / "r"), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no node features and labels to classify" in err
 
 
 def test_a_dataset_without_a_model_gets_its_own_and_default_options_stay_with_the_default_model():

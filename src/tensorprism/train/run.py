@@ -27,7 +27,7 @@ import torch
 import yaml
 from torch.utils.data import Dataset, Subset, TensorDataset
 
-from ..errors import ConfigError, suggest
+from ..errors import ConfigError, TensorPrismError, suggest
 from .trainer import Trainer, TrainerConfig
 
 PARTS = ("model", "dataset", "task")
@@ -190,15 +190,17 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 def load_split(cfg: dict[str, Any], split: str):
     """Split ``split`` of the configured dataset (``None`` if the dataset has no such split; a
-    missing ``"val"`` is looked for as ``"dev"``, GLUE's name for it)."""
+    missing ``"val"`` is looked for as ``"dev"``, a missing ``"train"`` as ``"all"``)."""
     from ..data import load_dataset
 
     ds = cfg["dataset"]
-    for name in (split, "dev") if split == "val" else (split,):
+    # GLUE calls validation "dev"; a dataset split by its task (movielens) has only "all"
+    names = {"val": ("val", "dev"), "train": ("train", "all")}.get(split, (split,))
+    for name in names:
         try:
             return load_dataset(ds["name"], root=ds.get("root"), split=name, **ds.get("config", {}))
-        except ConfigError as exc:
-            if "split" in str(exc) and split != "train":
+        except TensorPrismError as exc:
+            if "split" in str(exc) and (split != "train" or name != names[-1]):
                 continue
             raise
     return None
@@ -329,17 +331,21 @@ def _prepare_graph_list(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedD
 
 def _prepare_documents(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedData:
     """``[{"text": ...}]`` documents (plays): their texts, joined, modelled character by character."""
+    from ..data.preprocessing import CharVocab
+
     joined = {s: "\n\n".join(doc["text"] for doc in docs) if docs else None for s, docs in raw.items()}
-    return _prepare_chars(joined, hints)
+    # held-out documents use characters the training ones lack: the alphabet is that of all of them
+    alphabet = CharVocab.fit("".join(text for text in joined.values() if text))
+    return _prepare_chars(joined, hints, alphabet)
 
 
-def _prepare_chars(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedData:
-    """A text: character vocabulary of the training text, non-overlapping windows of
-    ``block_size`` characters, each predicting the window shifted by one."""
+def _prepare_chars(raw: dict[str, Any], hints: dict[str, Any], vocab: Any = None) -> PreparedData:
+    """A text: character vocabulary (``vocab``, default: the training text's), non-overlapping
+    windows of ``block_size`` characters, each predicting the window shifted by one."""
     from ..data.preprocessing import CharVocab
     from ..data.text.lm import SlidingWindowDataset
 
-    vocab = CharVocab.fit(raw["train"])
+    vocab = vocab or CharVocab.fit(raw["train"])
     block = int(hints.get("block_size") or 64)
     splits = {s: SlidingWindowDataset(vocab(text), block, stride=block) if text else None
               for s, text in raw.items()}
