@@ -19,6 +19,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from ..train.callbacks import Callback
+
 __all__ = ["average_probabilities", "bootstrap_indices", "SnapshotCollector", "StackedEnsemble"]
 
 
@@ -38,9 +40,10 @@ def bootstrap_indices(n: int, seed: int) -> Tensor:
     return torch.randint(0, n, (n,), generator=g)
 
 
-class SnapshotCollector:
+class SnapshotCollector(Callback):
     """Trainer callback: keep a copy of the weights at the end of every cosine cycle (every ``steps_per_cycle``
-    steps; train with ``scheduler={"name": "cosine", "cycle": steps_per_cycle}``)."""
+    steps; train with ``scheduler={"name": "cosine", "cycle": steps_per_cycle}``). The snapshots live in
+    memory only (not in checkpoints)."""
 
     def __init__(self, steps_per_cycle: int):
         self.steps_per_cycle, self.snapshots = steps_per_cycle, []
@@ -48,11 +51,6 @@ class SnapshotCollector:
     def on_train_batch_end(self, trainer, outputs) -> None:
         if trainer.global_step % self.steps_per_cycle == 0:
             self.snapshots.append(copy.deepcopy(trainer.model).cpu().eval())
-
-    def __getattr__(self, name: str):  # the remaining hooks are no-ops
-        if name.startswith("on_"):
-            return lambda *a, **k: None
-        raise AttributeError(name)
 
 
 class StackedEnsemble:
