@@ -132,3 +132,18 @@ def test_a_closed_pipe_ends_quietly():
     proc.stdout.close()  # the reader goes away, as `| head -1` does
     err = proc.stderr.read().decode()
     assert proc.wait() == 0 and "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_resume_refuses_a_run_whose_data_it_cannot_rebuild(capsys, tmp_path):
+    from tensorprism.data import load_dataset
+    from tensorprism.models import create_model
+    from tensorprism.train import Trainer
+
+    subset = torch.utils.data.Subset(load_dataset("digits", split="train"), range(64))  # a recipe's own data
+    Trainer(create_model("mlp"), "classification", train_data=subset, epochs=1, out_dir=str(tmp_path),
+            progress=False, plots=False, tensorboard=False,
+            run_info={"dataset": {"name": "digits"}, "task": {"name": "classification"}}).fit()
+    metrics = (tmp_path / "metrics.jsonl").read_bytes()
+    rc, _, err = run(capsys, "resume", str(tmp_path), "--epochs", "2")
+    assert rc == 2 and one_line(err) and "was not written by prism train" in err
+    assert (tmp_path / "metrics.jsonl").read_bytes() == metrics

@@ -13,14 +13,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train.run import build_trainer, config_from_run
+    from ..train.run import build_resume_trainer
     from ._common import print_metrics
 
-    cfg = config_from_run(args.run_dir)
     extra = {"out_dir": str(args.run_dir)}
     if args.epochs is not None:
         extra["epochs"] = args.epochs
-    trainer = build_trainer(cfg, **extra)
+    trainer = build_resume_trainer(args.run_dir, **extra)
     trainer.fit(resume_from=args.run_dir)
     if trainer.is_main:
         print_metrics({k: v for k, v in trainer.final_metrics.items() if not k.startswith("train/")})

@@ -504,6 +504,27 @@ def config_from_run(run_dir: str | Path) -> dict[str, Any]:
 
 
 
+def build_resume_trainer(run_dir: str | Path, **trainer_overrides: Any) -> Trainer:
+    """The :class:`Trainer` that continues run ``run_dir``, its data rebuilt as in training.
+
+    Only runs written by ``prism train`` / :func:`build_trainer` record how their data was prepared
+    (``data`` and ``preprocessing`` in ``config.yaml``); a run whose data came from a recipe or from
+    Python is refused rather than continued on other data. The rebuilt data must match the record.
+    """
+    doc = read_config_file(Path(run_dir) / "config.yaml") if (Path(run_dir) / "config.yaml").is_file() else {}
+    cfg = config_from_run(run_dir)
+    if cfg.get("model", {}).get("name") and "data" not in doc:
+        raise ConfigError(f"{run_dir} was not written by prism train: its data came from a recipe or from Python, "
+                          f"which prism resume cannot rebuild (it would continue on other data); continue it "
+                          f"where it was made, with Trainer.fit(resume_from=...) and the same data")
+    trainer = build_trainer(cfg, **trainer_overrides)
+    for key in ("data", "preprocessing"):
+        if doc.get(key) != trainer.run_info.get(key):
+            raise ConfigError(f"the data of {run_dir} is no longer prepared as when it was trained (its {key} "
+                              f"differs: the dataset changed?); start a new run instead of resuming this one")
+    return trainer
+
+
 def load_run(path: str | Path, prefer: str = "last") -> tuple[dict[str, Any], Any, Path]:
     """``(run config, model with the checkpoint's weights, checkpoint path)`` from a checkpoint
     file or run directory; everything needed is in the checkpoint itself."""
@@ -643,6 +664,6 @@ class Predictor:
         return self.trainer.predict(self.prepare(raw, preprocessed))
 
 
-__all__ = ["DEFAULT_RUN", "MODEL_OPTIONS_FROM_DATA", "PreparedData", "build_trainer", "config_from_run",
+__all__ = ["DEFAULT_RUN", "build_resume_trainer", "MODEL_OPTIONS_FROM_DATA", "PreparedData", "build_trainer", "config_from_run",
            "deep_merge", "infer_model_config", "infer_task", "load_config", "load_run", "load_split",
            "Predictor", "parse_assignment", "parse_overrides", "prepare_data", "run_split", "run_task", "read_config_file", "resolve_run"]
