@@ -196,6 +196,15 @@ def test_a_run_without_out_dir_gets_a_fresh_timestamped_folder(tmp_path, monkeyp
     assert first["restarts"] == second["restarts"] == 1
 
 
+def test_a_recipe_refuses_an_existing_run_unless_told_to_overwrite(tmp_path):
+    from tensorprism.errors import TensorPrismError
+
+    run_recipe("xor", restarts=1, epochs=2, out_dir=str(tmp_path), **QUIET)
+    with pytest.raises(TensorPrismError, match="overwrite"):
+        run_recipe("xor", restarts=1, epochs=2, out_dir=str(tmp_path), **QUIET)
+    assert run_recipe("xor", restarts=1, epochs=2, out_dir=str(tmp_path), overwrite=True, **QUIET)["restarts"] == 1
+
+
 def test_kit_trainer_shows_progress_and_writes_tensorboard_and_plots_by_default(tmp_path):
     from tensorprism.models import create_model
     from tensorprism.recipes.kit import RecipeConfig, make_trainer

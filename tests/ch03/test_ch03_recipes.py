@@ -40,7 +40,7 @@ def test_xor_recipe_solves_xor_with_a_hidden_layer(tmp_path):
     res = run_recipe("xor", restarts=1, epochs=400, out_dir=str(tmp_path))
     assert res["solved"] == 1 and res["runs"][0]["outputs"][1] > 0.9 and res["runs"][0]["outputs"][3] < 0.1
     assert (tmp_path / "xor_boundary.png").exists()
-    assert json.loads((tmp_path / "result.json").read_text())["restarts"] == 1
+    assert json.loads((tmp_path / "result.json").read_text())["result"]["restarts"] == 1
 
 
 def test_digits_multilabel_recipe(tmp_path):

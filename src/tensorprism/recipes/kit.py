@@ -32,6 +32,7 @@ class RecipeConfig:
         device: ``"auto"`` (CUDA, then MPS, then CPU) or a torch device string.
         threads: CPU threads torch may use (``None``: torch's default).
         out_dir: the run directory; ``None``: ``runs/<recipe>-<timestamp>``.
+        overwrite: replace the run files of an ``out_dir`` that already holds a run (else refused).
         time_budget_s: stop each training after this many seconds (``None``: no limit).
         progress: ``"auto"`` (a bar when a person can see it), ``True`` or ``False``.
         tensorboard: write TensorBoard event files into the run directory.
@@ -42,6 +43,7 @@ class RecipeConfig:
     device: str = "auto"
     threads: int | None = setting(None, min=1)
     out_dir: str | None = None
+    overwrite: bool = False
     time_budget_s: float | None = setting(None, gt=0)
     progress: bool | str = setting("auto", choices=(True, False, "auto"))
     tensorboard: bool = True
@@ -83,8 +85,8 @@ def make_trainer(cfg: Any, model: Any, task: Any, train: Any = None, val: Any = 
     """A :class:`~tensorprism.train.Trainer` for ``model`` writing into the recipe's run directory.
 
     Args:
-        cfg: the recipe's config (a :class:`RecipeConfig`): seed, device, out_dir, progress,
-            tensorboard, plots and time_budget_s are taken from it.
+        cfg: the recipe's config (a :class:`RecipeConfig`): seed, device, out_dir, overwrite,
+            progress, tensorboard, plots and time_budget_s are taken from it.
         model: the network (built with :func:`~tensorprism.models.create_model` so its spec is
             recorded and ``prism eval RUN`` can rebuild it).
         task: a task name or :class:`~tensorprism.train.tasks.Task`.
@@ -113,7 +115,8 @@ def make_trainer(cfg: Any, model: Any, task: Any, train: Any = None, val: Any = 
     cbs = list(callbacks or []) + ([TimeLimit(budget)] if budget else [])
     out = run_dir(cfg, sub)
     settings = dict(seed=getattr(cfg, "seed", 0), device=getattr(cfg, "device", "auto"),
-                    out_dir=str(out) if out else None, progress=getattr(cfg, "progress", "auto"),
+                    out_dir=str(out) if out else None, overwrite=getattr(cfg, "overwrite", False),
+                    progress=getattr(cfg, "progress", "auto"),
                     tensorboard=getattr(cfg, "tensorboard", True), plots=getattr(cfg, "plots", True))
     settings.update(trainer_settings)
     return Trainer(model, task_obj, train_data=train, val_data=val, test_data=test, callbacks=cbs or None,
