@@ -39,12 +39,13 @@ def test_sst2_finetuning_pipeline_runs(tmp_path):
 
 def test_sst2_mlm_pretraining_lowers_held_out_mlm_loss_and_budgets_stop_it(tmp_path):
     require_path(shared_data("sst2", "train.tsv"), "SST-2")
-    tiny = dict(layers=1, hidden=32, heads=2, vocab_size=2000, train_limit=256, epochs=1, out_dir=str(tmp_path))
+    tiny = dict(layers=1, hidden=32, heads=2, vocab_size=2000, train_limit=256, epochs=1)
     r = run_recipe("ch06-sst2", encoder="bert-mini-mlm", pretrain_steps=40, pretrain_batch=64, pretrain_lr=2e-3,
-                   max_steps=3, **tiny)
+                   max_steps=3, out_dir=str(tmp_path), **tiny)
     assert r["pretrain_steps_done"] == 40 and r["finetune_steps_done"] == 3
     assert r["mlm_dev_loss_after"] < r["mlm_dev_loss_before"] - 0.5  # from ≈ ln(2000) = 7.6
-    assert (tmp_path / "result_bert-mini-mlm.json").is_file()
+    assert (tmp_path / "result.json").is_file()
+    assert all((tmp_path / stage / "checkpoints" / "last.safetensors").is_file() for stage in ("pretrain-mlm", "finetune"))
     r = run_recipe("ch06-sst2", encoder="bert-mini-mlm", pretrain_steps=40, pretrain_time_budget_s=1e-3,
-                   time_budget_s=1e-3, **tiny)
+                   time_budget_s=1e-3, out_dir=str(tmp_path / "budgets"), **tiny)
     assert r["pretrain_steps_done"] == 1 and r["finetune_steps_done"] == 1
