@@ -21,8 +21,6 @@ from typing import Any
 import torch
 from torch.utils.data import Subset
 
-from ..train.callbacks import Callback
-from ..vision.ensembles import SnapshotCollector
 from . import register_recipe
 from .ch04_classification import random_subset
 from .kit import RecipeConfig, make_trainer, save_result
@@ -47,11 +45,6 @@ def _mnist_setup(cfg, n: int):
     from ..data.transforms import MNIST_STATS, Normalize
 
     return Normalize(*MNIST_STATS), random_subset(_images("mnist", "train"), n, cfg.seed)
-
-
-class _Snapshots(SnapshotCollector, Callback):
-    """The snapshot collector with the Callback API's (empty) checkpoint state, which the run
-    directory's checkpoints record; the snapshots themselves live in memory for the recipe."""
 
 
 @torch.no_grad()
@@ -202,6 +195,7 @@ def ensembles(cfg: EnsembleConfig) -> dict[str, Any]:
     from ..data.transforms import MNIST_STATS, Normalize
     from ..models import create_model
     from ..vision.ensembles import (
+        SnapshotCollector,
         StackedEnsemble,
         average_probabilities,
         bootstrap_indices,
@@ -233,7 +227,7 @@ def ensembles(cfg: EnsembleConfig) -> dict[str, Any]:
     bagged = [member(bootstrap_indices(n, cfg.seed + 100 + m).tolist(), cfg.seed + m) for m in range(cfg.members)]
     steps_per_epoch = -(-n // cfg.batch_size)
     cycle = steps_per_epoch * cfg.epochs
-    collector = _Snapshots(cycle)
+    collector = SnapshotCollector(cycle)
     member(list(range(n)), cfg.seed, epochs=cfg.epochs * cfg.members, callbacks=[collector],
            scheduler={"name": "cosine", "cycle": cycle})
     # the fair baseline of a snapshot ensemble (Huang et al. 2017): one model, one schedule, the same total epochs
