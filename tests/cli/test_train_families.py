@@ -49,6 +49,13 @@ def test_every_family_trains_and_evaluates_from_the_cli(model, dataset, task, fi
     capsys.readouterr()
     assert main(["eval", str(out)]) == 0  # the test split, or val where there is none
     assert "/loss" in capsys.readouterr().out
+    assert main(["predict", str(out), "--limit", "1"]) == 0
+    if dataset == "sst2":  # a sentence classifier predicts on raw sentences, encoded with the saved vocabulary
+        (tmp_path / "s.txt").write_text("a wonderful , moving film\nthe worst movie ever\n")
+        capsys.readouterr()
+        assert main(["predict", str(out), "-i", str(tmp_path / "s.txt")]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert len(lines) == 2 and all(line.split()[1] in ("0", "1") for line in lines)
 
 
 def test_generate_continues_a_prompt_with_the_vocabulary_saved_by_train(tmp_path, capsys):

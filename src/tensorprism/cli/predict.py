@@ -9,7 +9,8 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="predict with a run directory or checkpoint")
     p.add_argument("path", metavar="RUN_OR_CHECKPOINT")
-    p.add_argument("--input", "-i", help=".npy or .csv file of raw inputs, one example per row/item "
+    p.add_argument("--input", "-i", help=".npy or .csv file of raw inputs, one example per row/item, or for "
+                                         "a sentence classifier a text file of one sentence per line "
                                          "(default: the run's dataset, --split)")
     p.add_argument("--split", help="dataset split (default: test, or val where there is no test split)")
     p.add_argument("--output", "-o", help="write predictions to .npy, .csv or .txt (default: print)")
@@ -43,6 +44,22 @@ def read_inputs(path: str):
     raise ConfigError(f"unsupported input file {p.name}; use .npy or .csv (one example per row)")
 
 
+def read_sentences(path: str) -> list[str]:
+    """One sentence per line of a UTF-8 text file (for runs of sentence classifiers)."""
+    from ..errors import DataError, DatasetNotFoundError
+
+    p = Path(path)
+    if not p.is_file():
+        raise DatasetNotFoundError(f"input file {p} not found")
+    try:
+        lines = [line for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError:
+        raise DataError(f"{p.name} is not UTF-8 text; give one sentence per line") from None
+    if not lines:
+        raise DataError(f"{p.name} holds no sentences; give one sentence per line")
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -52,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
                                                  need_data=not args.input)
     if split_data is not None:
         data = split_data[1]
+    elif predictor.preprocessing is not None and predictor.preprocessing.kind == "word-vocab":
+        data = predictor.prepare(read_sentences(args.input))
     else:
         data = predictor.prepare(read_inputs(args.input), preprocessed=args.preprocessed)
     preds = predictor.trainer.predict(data).numpy()
