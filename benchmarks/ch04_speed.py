@@ -26,7 +26,6 @@ import torch.nn.functional as F
 from tensorprism.functional.conv import convnd_reference
 from tensorprism.models import create_model
 
-
 CLOCK = time.process_time  # --clock wall switches to time.perf_counter (only meaningful on an idle machine)
 
 

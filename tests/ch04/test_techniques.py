@@ -5,8 +5,8 @@ import torch
 
 from tensorprism.errors import CheckpointError
 from tensorprism.models import create_model
-from tensorprism.vision.ensembles import StackedEnsemble, average_probabilities, bootstrap_indices
 from tensorprism.train.search import bayes_search, grid_search, random_search
+from tensorprism.vision.ensembles import StackedEnsemble, average_probabilities, bootstrap_indices
 from tensorprism.vision.transfer import (
     discriminative_param_groups,
     freeze,

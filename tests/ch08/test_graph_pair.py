@@ -1,7 +1,6 @@
 """Siamese graph-pair scorer (book §8.6.3, catalogue C22 / listing L20): dense reference, batching,
 shared weights, order invariance of the symmetric combine, erratum D1 and a small training run."""
 
-import time
 
 import pytest
 import torch
@@ -166,7 +165,6 @@ def test_learns_whether_two_graphs_have_the_same_number_of_nodes():
     """Constant node features, sum readout: the GCN's last-layer bias summed over a graph is
     ``N · b``, so ``|h1 − h2|`` measures ``|N1 − N2|`` and the symmetric model can threshold it.
     (A mean readout cannot count nodes; concat cannot test equality with one linear layer.)"""
-    start = time.perf_counter()
     gen = torch.Generator().manual_seed(0)
 
     def make(count):
@@ -193,4 +191,3 @@ def test_learns_whether_two_graphs_have_the_same_number_of_nodes():
     acc = ((model.predict_proba(test[0], test[1]) > 0.5).float() == test[2]).float().mean().item()
     base = max(test[2].mean().item(), 1 - test[2].mean().item())  # majority-class accuracy
     assert acc >= 0.95 and acc > base + 0.3, (acc, base)
-    assert time.perf_counter() - start < 5.0

