@@ -238,7 +238,8 @@ def check_setting(name: str, value: Any, tp: Any, meta: dict[str, Any] | None = 
         where = f" (in {owner})" if owner else ""
         close = suggest(value, [str(c) for c in choices]) if choices and isinstance(value, str) else []
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"{name}{where} must be {_expected(tp, meta)}, got {value!r}{hint}")
+        got = "an empty value" if value is None or value == "" else repr(value)
+        raise ConfigError(f"{name}{where} must be {_expected(tp, meta)}, got {got}{hint}")
     return out
 
 

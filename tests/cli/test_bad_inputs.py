@@ -31,7 +31,7 @@ def digits_run(tmp_path_factory):
 
 @pytest.mark.parametrize("override, expected", [
     ("epochs=abc", "epochs (in trainer) must be an integer >= 1, got 'abc'"),
-    ("epochs=", "epochs (in trainer) must be an integer >= 1, got None"),
+    ("epochs=", "epochs (in trainer) must be an integer >= 1, got an empty value"),
     ("epochs=0", "epochs (in trainer) must be an integer >= 1"),
     ("seed=abc", "seed (in trainer) must be an integer"),
     ("lr=-1", "lr (in trainer) must be a number > 0, got -1"),
@@ -147,3 +147,9 @@ def test_resume_refuses_a_run_whose_data_it_cannot_rebuild(capsys, tmp_path):
     rc, _, err = run(capsys, "resume", str(tmp_path), "--epochs", "2")
     assert rc == 2 and one_line(err) and "was not written by prism train" in err
     assert (tmp_path / "metrics.jsonl").read_bytes() == metrics
+
+
+def test_a_model_pattern_that_matches_nothing_says_so(capsys):
+    rc, out, err = run(capsys, "models", "nosuch*")
+    assert rc == 2 and one_line(err) and "no registered model matches pattern 'nosuch*'" in err
+    assert out == ""

@@ -32,6 +32,11 @@ def run(args: argparse.Namespace) -> int:
     from ._common import print_table
 
     names = list_models(args.pattern, args.family)
+    if not names:
+        from ..errors import ConfigError
+
+        what = " and ".join(f"{k} {v!r}" for k, v in (("pattern", args.pattern), ("family", args.family)) if v)
+        raise ConfigError(f"no registered model matches {what}; run `prism models` to list all of them")
     rows = []
     for name in names:
         entry = model_entry(name)
