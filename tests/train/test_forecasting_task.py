@@ -170,3 +170,21 @@ def test_rnn_forecaster_trained_by_the_trainer_beats_the_naive_forecast():
     assert m["val/rmse"] < naive["eval/rmse"]
     preds = trainer.predict(val)
     assert preds.shape == (len(val), horizon)
+
+
+def test_normalized_forecasts_follow_the_series_level_and_scale():
+    """normalize=True: the model sees each window shifted by its last value and divided by its
+    spread, so forecasts of a*x + b are a*forecast(x) + b (a > 0) and losses are in window units."""
+    torch.manual_seed(0)
+    model = create_model("rnn-forecaster", hidden_size=8, horizon=3).eval()
+    task = ForecastingTask(normalize=True)
+    assert task.relative
+    x, y = torch.randn(4, 12, 1), torch.randn(4, 3)
+    base = task.predict_step(model, (x, y))
+    moved = task.predict_step(model, (250.0 * x + 1000.0, y))
+    torch.testing.assert_close(moved, 250.0 * base + 1000.0, rtol=1e-4, atol=1e-2)
+    plain = ForecastingTask(relative=True)
+    assert not torch.allclose(plain.predict_step(model, (250.0 * x + 1000.0, y)), moved, atol=1.0)
+    loss_small = task.training_step(model, (x, y))["loss"]
+    loss_big = task.training_step(model, (250.0 * x + 1000.0, 250.0 * y + 1000.0))["loss"]
+    torch.testing.assert_close(loss_big, loss_small, rtol=1e-4, atol=1e-5)

@@ -235,11 +235,14 @@ class PreparedData:
         splits: ``{"train", "val", "test"} -> dataset or None``.
         describe: what model options can be filled from (keys read by :data:`MODEL_OPTIONS_FROM_DATA`).
         preprocessing: the transform fitted on the training split (:mod:`tensorprism.data.preprocessing`).
+        task_options: options of the dataset's own task that suit this data (the user's win), e.g.
+            per-window normalisation and the seasonal period for a forecasting series.
     """
 
     splits: dict[str, Any]
     describe: dict[str, Any]
     preprocessing: Any = None
+    task_options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 class EncodedSentences(Dataset):
@@ -375,7 +378,10 @@ def _prepare_series(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedData:
     splits: dict[str, Any] = {"train": SlidingWindows(train.values.copy(), window, horizon), "val": None, "test": None}
     if test is not None and len(test.values) >= horizon:
         splits["test"] = SlidingWindows(np.concatenate([train.values[-window:], test.values]), window, horizon)
-    return PreparedData(splits, {"channels": 1, "horizon": horizon})
+    # series come at any level and scale (hundreds of passengers, ppm): without per-window
+    # normalisation a default model does not learn them (airline MASE 11.5 after 40 epochs, 1.5 with it)
+    return PreparedData(splits, {"channels": 1, "horizon": horizon},
+                        task_options={"normalize": True, "season": int(train.period)})
 
 
 def _adapter(sample: Any):
@@ -400,15 +406,17 @@ def _adapter(sample: Any):
     return None
 
 
-def infer_task(cfg: dict[str, Any]) -> str:
-    """The task of a run: ``task.name`` if set, else the registered task the dataset declares."""
+def dataset_task(cfg: dict[str, Any]) -> str:
+    """The registered task the run's dataset declares."""
     from ..data import dataset_info
 
-    name = (cfg.get("task") or {}).get("name")
-    if name:
-        return name
     declared = dataset_info(cfg["dataset"]["name"]).task
     return TASK_ALIASES.get(declared, declared)
+
+
+def infer_task(cfg: dict[str, Any]) -> str:
+    """The task of a run: ``task.name`` if set, else the registered task the dataset declares."""
+    return (cfg.get("task") or {}).get("name") or dataset_task(cfg)
 
 
 def model_hints(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -482,6 +490,8 @@ def build_trainer(cfg: dict[str, Any], **trainer_overrides: Any) -> Trainer:
     data = prepare_data(cfg)
     model_cfg = {**infer_model_config(cfg, data.describe), **cfg["model"].get("config", {})}
     model = create_model(cfg["model"]["name"], **model_cfg)
+    if data.task_options and cfg["task"]["name"] == dataset_task(cfg):
+        cfg["task"]["config"] = {**data.task_options, **cfg["task"].get("config", {})}
     task = create_task(cfg["task"]["name"], **cfg["task"].get("config", {}))
     train = data.splits["train"]
     run_info: dict[str, Any] = {"dataset": cfg["dataset"], "task": cfg["task"], "data": data.describe}

@@ -69,16 +69,21 @@ class ForecastingTask(RegressionTask):
         loss: ``"mse"`` (default), ``"l1"``, ``"huber"`` or ``"smooth_l1"`` (as ``"regression"``).
         season: MASE's seasonal period :math:`m` (1: naive last-value forecast).
         relative: shift inputs and targets by each window's last value before the model.
+        normalize: also divide the shifted inputs and targets by each window's standard deviation
+            over time (per feature; implies ``relative``), so that one model fits series of any
+            level and scale (airline passengers in the hundreds, CO2 in ppm) with no fitted state;
+            the loss is computed in those units, predictions and metrics in the original ones.
     """
 
     monitor = "val/mase"
     mode = "min"
 
-    def __init__(self, loss: str = "mse", season: int = 1, relative: bool = False):
+    def __init__(self, loss: str = "mse", season: int = 1, relative: bool = False, normalize: bool = False):
         super().__init__(loss)
         if not isinstance(season, int) or season < 1:
             raise ConfigError(f"season must be an integer >= 1 (1 = naive last value), got {season!r}")
-        self.season, self.relative = season, bool(relative)
+        self.season, self.normalize = season, bool(normalize)
+        self.relative = bool(relative) or self.normalize
 
     # --- batches -----------------------------------------------------------------------------
     @staticmethod
@@ -95,14 +100,17 @@ class ForecastingTask(RegressionTask):
                              f"N={x.shape[0]} and F_y <= F={x.shape[2]} for inputs {tuple(x.shape)}, "
                              f"but got {tuple(y.shape)}; give one target row per window")
 
-    def _forward(self, model: nn.Module, x: Tensor, y_dim: int = 2, f_y: int = 1) -> tuple[Tensor, Tensor]:
-        """Model output and the shift ``last`` (0 unless ``relative``) to add back to it."""
+    def _forward(self, model: nn.Module, x: Tensor, y_dim: int = 2, f_y: int = 1) -> tuple[Tensor, Tensor, Tensor]:
+        """Model output, the shift ``last`` (0 unless ``relative``) and the factor (1 unless
+        ``normalize``) that map it back to the data's units: ``prediction = out * factor + shift``."""
         if not self.relative:
-            return model(x), x.new_zeros(())
+            return model(x), x.new_zeros(()), x.new_ones(())
         last = x[:, -1:]  # (N, 1, F)
-        out = model(x - last)
-        shift = last[:, :, 0] if y_dim == 2 else last[:, :, :f_y]  # (N, 1) or (N, 1, F_y)
-        return out, shift
+        # a constant window has no spread: fall back to 1 rather than dividing by zero
+        spread = x.std(dim=1, keepdim=True).clamp_min(1e-6) if self.normalize else torch.ones_like(last)
+        out = model((x - last) / spread)
+        pick = (lambda t: t[:, :, 0]) if y_dim == 2 else (lambda t: t[:, :, :f_y])  # (N, 1) or (N, 1, F_y)
+        return out, pick(last), pick(spread)
 
     def _step(self, model: nn.Module, batch: Any) -> dict[str, Tensor]:
         x, y = split_batch(batch)
@@ -110,24 +118,24 @@ class ForecastingTask(RegressionTask):
             raise ShapeError("forecasting needs (inputs, targets) batches but the batch has no targets")
         self._check(x, y)
         f_y = y.shape[2] if y.dim() == 3 else 1
-        out, shift = self._forward(model, x, y.dim(), f_y)
+        out, shift, factor = self._forward(model, x, y.dim(), f_y)
         pred_rel = match_prediction(out, y, "forecasting")
-        loss = LOSSES[self.loss](pred_rel, y - shift)
+        loss = LOSSES[self.loss](pred_rel, (y - shift) / factor)
         scale = window_scale(x[..., :f_y], self.season)  # (N, 1, F_y): the target features' windows
         if y.dim() == 2:
             scale = scale[..., 0]  # (N, 1)
-        return {"loss": loss, "preds": pred_rel + shift, "target": y, "scale": scale}
+        return {"loss": loss, "preds": pred_rel * factor + shift, "target": y, "scale": scale}
 
     def predict_step(self, model: nn.Module, batch: Any) -> Tensor:
         x, y = split_batch(batch)
         self._check(x, None)
         if isinstance(y, Tensor) and y.dim() == 3:  # targets (N, H, F_y) say which features are forecast
-            out, shift = self._forward(model, x, 3, y.shape[2])
+            out, shift, factor = self._forward(model, x, 3, y.shape[2])
         else:  # feature 0, predictions (N, H)
-            out, shift = self._forward(model, x)
+            out, shift, factor = self._forward(model, x)
             if self.relative and out.dim() == 3 and out.shape[-1] == 1:
                 out = out.squeeze(-1)
-        return out + shift
+        return out * factor + shift
 
     # --- metrics -----------------------------------------------------------------------------
     def metrics(self):
@@ -145,4 +153,5 @@ class ForecastingTask(RegressionTask):
         metrics["mase"].update(scaled, ok.expand_as(scaled).to(scaled.dtype))
 
     def __repr__(self) -> str:
-        return f"ForecastingTask(loss={self.loss!r}, season={self.season}, relative={self.relative})"
+        return (f"ForecastingTask(loss={self.loss!r}, season={self.season}, relative={self.relative}, "
+                f"normalize={self.normalize})")
