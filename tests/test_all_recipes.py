@@ -77,10 +77,7 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
     "xor": (dict(restarts=1, epochs=20), (), None, True),
 }
 QUIET = dict(progress=False, tensorboard=False, plots=False, device="cpu")
-# over 30 s each on a busy 2-core machine even at smoke size (data loading, fixed side studies):
-# they run with the slow tests (make test-all), the others with every `make test`
-SLOW = {"ch02-mnist-compress", "ch04-ensembles", "ch04-transfer", "ch04-hpo", "ch04-mnist-modern",
-        "ch04-fashion-mnist", "ch04-cifar10-cnn-book"}
+# every recipe runs with every `make test` (all 42 together take about 90 s on the idle 2-core machine)
 
 
 def _check_transfer(r: dict, out: Path) -> None:
@@ -135,7 +132,7 @@ def test_every_recipe_has_smoke_settings():
 
 
 @pytest.mark.data
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in sorted(SMOKE)])
+@pytest.mark.parametrize("name", sorted(SMOKE))
 def test_recipe_runs_at_smoke_size_and_writes_its_run(name, tmp_path, capsys):
     _, datasets, eval_dir, trains = SMOKE[name]
     _require(datasets)
