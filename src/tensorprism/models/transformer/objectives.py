@@ -11,7 +11,9 @@
   each span one mask) and sentence permutation; the model reconstructs the original (13851).
 * :func:`distillation_loss` — DistilBERT (Sanh et al. 2019): ``T^2 KL(p_T^teacher || p_T^student)``
   on temperature-softened distributions + hard-label CE + cosine alignment of hidden states (the
-  book's ``alpha L_soft + (1 - alpha) L_hard`` has no temperature, erratum 5.1.21).
+  book's ``alpha L_soft + (1 - alpha) L_hard`` has no temperature, erratum 5.1.21). It is the
+  library's one distillation loss, :func:`tensorprism.losses.distillation.distillation_loss`
+  (CNN students use it too), re-exported here.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ import random
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ...errors import ConfigError
+from ...losses.distillation import distillation_loss
 
 __all__ = ["mask_tokens", "sentence_pairs", "span_corruption", "denoise", "distillation_loss"]
 
@@ -173,41 +175,3 @@ def denoise(
             toks[start : start + n] = [mask_id]
             budget -= max(n, 1)
     return toks
-
-
-def distillation_loss(
-    student_logits: Tensor,
-    teacher_logits: Tensor,
-    labels: Tensor | None = None,
-    *,
-    temperature: float = 2.0,
-    alpha_soft: float = 0.5,
-    alpha_hard: float = 0.5,
-    student_hidden: Tensor | None = None,
-    teacher_hidden: Tensor | None = None,
-    alpha_cos: float = 0.0,
-    ignore_index: int = -100,
-) -> Tensor:
-    """``a_soft T^2 KL(softmax(t/T) || softmax(s/T)) + a_hard CE(s, y) + a_cos (1 - cos(h_s, h_t))``.
-
-    Logits ``(..., V)``; ``labels`` use ``ignore_index`` for positions without a target (MLM),
-    which are also left out of the soft term; hidden states ``(..., H)``. The ``T^2`` factor
-    keeps the soft gradients' scale independent of ``T`` (Hinton et al. 2015).
-    """
-    s = student_logits.reshape(-1, student_logits.shape[-1])
-    t = teacher_logits.reshape(-1, teacher_logits.shape[-1]).detach()
-    keep = None if labels is None else labels.reshape(-1) != ignore_index
-    if keep is not None:
-        s_soft, t_soft = s[keep], t[keep]
-    else:
-        s_soft, t_soft = s, t
-    soft = F.kl_div(F.log_softmax(s_soft / temperature, -1), F.log_softmax(t_soft / temperature, -1),
-                    reduction="batchmean", log_target=True) * temperature**2
-    loss = alpha_soft * soft
-    if labels is not None and alpha_hard:
-        loss = loss + alpha_hard * F.cross_entropy(s, labels.reshape(-1), ignore_index=ignore_index)
-    if alpha_cos and student_hidden is not None and teacher_hidden is not None:
-        hs = student_hidden.reshape(-1, student_hidden.shape[-1])
-        ht = teacher_hidden.reshape(-1, teacher_hidden.shape[-1]).detach()
-        loss = loss + alpha_cos * (1 - F.cosine_similarity(hs, ht, dim=-1)).mean()
-    return loss
