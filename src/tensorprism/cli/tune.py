@@ -92,8 +92,10 @@ def tune(config: str | None, overrides: list[str], space_entries: list[str], tri
 
 
 def _pruner(prune: bool):
-    from optuna.pruners import MedianPruner, NopPruner
+    from ..optional import require
 
+    pruners = require("optuna.pruners", feature="prism tune")
+    MedianPruner, NopPruner = pruners.MedianPruner, pruners.NopPruner
     return MedianPruner(n_startup_trials=3) if prune else NopPruner()
 
 

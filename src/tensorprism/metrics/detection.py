@@ -70,8 +70,10 @@ def coco_average_precision(preds: list[dict[str, Tensor]], targets: list[dict[st
     import contextlib
     import io
 
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
+    from ..optional import require
+
+    COCO = require("pycocotools.coco", feature="COCO mAP").COCO
+    COCOeval = require("pycocotools.cocoeval", feature="COCO mAP").COCOeval
 
     def xywh(b: Tensor) -> list[float]:
         return [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]

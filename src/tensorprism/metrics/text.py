@@ -30,7 +30,9 @@ def bleu(hypotheses: Sequence[str], references: Sequence[str] | Sequence[Sequenc
     """Corpus BLEU (0-100) with sacreBLEU. ``references`` is one reference per hypothesis or a
     list of reference streams (several references each). ``tokenize="13a"`` is WMT's default;
     ``"none"`` scores text that is already tokenised (as most Multi30k results are reported)."""
-    import sacrebleu
+    from ..optional import require
+
+    sacrebleu = require("sacrebleu", feature="BLEU")
 
     refs = [list(references)] if references and isinstance(references[0], str) else [list(r) for r in references]
     metric = sacrebleu.metrics.BLEU(tokenize=tokenize, lowercase=lowercase, max_ngram_order=max_ngram_order,
@@ -43,7 +45,9 @@ def sentence_bleu(hypothesis: str, references: Sequence[str], *, max_ngram_order
     """Sentence BLEU (0-100). Without smoothing a sentence with no matching 4-gram scores 0, as in
     the book's example (l. 11537-11544, erratum C22); sacreBLEU smooths by default (``"exp"``).
     ``max_ngram_order=2`` is BLEU with weights (1/2, 1/2) over uni- and bigrams."""
-    import sacrebleu
+    from ..optional import require
+
+    sacrebleu = require("sacrebleu", feature="BLEU")
 
     metric = sacrebleu.metrics.BLEU(max_ngram_order=max_ngram_order, smooth_method=smooth_method,
                                     effective_order=True)

@@ -61,6 +61,9 @@ def _fit(model, task, train, test, cfg) -> tuple[dict[str, Any], dict[str, float
 @register_recipe("ch04-detect", config=CanvasRecipeConfig)
 def detect(cfg: CanvasRecipeConfig) -> dict[str, Any]:
     """Train a one-stage detector on digit canvases; returns the test mAP@0.5."""
+    from ..optional import check_available
+
+    check_available(["pycocotools"], feature="recipe ch04-detect")
     from ..models import count_parameters
     from ..vision.detection import DetectionTask, SSDDetector, YOLODetector
 

@@ -142,7 +142,9 @@ def fit_arima_forecaster(train: np.ndarray, order, seasonal_order) -> Forecaster
     """Fit SARIMAX on ``train`` once; ``forecast(history, h)`` filters ``history`` with those parameters."""
     import warnings
 
-    from statsmodels.tsa.statespace.sarimax import SARIMAX
+    from ..optional import require
+
+    SARIMAX = require("statsmodels.tsa.statespace.sarimax", feature="the SARIMA baseline").SARIMAX
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -161,6 +163,9 @@ def fit_arima_forecaster(train: np.ndarray, order, seasonal_order) -> Forecaster
 def forecasting(cfg: ForecastConfig) -> dict:
     """Forecast the held-out tail of ``cfg.series`` (multi-step and rolling origin) with the LSTM
     and the baselines; returns their MASE/sMAPE/RMSE."""
+    from ..optional import check_available
+
+    check_available(["statsmodels", "sktime"], feature="recipe ch05-forecasting")
     from .. import load_dataset
     from ..errors import ConfigError
     from ..metrics.forecasting import mase, rmse, rolling_origin, seasonal_naive, smape

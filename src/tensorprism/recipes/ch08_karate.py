@@ -23,6 +23,9 @@ def karate(cfg: KarateConfig) -> dict:
     """Zachary's karate club: GCN from the two leaders' labels (book §8.6.1 node classification),
     communities by spectral clustering and by k-means on the GCN's hidden embeddings (book
     listing L14, with a real training signal instead of its broken dummy loss), PageRank."""
+    from ..optional import check_available
+
+    check_available(["networkx"], feature="recipe ch08-karate")
     from sklearn.cluster import KMeans
 
     from ..graph import modularity, pagerank, spectral_communities

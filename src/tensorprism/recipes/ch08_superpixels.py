@@ -30,6 +30,9 @@ class SuperpixelConfig(GraphRecipeConfig):
 def superpixels(cfg: SuperpixelConfig) -> dict:
     """MNIST digits → SLIC superpixel graphs (intensity + centroid features, touching regions as
     edges) → GIN with sum readout. The book's hybrid made each image one node (erratum E12)."""
+    from ..optional import check_available
+
+    check_available(["skimage"], feature="recipe ch08-superpixels")
     import numpy as np
 
     from ..graph.superpixels import images_to_graphs

@@ -242,8 +242,9 @@ class TensorBoardLogger(Callback):
         return importlib.util.find_spec("tensorboard") is not None
 
     def on_fit_start(self, trainer: Trainer) -> None:
-        from torch.utils.tensorboard import SummaryWriter
+        from ..optional import require
 
+        SummaryWriter = require("torch.utils.tensorboard", feature="TensorBoard logging").SummaryWriter
         self.writer = SummaryWriter(str(self.log_dir or trainer.out_dir / "tensorboard"),
                                     purge_step=trainer.global_step or None)
 

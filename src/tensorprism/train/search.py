@@ -109,11 +109,9 @@ def normalize_space(space: Mapping[str, Any]) -> Space:
 
 def require_optuna():
     """The ``optuna`` module, or a clear error saying how to install it."""
-    try:
-        import optuna
-    except ImportError as err:  # an optional dependency (the `tune` extra)
-        raise ConfigError("hyper-parameter search needs optuna: pip install 'tensorprism[tune]' "
-                          "(or pip install optuna)") from err
+    from ..optional import require
+
+    optuna = require("optuna", feature="hyper-parameter search")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna
 

@@ -18,14 +18,13 @@ def _array(source: str | Path) -> np.ndarray:
     text = str(source)
     if text.startswith("skimage:"):  # pictures bundled with scikit-image, e.g. "skimage:chelsea"
         name = text.split(":", 1)[1]
-        try:
-            import skimage.data
-        except ImportError as e:
-            raise DatasetNotFoundError(f"{text!r} needs scikit-image (pip install scikit-image) or pass an image path") from e
-        if not callable(getattr(skimage.data, name, None)):
+        from ..optional import require
+
+        skimage_data = require("skimage.data", feature=f"the picture {text!r} (or pass an image path)")
+        if not callable(getattr(skimage_data, name, None)):
             raise DatasetNotFoundError(f"skimage.data has no picture {name!r}; try chelsea, astronaut, coffee or "
                                        "immunohistochemistry, or pass an image path")
-        return np.asarray(getattr(skimage.data, name)())
+        return np.asarray(getattr(skimage_data, name)())
     path = Path(source).expanduser()
     if not path.exists():
         raise DatasetNotFoundError(f"image {path} not found; pass a file path or 'skimage:<name>'")

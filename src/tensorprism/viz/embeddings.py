@@ -44,10 +44,9 @@ def embed(x, method: str = "tsne", n_components: int = 2, random_state: int | No
 
             est = Isomap(n_components=n_components, **kwargs)
         else:
-            try:
-                import umap
-            except ImportError as exc:  # optional dependency
-                raise ImportError("method='umap' needs umap-learn: pip install umap-learn") from exc
+            from ..optional import require
+
+            umap = require("umap", feature="method='umap'")
             est = umap.UMAP(n_components=n_components, random_state=random_state, **kwargs)
     elif method == "mds":
         import inspect

