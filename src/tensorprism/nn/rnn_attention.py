@@ -140,14 +140,25 @@ class AttentionPooling(nn.Module):
     :math:`e_t = v^\top \tanh(W h_t + b)`, :math:`c = \sum_t \mathrm{softmax}(e)_t h_t`.
 
     ``forward(h (B, T, D), mask=None) -> (c (B, D), weights (B, T))``; used to pool a sequence
-    encoder's states for classification.
+    encoder's states for classification, HAN's word and sentence levels, frames of a video and
+    frames of audio (book §7.2.3, §7.5). ``activation="relu"`` scores with
+    :math:`v^\top \mathrm{ReLU}(W h_t + b)` (Exercise 7.10; the book's temporal attention, §7.5.1).
     """
 
-    def __init__(self, dim: int, attn_dim: int | None = None):
+    def __init__(self, dim: int, attn_dim: int | None = None, activation: str = "tanh"):
         super().__init__()
+        if activation not in ("tanh", "relu"):
+            raise ConfigError(f"activation must be 'tanh' or 'relu', got {activation!r}")
+        self.activation = activation
         self.W = nn.Linear(dim, attn_dim or dim)
         self.v = nn.Linear(attn_dim or dim, 1, bias=False)
 
     def forward(self, h: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        scores = self.v(torch.tanh(self.W(h))).squeeze(-1).unsqueeze(1)  # (B, 1, T)
+        if h.dim() != 3:
+            raise ShapeError(f"attention pooling expects states (B, T, D), got {tuple(h.shape)}")
+        if mask is not None and tuple(mask.shape) != tuple(h.shape[:2]):
+            raise ShapeError(f"mask must be (B, T) = {tuple(h.shape[:2])} with True at real steps, "
+                             f"got {tuple(mask.shape)}")
+        act = torch.tanh if self.activation == "tanh" else torch.relu
+        scores = self.v(act(self.W(h))).squeeze(-1).unsqueeze(1)  # (B, 1, T)
         return _attend(scores, h, mask, squeeze=True)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
-from ...nn.blocks import BasicBlock, Bottleneck
+from ...errors import ConfigError
+from ...nn.blocks import CBAM, BasicBlock, Bottleneck
 from ...nn.conv import ConvNormAct
 from .. import register_model
 from ._base import ConvNet, FeatureInfo, pool_flatten
@@ -24,6 +25,19 @@ class ResNetConfig:
     shortcut: str = "auto"  # "auto" (projection when the shape changes) or "pad" (CIFAR option A)
     drop_path: float = 0.0  # stochastic depth, linearly increasing to this value
     zero_init_last: bool = False
+    attention: str = "none"  # basic blocks: "none", "cbam" (Woo et al. 2018) or "book" (spatial, then SE channel)
+    attention_reduction: int = 16
+
+
+def _block_attention(cfg: ResNetConfig, channels: int):
+    """The gate a basic block applies to its branch (book §7.3.1, C7), or ``None``."""
+    if cfg.attention == "none":
+        return None
+    if cfg.attention == "cbam":
+        return CBAM(channels, cfg.attention_reduction)
+    if cfg.attention == "book":
+        return CBAM(channels, cfg.attention_reduction, order="spatial-channel", pool="avg")
+    raise ConfigError(f"attention must be 'none', 'cbam' or 'book', got {cfg.attention!r}")
 
 
 @register_model("resnet", config=ResNetConfig, family="cnn")
@@ -42,7 +56,11 @@ def resnet(cfg: ResNetConfig) -> ConvNet:
         blocks = []
         for j in range(n):
             stride = 2 if (i > 0 and j == 0) else 1
-            blocks.append(block(cin, width, stride, shortcut=cfg.shortcut, drop_path=cfg.drop_path * k / max(total - 1, 1)))
+            extra = {"attention": _block_attention(cfg, width)} if cfg.attention != "none" else {}
+            if extra and block is not BasicBlock:
+                raise ConfigError("attention is available for block='basic' only")
+            blocks.append(block(cin, width, stride, shortcut=cfg.shortcut, drop_path=cfg.drop_path * k / max(total - 1, 1),
+                                **extra))
             cin, k = width * block.expansion, k + 1
         reduction *= 2 if i > 0 else 1
         stages.append(nn.Sequential(*blocks))
@@ -73,3 +91,9 @@ for _depth in (20, 32, 44, 56, 110):
     register_model(f"resnet{_depth}-cifar", config=ResNetConfig, family="cnn", num_classes=10, layers=(_n, _n, _n),
                    widths=(16, 32, 64), stem="cifar", stem_width=16, shortcut="pad",
                    description=f"CIFAR ResNet-{_depth} (He et al. 2016, option-A shortcuts)")(resnet)
+
+# the same with a CBAM gate in every block (book §7.3.1 residual block with attention; Woo et al. 2018);
+# reduction 4 because the 16-channel stage would keep a single hidden unit at the usual 16
+register_model("cbam-resnet20-cifar", config=ResNetConfig, family="cnn", num_classes=10, layers=(3, 3, 3),
+               widths=(16, 32, 64), stem="cifar", stem_width=16, shortcut="pad", attention="cbam",
+               attention_reduction=4, description="CIFAR ResNet-20 with CBAM in every residual block")(resnet)

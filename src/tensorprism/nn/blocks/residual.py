@@ -47,18 +47,24 @@ def _shortcut(in_ch: int, out_ch: int, stride: int, shortcut: str) -> nn.Module:
 
 
 class _Residual(nn.Module):
-    """``ReLU(drop_path(branch(x)) + shortcut(x))``; subclasses build ``branch``."""
+    """``ReLU(drop_path(attention(branch(x))) + shortcut(x))``; subclasses build ``branch``.
+
+    ``attention`` (e.g. :class:`~tensorprism.nn.blocks.attention.CBAM`) re-weights the branch
+    before the addition (Woo et al. 2018; the book's residual block with attention, §7.3.1 C7).
+    """
 
     expansion = 1
 
-    def __init__(self, branch: nn.Sequential, shortcut: nn.Module, drop_path: float):
+    def __init__(self, branch: nn.Sequential, shortcut: nn.Module, drop_path: float,
+                 attention: nn.Module | None = None):
         super().__init__()
         self.branch, self.shortcut = branch, shortcut
+        self.attention = attention if attention is not None else nn.Identity()
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.act(self.drop_path(self.branch(x)) + self.shortcut(x))
+        return self.act(self.drop_path(self.attention(self.branch(x))) + self.shortcut(x))
 
     def zero_init_last(self) -> None:
         """Start as an identity map: γ = 0 in the branch's last BN (Goyal et al. 2017)."""
@@ -71,12 +77,12 @@ class BasicBlock(_Residual):
     expansion = 1
 
     def __init__(self, in_channels: int, channels: int, stride: int = 1, shortcut: str = "auto",
-                 kernel_size: int = 3, drop_path: float = 0.0):
+                 kernel_size: int = 3, drop_path: float = 0.0, attention: nn.Module | None = None):
         branch = nn.Sequential(
             ConvNormAct(in_channels, channels, kernel_size, stride),
             ConvNormAct(channels, channels, kernel_size, act=None),
         )
-        super().__init__(branch, _shortcut(in_channels, channels, stride, shortcut), drop_path)
+        super().__init__(branch, _shortcut(in_channels, channels, stride, shortcut), drop_path, attention)
 
 
 class Bottleneck(_Residual):
