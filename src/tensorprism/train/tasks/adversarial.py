@@ -1,0 +1,173 @@
+"""Adversarial training (GANs, book §10.5–10.6): generator and discriminator updated in turn with
+the Trainer's manual optimisation (docs/training.md, "GAN")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from ...errors import ConfigError
+from ...functional.adversarial import (
+    GAN_LOSSES,
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+)
+from ...functional.generative import check_unit_interval
+from . import Task, register_task, split_batch
+
+
+def _mean_metric():
+    from torchmetrics import MeanMetric
+
+    return MeanMetric()
+
+
+@register_task("adversarial")
+class AdversarialTask(Task):
+    r"""One adversarial task for every GAN of ``models/generative/gan.py``.
+
+    Each training step: one discriminator (critic) update on the batch's real images and fresh
+    fakes; every ``n_critic``-th step also one generator update on the same fakes, then the EMA of
+    the generator. Both use :mod:`tensorprism.functional.adversarial`'s losses on logits.
+
+    Args:
+        loss: ``"non-saturating"`` (default), ``"saturating"`` (the minimax loss), ``"wasserstein"``
+            (WGAN critic, minimised — erratum §5.13) or ``"hinge"``.
+        n_critic: discriminator updates per generator update (5 for WGAN).
+        gp_weight: λ of the WGAN-GP gradient penalty (10 in Gulrajani et al. 2017); 0: none.
+        clip_value: WGAN weight clipping — every critic parameter is clamped to
+            ``[-clip_value, clip_value]`` after each critic step (0.01 in Arjovsky et al. 2017).
+        ema_decay: decay of the EMA of the generator's weights (e.g. 0.999), kept in the model's
+            ``generator_ema`` (build the model with ``ema=True``); ``None``: no EMA.
+        d_lr_factor: the discriminator's learning rate is the Trainer's ``lr`` times this (TTUR).
+        rescale: the data are images in [0, 1] (checked), mapped to the generator's [-1, 1].
+
+    The model follows the ``gan`` contract (``generator``, ``discriminator``, ``discriminate``,
+    ``latent_dim``; conditional models get the batch's labels). Evaluation reports the two losses on
+    held-out real images and ``d_real_acc`` / ``d_fake_acc``, the share of real and generated images
+    the discriminator classifies correctly (logit > 0 = real). Sample quality (FID with our
+    classifier, precision/recall) is measured by :mod:`tensorprism.metrics.generative`.
+    """
+
+    manual_optimization = True
+    monitor = "val/loss"
+    mode = "min"
+
+    def __init__(self, loss: str = "non-saturating", n_critic: int = 1, gp_weight: float = 0.0,
+                 clip_value: float | None = None, ema_decay: float | None = None, d_lr_factor: float = 1.0,
+                 rescale: bool = True):
+        if loss not in GAN_LOSSES:
+            raise ConfigError(f"unknown GAN loss {loss!r}; choose one of {', '.join(GAN_LOSSES)}")
+        if int(n_critic) < 1:
+            raise ConfigError(f"n_critic must be an integer >= 1, got {n_critic}")
+        if gp_weight < 0 or (clip_value is not None and clip_value <= 0) or d_lr_factor <= 0:
+            raise ConfigError("gp_weight must be >= 0, clip_value > 0 (or None) and d_lr_factor > 0")
+        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+            raise ConfigError(f"ema_decay must lie in (0, 1) (e.g. 0.999), got {ema_decay}")
+        self.loss, self.n_critic, self.gp_weight, self.clip_value = loss, int(n_critic), float(gp_weight), clip_value
+        self.ema_decay, self.d_lr_factor, self.rescale = ema_decay, float(d_lr_factor), rescale
+
+    # --- set-up -------------------------------------------------------------------------------
+    def configure_optimizers(self, model: nn.Module, build):
+        for name in ("generator", "discriminator"):
+            if not isinstance(getattr(model, name, None), nn.Module):
+                raise ConfigError(f"the adversarial task needs a model with a {name!r} sub-module (a GAN from "
+                                  "models/generative/gan.py), got " + type(model).__name__)
+        if self.ema_decay is not None and not hasattr(model, "generator_ema"):
+            raise ConfigError("ema_decay is set but the model keeps no generator_ema: build it with ema=True")
+        opt_g = build(list(model.generator.parameters()))
+        opt_d = build(list(model.discriminator.parameters()))
+        for group in opt_d.param_groups:
+            group["lr"] *= self.d_lr_factor
+            if "initial_lr" in group:
+                group["initial_lr"] *= self.d_lr_factor
+        return [opt_g, opt_d]
+
+    def _real(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.rescale:
+            return x
+        check_unit_interval(x, "GAN trained on images in [0, 1] (rescale=True)")
+        return x * 2 - 1
+
+    def _cond(self, net: nn.Module, y: Any) -> Any:
+        return y if getattr(net, "num_classes", 0) else None
+
+    def _latent(self, net: nn.Module, n: int, like: torch.Tensor) -> torch.Tensor:
+        return torch.randn(n, net.latent_dim, device=like.device, dtype=like.dtype)
+
+    # --- training -----------------------------------------------------------------------------
+    def training_step(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+        tr = self.trainer
+        net = tr.model
+        opt_g, opt_d = tr.optimizers
+        x, y = split_batch(batch)
+        real, cond = self._real(x), self._cond(net, y)
+        z = self._latent(net, real.shape[0], real)
+        fake = net(z, cond) if cond is not None else net(z)
+
+        with tr.toggled(opt_d):
+            d_real, d_fake = net.discriminate(real, cond), net.discriminate(fake.detach(), cond)
+            d_loss = discriminator_loss(d_real, d_fake, self.loss)
+            out = {"d_loss": d_loss.detach()}
+            if self.gp_weight > 0:
+                gp = gradient_penalty(lambda t: net.discriminate(t, cond), real, fake)
+                d_loss = d_loss + self.gp_weight * gp
+                out["gp"] = gp.detach()
+            tr.backward(d_loss)
+        tr.optimizer_step(opt_d)
+        if self.clip_value is not None:
+            with torch.no_grad():
+                for p in net.discriminator.parameters():
+                    p.clamp_(-self.clip_value, self.clip_value)
+
+        if tr.global_step % self.n_critic == 0:
+            with tr.toggled(opt_g):
+                g_loss = generator_loss(net.discriminate(fake, cond), self.loss)
+                tr.backward(g_loss)
+            tr.optimizer_step(opt_g)
+            self._update_ema(net)
+            out["g_loss"] = g_loss.detach()
+        loss = out["d_loss"] + out.get("g_loss", torch.zeros_like(out["d_loss"]))
+        return {"loss": loss, **out}
+
+    @torch.no_grad()
+    def _update_ema(self, net: nn.Module) -> None:
+        if self.ema_decay is None:
+            return
+        for e, p in zip(net.generator_ema.parameters(), net.generator.parameters(), strict=True):
+            e.lerp_(p, 1.0 - self.ema_decay)
+        for e, b in zip(net.generator_ema.buffers(), net.generator.buffers(), strict=True):
+            e.copy_(b)
+
+    # --- evaluation ---------------------------------------------------------------------------
+    def evaluation_step(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+        net = self.trainer.model if self.trainer is not None else model
+        x, y = split_batch(batch)
+        real, cond = self._real(x), self._cond(net, y)
+        fake = net(self._latent(net, real.shape[0], real), cond) if cond is not None else \
+            net(self._latent(net, real.shape[0], real))
+        d_real, d_fake = net.discriminate(real, cond), net.discriminate(fake, cond)
+        d_loss, g_loss = discriminator_loss(d_real, d_fake, self.loss), generator_loss(d_fake, self.loss)
+        return {"loss": d_loss + g_loss, "d_loss": d_loss, "g_loss": g_loss,
+                "d_real_acc": (d_real > 0).float().mean(), "d_fake_acc": (d_fake <= 0).float().mean(),
+                "n": torch.tensor(real.shape[0])}
+
+    def metrics(self):
+        return {k: _mean_metric() for k in ("d_loss", "g_loss", "d_real_acc", "d_fake_acc")}
+
+    def update_metrics(self, metrics, out) -> None:
+        for k, m in metrics.items():
+            m.update(out[k], weight=out["n"])
+
+    def predict_step(self, model: nn.Module, batch: Any) -> torch.Tensor:
+        """Discriminator logits of the batch's images (real-vs-fake scores)."""
+        net = self.trainer.model if self.trainer is not None else model
+        x, y = split_batch(batch)
+        return net.discriminate(self._real(x), self._cond(net, y))
+
+    def __repr__(self) -> str:
+        return (f"AdversarialTask(loss={self.loss!r}, n_critic={self.n_critic}, gp_weight={self.gp_weight}, "
+                f"clip_value={self.clip_value}, ema_decay={self.ema_decay})")
