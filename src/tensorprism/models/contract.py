@@ -27,6 +27,10 @@ paradigm       contract
                ``(num_nodes, C)``, ``graph`` ``(B, C)``, ``pair`` ``(B,)``, ``temporal``
                ``(B, horizon, N, C)``); ``forward_graph(g)`` runs it on a ``Graph``
 ``tabular``    ``forward(x (N, in_features))`` → ``(N, num_outputs)``
+``generative`` ``kind`` says what ``forward`` does: ``autoencoder`` ``x → x̂``, ``vae`` ``x →
+               (decoder output, mu, logvar)``, ``gan`` ``z (N, latent_dim) → x``, ``flow`` ``x → (z,
+               logdet (N,))``, ``autoregressive`` ``x → logits``; ``data_shape``; ``sample(n)``
+               (all but autoencoders); ``log_prob(x) (N,)`` for flows and autoregressive models
 =============  ==============================================================================
 
 Every model also declares ``example_input(batch_size=2)``: a tensor (or a tuple of positional
@@ -47,7 +51,8 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
 
-PARADIGMS = ("image", "dense", "lm", "encoder", "seq2seq", "sequence", "graph", "tabular")
+PARADIGMS = ("image", "dense", "lm", "encoder", "seq2seq", "sequence", "graph", "tabular", "generative")
+GENERATIVE_KINDS = ("autoencoder", "vae", "gan", "flow", "autoregressive")
 GRAPH_LEVELS = ("node", "graph", "pair", "temporal")
 
 
@@ -209,7 +214,11 @@ class ImageClassifierMixin(ImageInputMixin):
         return self.classifier  # type: ignore[attr-defined]
 
     def check_image_input(self, x: Tensor) -> None:
-        """:class:`ShapeError` unless ``x`` is ``(N, in_chans, H, W)`` (names a channels-last layout)."""
+        """:class:`ShapeError` unless ``x`` is ``(N, in_chans, H, W)`` (names a channels-last layout).
+        Skipped while ``torch.fx`` traces the model (FX graph-mode quantisation): a traced value has no
+        concrete shape to check."""
+        if isinstance(x, torch.fx.Proxy):
+            return
         if x.dim() != 4 or x.shape[1] != self.in_chans:
             hint = (" (it looks channels-last: permute to (N, C, H, W))"
                     if x.dim() == 4 and x.shape[-1] == self.in_chans else "")
@@ -415,6 +424,80 @@ class TabularMixin(ModelContract):
         return torch.randn(batch_size, self.in_features, device=self._example_device())
 
 
+# ------------------------------------------------------------------------------------ generative
+class GenerativeMixin(ModelContract):
+    """Autoencoders and generative models (Chapter 10). ``kind`` (one of ``GENERATIVE_KINDS``)
+    says what ``forward`` does; ``data_shape`` is one example's shape (``(C, H, W)``, ``(T, F)``,
+    ``(F,)``); conditional models set ``num_classes`` and take labels ``y (N,)`` as a second argument.
+
+    ==================  =====================================================================
+    kind                ``forward``
+    ==================  =====================================================================
+    ``autoencoder``     ``x (N, *data_shape)`` → reconstruction of the same shape
+    ``vae``             ``x[, y]`` → ``(decoder output (N, *data_shape), mu (N, d), logvar (N, d))``
+    ``gan``             ``z (N, latent_dim)[, y]`` → samples ``(N, *data_shape)``
+    ``flow``            ``x`` → ``(z (N, *data_shape), logdet (N,))``; ``inverse(z)`` → ``x``
+    ``autoregressive``  ``x`` → per-pixel logits ``(N, ...)``
+    ==================  =====================================================================
+
+    Every kind but ``autoencoder`` offers ``sample(n, y=None)`` → ``(n, *data_shape)``; flows and
+    autoregressive models ``log_prob(x)`` → ``(N,)`` in nats.
+    """
+
+    paradigm = "generative"
+    kind: ClassVar[str] = ""
+    data_shape: tuple[int, ...]
+    latent_dim: int | None = None
+    num_classes: int = 0  # > 0: a conditional model taking labels y (N,)
+
+    def check_latent(self, z: Tensor) -> None:
+        """:class:`ShapeError` unless ``z`` is ``(N, latent_dim)``."""
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ShapeError(f"{model_label(self)} expects latent codes (N, {self.latent_dim}), got "
+                             f"{tuple(z.shape)}; draw them with torch.randn(n, {self.latent_dim})")
+
+    def check_data(self, x: Tensor) -> None:
+        """:class:`ShapeError` unless ``x`` is ``(N, *data_shape)``."""
+        if tuple(x.shape[1:]) != tuple(self.data_shape) or not x.is_floating_point():
+            raise ShapeError(f"{model_label(self)} expects data (N, {', '.join(map(str, self.data_shape))}) "
+                             f"floating point, got {tuple(x.shape)} {x.dtype}")
+
+    def check_labels(self, y: Tensor | None, n: int) -> None:
+        """Labels of a conditional model: integers ``(n,)`` in ``[0, num_classes)``."""
+        if not self.num_classes:
+            if y is not None:
+                raise ShapeError(f"{model_label(self)} is not conditional: call it without labels")
+            return
+        if y is None or y.shape != (n,):
+            raise ShapeError(f"{model_label(self)} is conditional: pass labels y of shape ({n},), got "
+                             f"{None if y is None else tuple(y.shape)}")
+        check_token_ids(y, self.num_classes, model_label(self), "class labels")
+
+    def sample_labels(self, n: int, y: Tensor | None = None) -> Tensor | None:
+        """Labels for ``n`` samples: ``y`` checked, or ``0, 1, …, num_classes-1, 0, …`` for a
+        conditional model given none (``None`` for an unconditional one)."""
+        if y is None and self.num_classes:
+            y = torch.arange(n, device=self._example_device()) % self.num_classes
+        self.check_labels(y, n)
+        return y
+
+    def sample(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` samples ``(n, *data_shape)`` (conditional models: labels ``y (n,)``, by default
+        the classes in turn)."""
+        raise NotImplementedError(f"{type(self).__name__} ({self.kind}) does not sample")
+
+    def example_input(self, batch_size: int = 2) -> Tensor | tuple[Any, ...]:
+        """A latent batch for GANs, data in [0, 1) for the other kinds; with labels when conditional."""
+        dev = self._example_device()
+        if self.kind == "gan":
+            first = torch.randn(batch_size, self.latent_dim, device=dev)
+        else:
+            first = torch.rand(batch_size, *self.data_shape, device=dev)
+        if self.num_classes:
+            return first, torch.randint(0, self.num_classes, (batch_size,), device=dev)
+        return first
+
+
 def paradigm_of(model: nn.Module) -> str:
     """The model's paradigm, or :class:`ShapeError` naming the mixins when it declares none."""
     p = getattr(model, "paradigm", "")
@@ -429,4 +512,5 @@ __all__ = [
     "MNIST_STD", "check_token_ids", "model_label", "forward_on", "run_example", "paradigm_of", "ring_edge_index", "ModelContract",
     "ImageInputMixin", "ImageClassifierMixin", "DenseImageMixin", "TokenInputMixin", "LanguageModelMixin",
     "EncoderMixin", "Seq2SeqMixin", "SequenceMixin", "GraphModelMixin", "TabularMixin",
+    "GENERATIVE_KINDS", "GenerativeMixin",
 ]
