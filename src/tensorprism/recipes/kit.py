@@ -138,6 +138,9 @@ def save_result(cfg: Any, result: dict[str, Any], name: str = "result") -> dict[
         settings = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else {}
         doc = {"result": _jsonable(result), "config": _jsonable(settings)}
         atomic_write_text(out / f"{name}.json", json.dumps(doc, indent=2))
+        from ..train.report import write_run_report
+
+        write_run_report(out)  # the run's self-contained report.html, with this result in it
     return result
 
 

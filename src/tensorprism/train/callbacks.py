@@ -229,7 +229,10 @@ def _is_scalar(v: Any) -> bool:
 
 
 class TensorBoardLogger(Callback):
-    """Mirror the epoch metrics to TensorBoard event files under ``<out_dir>/tensorboard``."""
+    """Mirror the run to TensorBoard event files under ``<out_dir>/tensorboard``: the epoch metrics
+    and learning rate as scalars; at the end the test (and final validation) metrics as scalars,
+    the hyper-parameters with the final metrics (``add_hparams``, the HParams tab), and images:
+    the confusion matrix and a grid of sample predictions (classification runs)."""
 
     def __init__(self, log_dir: str | Path | None = None):
         self.log_dir = log_dir
@@ -255,8 +258,59 @@ class TensorBoardLogger(Callback):
         self.writer.flush()
 
     def on_fit_end(self, trainer: Trainer) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        if self.writer is None:
+            return
+        final = trainer.scalars(trainer.final_metrics)
+        for key, value in final.items():
+            if key.startswith(("test/", "val/")) and isinstance(value, float) and math.isfinite(value):
+                self.writer.add_scalar(f"final/{key}", value, trainer.global_step)
+        self.writer.add_hparams(hparams(trainer), {f"hparam/{k}": v for k, v in final.items()
+                                                   if isinstance(v, float) and math.isfinite(v)},
+                                run_name=".")
+        self._add_images(trainer)
+        self.writer.close()
+
+    def _add_images(self, trainer: Trainer) -> None:
+        import matplotlib.pyplot as plt
+
+        from .plots import confusion_matrix_figure
+        from .report import sample_grid_figure, sample_predictions
+
+        final = trainer.final_metrics
+        for split in ("test", "val"):
+            cm = final.get(f"{split}/confusion_matrix")
+            if cm is not None:
+                fig = confusion_matrix_figure(cm, title=f"confusion matrix, {split} split")
+                self.writer.add_figure(f"{split}/confusion_matrix", fig, trainer.global_step)
+                plt.close(fig)
+                break
+        samples = sample_predictions(trainer)
+        if samples is not None:
+            fig = sample_grid_figure(samples, f"{samples['split']} split (true → predicted)")
+            if fig is not None:
+                self.writer.add_figure(f"{samples['split']}/sample_predictions", fig, trainer.global_step)
+                plt.close(fig)
+        self.writer.flush()
+
+
+def hparams(trainer: Trainer) -> dict[str, Any]:
+    """The run's hyper-parameters as TensorBoard takes them (numbers, strings and booleans): the
+    trainer settings, ``model.<option>`` of the model spec and the task's name."""
+    import dataclasses
+
+    def ok(v: Any) -> bool:
+        return isinstance(v, (bool, int, float, str))
+
+    out = {k: v for k, v in dataclasses.asdict(trainer.config).items() if ok(v) and k != "out_dir"}
+    spec = getattr(trainer.model, "prism_spec", None) or {}
+    out["model"] = str(spec.get("name", type(trainer.model).__name__))
+    for k, v in (spec.get("config") or {}).items():
+        if ok(v):
+            out[f"model.{k}"] = v
+        elif isinstance(v, (list, tuple)):
+            out[f"model.{k}"] = str(list(v))
+    out["task"] = str(getattr(trainer.task, "name", type(trainer.task).__name__))
+    return out
 
 
 def progress_visible() -> bool:
@@ -336,18 +390,24 @@ class LRMonitor(Callback):
 
 class RunArtifacts(Callback):
     """At the end of ``fit``: PNG plots of the logged curves (and the confusion matrix for
-    classification) plus a short ``report.md`` in the run directory."""
+    classification), a short ``report.md``, ``summary.json`` (final metrics, confusion matrix,
+    sample predictions, timings, system) and the self-contained ``report.html`` of the run."""
 
     def on_fit_end(self, trainer: Trainer) -> None:
         from .plots import plot_confusion_matrix, plot_metrics
+        from .report import write_run_report, write_summary
 
         out = trainer.out_dir
         plots = plot_metrics(out / "metrics.jsonl", out / "plots")
         final = trainer.final_metrics
-        cm = final.get("test/confusion_matrix") or final.get("val/confusion_matrix")
+        split = "test" if final.get("test/confusion_matrix") is not None else "val"
+        cm = final.get(f"{split}/confusion_matrix")
         if cm is not None:
-            plots.append(plot_confusion_matrix(cm, out / "plots" / "confusion_matrix.png"))
+            plots.append(plot_confusion_matrix(cm, out / "plots" / "confusion_matrix.png",
+                                               title=f"confusion matrix, {split} split"))
         write_report(trainer, plots)
+        write_summary(trainer)
+        write_run_report(out)
 
 
 def write_report(trainer: Trainer, plots: list[Path]) -> Path:

@@ -309,7 +309,7 @@ def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor] | str 
 #: files whose presence means a directory holds a run (refused as out_dir unless overwritten/resumed)
 RUN_MARKERS = ("config.yaml", "metrics.jsonl", "checkpoints")
 #: everything a run writes into its directory (what ``overwrite=True`` replaces)
-RUN_FILES = (*RUN_MARKERS, "report.md", "plots", "tensorboard")
+RUN_FILES = (*RUN_MARKERS, "report.md", "plots", "tensorboard", "summary.json", "samples", "report.html")
 
 
 def remove_run_files(out_dir: str | os.PathLike) -> None:

@@ -30,8 +30,13 @@ def _figure():
     return plt
 
 
+#: one colour per split, the same on every plot (PNG here, SVG in the HTML report)
+SPLIT_COLOURS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c"}
+
+
 def plot_metrics(metrics_path: str | Path, out_dir: str | Path) -> list[Path]:
-    """One PNG per metric name (``loss.png``, ``acc.png``...) with its train/val/test curves.
+    """One PNG per metric name (``loss.png``, ``acc.png``...) with its train/val/test curves, titled
+    with the metric and its splits, each split in its colour of :data:`SPLIT_COLOURS`.
 
     Epoch-level records are plotted against the epoch; the file names are the metric names with
     the split prefix removed. Returns the paths written.
@@ -53,7 +58,8 @@ def plot_metrics(metrics_path: str | Path, out_dir: str | Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(5, 3.4))
         for split, points in sorted(splits.items()):
             xs, ys = zip(*points, strict=True)
-            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, label=split)
+            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, label=split, color=SPLIT_COLOURS.get(split))
+        ax.set_title(f"{name}: {', '.join(sorted(splits))} by epoch", fontsize=10)
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
@@ -67,8 +73,21 @@ def plot_metrics(metrics_path: str | Path, out_dir: str | Path) -> list[Path]:
 
 
 def plot_confusion_matrix(matrix: Sequence[Sequence[float]], path: str | Path,
-                          labels: Sequence[str] | None = None, normalize: bool = False) -> Path:
-    """Heat map of a ``(C, C)`` confusion matrix (rows: true class, columns: predicted class)."""
+                          labels: Sequence[str] | None = None, normalize: bool = False,
+                          title: str | None = None) -> Path:
+    """Heat map of a ``(C, C)`` confusion matrix (rows: true class, columns: predicted class),
+    saved as a PNG at ``path``."""
+    fig = confusion_matrix_figure(matrix, labels, normalize, title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    _figure().close(fig)
+    return path
+
+
+def confusion_matrix_figure(matrix: Sequence[Sequence[float]], labels: Sequence[str] | None = None,
+                            normalize: bool = False, title: str | None = None):
+    """The matplotlib figure of :func:`plot_confusion_matrix` (for TensorBoard's ``add_figure``)."""
     import numpy as np
 
     cm = np.asarray(matrix, dtype=float)
@@ -92,12 +111,10 @@ def plot_confusion_matrix(matrix: Sequence[Sequence[float]], path: str | Path,
                 ax.text(j, i, text, ha="center", va="center", fontsize=7,
                         color="white" if cm[i, j] > thresh else "black")
     fig.colorbar(im, ax=ax, fraction=0.046)
+    if title:
+        ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
-__all__ = ["read_metrics", "plot_metrics", "plot_confusion_matrix"]
+__all__ = ["SPLIT_COLOURS", "read_metrics", "plot_metrics", "plot_confusion_matrix", "confusion_matrix_figure"]
