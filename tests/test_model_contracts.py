@@ -63,6 +63,9 @@ SMALL = {
                                 dict(src_vocab_size=97, tgt_vocab_size=89, d_model=32, nhead=2, num_encoder_layers=1,
                                      num_decoder_layers=1, d_ff=64)),
     "TextGraphConfig": lambda d: dict(vocab_size=97),
+    "ViTConfig": lambda d: dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=10),
+    "SwinConfig": lambda d: dict(img_size=32, patch_size=2, embed_dim=16, depths=(1, 1), num_heads=(1, 2),
+                                 window_size=4, num_classes=10),
 }
 
 

@@ -27,6 +27,8 @@ __all__ = [
     "RotaryEmbedding",
     "alibi_slopes",
     "alibi_bias",
+    "sincos_2d_table",
+    "resample_grid_positions",
 ]
 
 
@@ -146,3 +148,35 @@ def alibi_bias(num_heads: int, L: int, S: int | None = None, device=None) -> Ten
     i = torch.arange(S - L, S, device=device)[:, None]
     j = torch.arange(S, device=device)[None, :]
     return -alibi_slopes(num_heads).to(device)[:, None, None] * (i - j).abs()
+
+
+def sincos_2d_table(grid_h: int, grid_w: int, dim: int, base: float = 10000.0) -> Tensor:
+    """Fixed 2-D sine-cosine positions of a patch grid ``(grid_h * grid_w, dim)``, rows in raster
+    order (MoCo v3 / MAE): half of the channels encode the row, half the column, each with the 1-D
+    table of :func:`sinusoidal_table`. ``dim`` must be divisible by 4."""
+    if dim % 4:
+        raise ShapeError(f"2-D sine-cosine positions need an embedding size divisible by 4, got {dim}")
+    rows = sinusoidal_table(grid_h, dim // 2, base)  # (gh, D/2)
+    cols = sinusoidal_table(grid_w, dim // 2, base)  # (gw, D/2)
+    return torch.cat([rows[:, None, :].expand(grid_h, grid_w, -1),
+                      cols[None, :, :].expand(grid_h, grid_w, -1)], dim=-1).reshape(grid_h * grid_w, dim)
+
+
+def resample_grid_positions(pos: Tensor, old_grid: tuple[int, int], new_grid: tuple[int, int],
+                            num_prefix: int = 0, mode: str = "bicubic") -> Tensor:
+    """Resample learned positions of a patch grid to another grid (a ViT at a new image size).
+
+    ``pos (1, num_prefix + gh*gw, D)``: the prefix tokens' positions ([CLS], distillation) are kept,
+    the grid's are interpolated as a ``(D, gh, gw)`` image (bicubic, as timm and Hugging Face do).
+    """
+    gh, gw = old_grid
+    if pos.dim() != 3 or pos.shape[1] != num_prefix + gh * gw:
+        raise ShapeError(f"positions must be (1, {num_prefix} + {gh}*{gw}, D), got {tuple(pos.shape)}")
+    if tuple(new_grid) == (gh, gw):
+        return pos
+    prefix, grid = pos[:, :num_prefix], pos[:, num_prefix:]
+    D = pos.shape[-1]
+    img = grid.reshape(1, gh, gw, D).permute(0, 3, 1, 2).float()
+    img = torch.nn.functional.interpolate(img, size=tuple(new_grid), mode=mode, align_corners=False)
+    grid = img.permute(0, 2, 3, 1).reshape(1, -1, D).to(pos.dtype)
+    return torch.cat([prefix, grid], dim=1)

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from .attention import KVCache, MultiheadAttention
+from .drop_path import DropPath
 
 __all__ = [
     "FeedForward",
@@ -71,6 +72,10 @@ class TransformerEncoderLayer(nn.Module):
     ``(x, weights)``; weights ``(N, h, L, S)`` only when ``need_weights``. Dropout applies to the
     attention weights (``attn_dropout``, default ``dropout``), to each sublayer's output before the
     residual sum, and between the FFN's linears (``ffn_dropout``, default ``dropout``).
+
+    ``self_attn`` replaces the multi-head softmax attention by any module with its call signature
+    (the efficient attentions of :mod:`tensorprism.nn.efficient_attention`, built by
+    ``make_attention``); ``drop_path`` drops each residual branch per sample (stochastic depth, ViT/Swin).
     """
 
     def __init__(
@@ -87,25 +92,29 @@ class TransformerEncoderLayer(nn.Module):
         rotary: bool = False,
         alibi: bool = False,
         ffn_dropout: float | None = None,
+        drop_path: float = 0.0,
+        self_attn: nn.Module | None = None,
     ):
         super().__init__()
         d_ff = 4 * d_model if d_ff is None else d_ff
         attn_dropout = dropout if attn_dropout is None else attn_dropout
         self.norm_first = norm_first
-        self.self_attn = MultiheadAttention(d_model, nhead, attn_dropout, bias, rotary=rotary, alibi=alibi)
+        self.self_attn = self_attn if self_attn is not None else MultiheadAttention(
+            d_model, nhead, attn_dropout, bias, rotary=rotary, alibi=alibi)
         # dropout between the FFN's two linears: torch.nn's layers have it, BERT and GPT-2 do not
         self.ff = FeedForward(d_model, d_ff, dropout if ffn_dropout is None else ffn_dropout, activation, bias)
         self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def _sublayer(self, x: Tensor, norm: nn.LayerNorm, drop: nn.Dropout, fn) -> tuple[Tensor, object]:
         if self.norm_first:
             y, extra = fn(norm(x))
-            return x + drop(y), extra
+            return x + self.drop_path(drop(y)), extra
         y, extra = fn(x)
-        return norm(x + drop(y)), extra
+        return norm(x + self.drop_path(drop(y))), extra
 
     def _ffn(self, x: Tensor) -> Tensor:
         x, _ = self._sublayer(x, self.norm2, self.dropout2, lambda h: (self.ff(h), None))

@@ -1,0 +1,1 @@
+"""Vision transformers (book §6.5): ViT, DeiT and Swin."""
