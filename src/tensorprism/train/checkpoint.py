@@ -135,7 +135,12 @@ def clean_temporary_files(folder: str | os.PathLike) -> list[Path]:
     for sub in (Path(folder), Path(folder) / "checkpoints"):
         if sub.is_dir():
             for tmp in sub.glob(".*.tmp"):
-                tmp.unlink(missing_ok=True)
+                if tmp.is_dir() and not tmp.is_symlink():  # a sharded checkpoint's unfinished folder
+                    import shutil
+
+                    shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    tmp.unlink(missing_ok=True)
                 removed.append(tmp)
     return removed
 
@@ -204,6 +209,10 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     from safetensors.torch import load_file
 
     path = Path(path)
+    if path.name.endswith(".sharded.json"):  # an FSDP run's sharded checkpoint: gathered here
+        from .sharded import read_full
+
+        return read_full(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}; expected a .safetensors file written by the Trainer")
     try:
@@ -243,7 +252,8 @@ def resolve_checkpoint(path: str | os.PathLike, prefer: str = "last") -> Path:
     """A checkpoint file from a file path, a run directory or its ``checkpoints/`` folder.
 
     In a directory, ``<prefer>.safetensors`` is taken if present, else ``last`` then ``best``;
-    taking another checkpoint than ``prefer`` warns, naming the one taken.
+    taking another checkpoint than ``prefer`` warns, naming the one taken. A run trained with
+    ``strategy="fsdp"`` has sharded checkpoints (``<name>.sharded.json``), found the same way.
     """
     p = Path(path)
     if p.is_file():
@@ -255,6 +265,11 @@ def resolve_checkpoint(path: str | os.PathLike, prefer: str = "last") -> Path:
                 if name != prefer:
                     warnings.warn(f"{folder} has no {prefer}.safetensors; using {candidate.name} instead",
                                   stacklevel=2)
+                return candidate
+    for folder in (p / "checkpoints", p):
+        for name in dict.fromkeys((prefer, "last", "best")):
+            candidate = folder / f"{name}.sharded.json"
+            if candidate.is_file():
                 return candidate
     raise CheckpointError(
         f"no checkpoint found at {p}: expected a .safetensors file or a run directory containing "

@@ -62,11 +62,24 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .data import ResumableSampler, batch_size_of, to_device
+from .fsdp import apply_activation_checkpointing, is_sharded, mixed_precision_policy, shard_model
 from .schedules import build_scheduler
 from .seeding import rng_state, seed_everything, set_rng_state
+from .sharded import (
+    OPTIM_KEY,
+    clean_orphans,
+    load_sharded,
+    resolve_manifest,
+    save_sharded,
+    set_full_or_sharded,
+)
+from .sharded import SUFFIX as SHARDED_SUFFIX
 from .tasks import TASKS, Task, create_task
 
 PRECISIONS = ("auto", "32", "bf16", "16")
+#: how several processes share the work: ``auto``/``ddp`` replicate the model (DistributedDataParallel),
+#: ``fsdp`` shards parameters, gradients and optimiser state (FSDP2, :mod:`tensorprism.train.fsdp`)
+STRATEGIES = ("auto", "ddp", "fsdp")
 
 
 @dataclass
@@ -109,6 +122,12 @@ class TrainerConfig:
         check_finite_every: read the losses back to the host (one sync) every N batches to check
             and log them; default 1 on CPUs (free there), 32 on accelerators (keeps the GPU queue
             full; a NaN is then reported up to 31 batches late, with its exact batch number).
+        strategy: ``"auto"``/``"ddp"`` (every process holds the whole model; gradients are averaged
+            by DistributedDataParallel) or ``"fsdp"`` (FSDP2: each process holds ``1/world_size`` of
+            every parameter, gradient and optimiser moment, per transformer block; checkpoints are
+            sharded and re-shard to any world size, see ``docs/distributed.md``).
+        activation_checkpointing: recompute each block's forward during the backward pass instead of
+            keeping its activations (less memory, one more forward); any strategy.
         progress: ``"auto"`` (a tqdm bar when stderr is a terminal or in a notebook, else one line
             per epoch on stderr), ``True`` (always a bar, e.g. for CI logs or ``| tee``), ``False``
             (no bar; the per-epoch lines go to the ``tensorprism.train`` logger only).
@@ -149,6 +168,8 @@ class TrainerConfig:
     check_finite: bool = True
     check_finite_every: int | None = setting(None, min=1)
     progress: bool | str = setting("auto", choices=(True, False, "auto"))
+    strategy: str = setting("auto", choices=STRATEGIES)
+    activation_checkpointing: bool = False
     tensorboard: bool = True
     plots: bool = True
 
@@ -285,6 +306,8 @@ class Trainer:
         self._own_generators: list[torch.Generator] = []  # of the loaders we built (kept alive)
         self._wrote_run = False  # out_dir holds this Trainer's own run (a second fit continues it)
         self._sync_every = cfg.check_finite_every or (1 if self.device.type == "cpu" else 32)
+        self.sharded = False  # strategy="fsdp" on several processes: the model is fully_shard-ed
+        self._fsdp_mp: Any = None  # FSDP's mixed-precision policy (CUDA bf16), replacing autocast
         self.model.to(self.device)
         self.forward_model: nn.Module = self.model
 
@@ -383,6 +406,7 @@ class Trainer:
         if self.loader("train") is None:
             raise ConfigError("Trainer.fit needs train_data")
         self.task.attach(self)
+        self._prepare_model()
         opts = self.task.configure_optimizers(self.model, self._build_optimizer)
         self.optimizers = list(opts) if isinstance(opts, (list, tuple)) else [opts]
         fmodel = self._wrap()
@@ -398,7 +422,7 @@ class Trainer:
             # No DDP wrapper: a manual task may call sub-modules (model.generator) directly, which
             # DDP's hooks would not see; optimizer_step averages the stepped parameters' gradients.
             D.broadcast_tensors([*self.model.parameters(), *self.model.buffers()])
-        elif self.distributed:
+        elif self.distributed and not self.sharded:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -407,6 +431,25 @@ class Trainer:
             fmodel = torch.compile(fmodel, backend=cfg.compile if isinstance(cfg.compile, str) else "inductor")
         self.forward_model = fmodel
         self._setup_done = True
+
+    def _prepare_model(self) -> None:
+        """Activation checkpointing and FSDP sharding, in place on ``self.model`` (before the
+        optimisers are built, so that they hold the sharded parameters)."""
+        cfg = self.config
+        if cfg.activation_checkpointing:
+            apply_activation_checkpointing(self.model)
+        if cfg.strategy != "fsdp":
+            return
+        if self.task.manual_optimization:
+            raise ConfigError(f"strategy='fsdp' does not support manual optimisation (task "
+                              f"{self.task.name!r} steps its optimisers itself); use strategy='ddp'")
+        if self.precision == "16" and self.device.type == "cuda":
+            raise ConfigError("strategy='fsdp' with precision='16' is not supported (fp16 loss scaling of "
+                              "sharded gradients); use precision='bf16' or '32'")
+        if self.distributed and not is_sharded(self.model):
+            self._fsdp_mp = mixed_precision_policy(self.precision, self.device)
+            shard_model(self.model, self.device, self._fsdp_mp)
+        self.sharded = self.distributed
 
     def _wrap(self) -> nn.Module:
         """Let each callback's ``setup_wrap`` replace the model the task calls, the optimisers and
@@ -432,7 +475,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ helpers
     def autocast(self):
-        if self.precision == "32":
+        if self.precision == "32" or self._fsdp_mp is not None:  # FSDP casts the gathered parameters
             return contextlib.nullcontext()
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
@@ -552,6 +595,10 @@ class Trainer:
             self.untoggle_optimizer(optimizer)
 
     def _no_sync(self, sync: bool):
+        if self.sharded:  # FSDP2: reduce-scatter gradients only at the accumulation boundary; unsized
+            # data does not know its last batch in advance, so it reduces every batch
+            self.model.set_requires_gradient_sync(sync or self.batches_per_epoch is None)
+            return contextlib.nullcontext()
         if self.distributed and not sync and hasattr(self.forward_model, "no_sync"):
             return self.forward_model.no_sync()
         return contextlib.nullcontext()
@@ -610,7 +657,7 @@ class Trainer:
         (a sized one knows its last batch in advance and steps there)."""
         if self.task.manual_optimization or self.at_step_boundary or self.batch_in_epoch == 0:
             return
-        if self.distributed:  # the last backward ran under no_sync
+        if self.distributed and not self.sharded:  # the last backward ran under no_sync
             D.average_gradients([p for opt in self.optimizers for p in _params_of(opt)])
         for opt in self.optimizers:
             self.optimizer_step(opt)
@@ -631,9 +678,13 @@ class Trainer:
             sampler.set_position(start * cfg.batch_size)
             return iter(loader)
         # a user DataLoader or an IterableDataset: re-create the epoch's order, skip what was seen
-        for owner in (sampler, getattr(loader, "dataset", None)):
+        dataset = getattr(loader, "dataset", None)
+        for owner in (sampler, dataset):
             if hasattr(owner, "set_epoch"):
                 owner.set_epoch(self.epoch)
+        if callable(getattr(dataset, "set_position", None)):  # a stream that seeks to the position itself
+            dataset.set_position(start, cfg.batch_size)  # (StreamingDataset: no re-reading of seen data)
+            return iter(loader)
         return itertools.islice(iter(loader), start, None)
 
     def _train_epoch(self) -> bool:
@@ -794,6 +845,7 @@ class Trainer:
             raise ConfigError(f"out_dir {out} is not writable; choose a writable directory")
         self._lock = RunLock(out).acquire()
         clean_temporary_files(out)
+        clean_orphans(out / "checkpoints")
         held = [name for name in RUN_MARKERS if (out / name).exists()]
         own = self._wrote_run or (resume_from is not None and _inside(resolve_checkpoint(resume_from), out))
         self._wrote_run = True
@@ -885,14 +937,25 @@ class Trainer:
             "epoch_loss": [self._epoch_loss, self._epoch_batches],
             "elapsed": self.elapsed,
             "history": self.history,
-            "optimizers": [o.state_dict() for o in self.optimizers],
+            "world_size": self.world_size,
+            # under FSDP the optimisers are saved in the sharded files (sharded.OPTIM_KEY)
+            "optimizers": [] if self.config.strategy == "fsdp" else [o.state_dict() for o in self.optimizers],
             "schedulers": [s.state_dict() for s in self.schedulers],
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "task": self.task.state_dict(),
             "callbacks": {key: cb.state_dict() for key, cb in self._callback_keys()},
             "rng": rng_state(),
             "best_score": self._best_score,
+            "train_data": self._train_dataset_state(),
         }
+
+    def _train_dataset(self) -> Any:
+        return getattr(self._loaders.get("train"), "dataset", None)
+
+    def _train_dataset_state(self) -> Any:
+        """The training dataset's own resumable state (a streaming dataset's layout), if it has one."""
+        fn = getattr(self._train_dataset(), "state_dict", None)
+        return fn() if callable(fn) else None
 
     def _callback_keys(self) -> list[tuple[str, Callback]]:
         """Callbacks keyed by class name (``Name#2`` for a second one), independent of list order."""
@@ -910,14 +973,29 @@ class Trainer:
         if self.out_dir is None:
             return None
         rng_ranks = D.all_gather_object(rng_state()) if self.distributed else None
+        epoch_loss = self._mean_epoch_loss()
+        if self.config.strategy == "fsdp":  # every process writes its shards
+            state = {**self.state(), "epoch_loss": epoch_loss}
+            state["metrics"] = self.scalars(metrics or {})
+            if rng_ranks is not None:
+                state["rng_ranks"] = rng_ranks
+            return save_sharded(self.out_dir / "checkpoints", name, self.model, self.optimizers, state)
         if not self.is_main:
             return None
-        state = self.state()
+        state = {**self.state(), "epoch_loss": epoch_loss}
         state["metrics"] = self.scalars(metrics or {})
         if rng_ranks is not None:
             state["rng_ranks"] = rng_ranks
         return save_checkpoint(self.out_dir / "checkpoints" / f"{name}.safetensors",
                                self.model.state_dict(), state)
+
+    def _mean_epoch_loss(self) -> list[float]:
+        """The epoch's running loss sum and batch count so far, averaged over processes (every
+        process must call this): a resume on any number of processes continues the same mean."""
+        self._flush_losses()
+        totals = torch.tensor([self._epoch_loss, self._epoch_batches], dtype=torch.float64,
+                              device=self.device if self.device.type == "cuda" else "cpu")
+        return (D.all_reduce_sum(totals) / self.world_size).tolist()
 
     def load_state(self, path: str | Path) -> None:
         """Restore weights and the full loop state from a checkpoint file or run directory.
@@ -926,20 +1004,71 @@ class Trainer:
         :class:`~tensorprism.errors.CheckpointError`.
         """
         self.setup()
-        ckpt = resolve_checkpoint(path, prefer="last")
-        weights, state = read_checkpoint(ckpt)
-        load_weights(self.model, weights, source=str(ckpt))
+        ckpt = self._resolve_resume(path)
+        if ckpt.name.endswith(SHARDED_SUFFIX):
+            state = load_sharded(ckpt, self.model, self.optimizers)
+        else:
+            weights, state = read_checkpoint(ckpt)
+            if OPTIM_KEY in state:  # a consolidated FSDP checkpoint: full tensors, optimiser by name
+                full = {**{f"model.{k}": v for k, v in weights.items()}, **state[OPTIM_KEY].get("tensors", {})}
+                set_full_or_sharded(self.model, self.optimizers, full, state[OPTIM_KEY].get("groups", {}), full=True)
+            elif self.sharded:
+                raise CheckpointError(f"{ckpt} was written with strategy 'ddp' (one optimiser state for the "
+                                      f"whole model); resume it with strategy='ddp', or start a new FSDP run "
+                                      f"from its weights (load_weights)")
+            else:
+                load_weights(self.model, weights, source=str(ckpt))
+        self._check_world_size(ckpt, state)
         try:
             self._restore_loop_state(state)
         except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
             raise CheckpointError(f"{ckpt} cannot resume this run: {type(exc).__name__}: {exc}; resume "
                                   f"with the model, task and optimiser settings it was written with") from None
-        if self.config.restore_best and (ckpt.parent / "best.safetensors").is_file():
+        if self.config.restore_best and not self.sharded and (ckpt.parent / "best.safetensors").is_file():
             best_weights, best = read_checkpoint(ckpt.parent / "best.safetensors")
             self._best_state = {k: v.clone() for k, v in best_weights.items()}
             self._best_score = state.get("best_score", best.get("best_score"))
 
+    def _resolve_resume(self, path: str | Path) -> Path:
+        """The checkpoint a resume reads: a file, or in a run directory ``last`` in this strategy's
+        format (sharded manifest for FSDP, ``.safetensors`` otherwise), else the other format."""
+        p = Path(path)
+        if p.is_file():
+            return p
+        kinds = [resolve_manifest, resolve_checkpoint]
+        if self.config.strategy != "fsdp":
+            kinds.reverse()
+        for resolve in kinds:
+            try:
+                return resolve(p, "last")
+            except CheckpointError:
+                continue
+        return resolve_checkpoint(p, "last")  # raises the usual "no checkpoint" error
+
+    def _check_world_size(self, ckpt: Path, state: dict[str, Any]) -> None:
+        """A checkpoint written mid-epoch by another number of processes continues exactly only with
+        the same global batch (the sampler's permutation is split by rank: the first ``k`` global
+        batches are the same examples for any world size); otherwise it would repeat or skip data."""
+        saved = int(state.get("world_size") or len(state.get("rng_ranks") or [None]))
+        if saved == self.world_size or not int(state.get("batch_in_epoch", 0)):
+            return
+        old = state.get("config", {}).get("batch_size")
+        if old is not None and int(old) * saved != self.config.batch_size * self.world_size:
+            raise CheckpointError(
+                f"{ckpt} was written mid-epoch by {saved} process(es) with batch_size={old} (global batch "
+                f"{int(old) * saved}); this run has {self.world_size} process(es) with batch_size="
+                f"{self.config.batch_size} (global batch {self.config.batch_size * self.world_size}), so the "
+                f"rest of the epoch cannot continue exactly: set batch_size={int(old) * saved // self.world_size}"
+                f" to keep the global batch, resume with {saved} process(es), or resume from a checkpoint "
+                f"written at the end of an epoch")
+        dataset = self._train_dataset()
+        check = getattr(dataset, "check_resume", None)
+        if callable(check):
+            check(state.get("train_data"), world_size=self.world_size)
+
     def _restore_loop_state(self, state: dict[str, Any]) -> None:
+        if OPTIM_KEY in state and not state.get("optimizers"):
+            state = {**state, "optimizers": [opt.state_dict() for opt in self.optimizers]}  # loaded by name
         for opt, s in zip(self.optimizers, state["optimizers"], strict=True):
             saved = {k for g in s["param_groups"] for k in g if k != "params"}
             now = {k for g in opt.param_groups for k in g if k != "params"}
@@ -957,10 +1086,14 @@ class Trainer:
             cb.load_state_dict(saved_cbs.get(key, {}))
         self.epoch, self.global_step = int(state["epoch"]), int(state["global_step"])
         self.batch_in_epoch = int(state["batch_in_epoch"])
-        loss, n = state["epoch_loss"]
-        self._epoch_loss, self._epoch_batches = float(loss), int(n)
+        loss, n = state["epoch_loss"]  # means over the writer's processes; rank 0 carries them
+        share = self.world_size if self.is_main else 0
+        self._epoch_loss, self._epoch_batches = float(loss) * share, int(round(float(n) * share))
         self.elapsed = float(state.get("elapsed", 0.0))
         self.history = dict(state.get("history", {}))
+        dataset = self._train_dataset()
+        if state.get("train_data") is not None and callable(getattr(dataset, "load_state_dict", None)):
+            dataset.load_state_dict(state["train_data"])
         ranks = state.get("rng_ranks")
         set_rng_state(ranks[self.rank] if ranks and len(ranks) == self.world_size else state["rng"])
 
