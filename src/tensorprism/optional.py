@@ -48,6 +48,7 @@ PACKAGES: dict[str, tuple[str, str]] = {
     "shap": ("shap", "explain"),
     "onnx": ("onnx", "export"),
     "onnxruntime": ("onnxruntime", "export"),
+    "onnxscript": ("onnxscript", "export"),
     "webdataset": ("webdataset", "stream"),
 }
 
