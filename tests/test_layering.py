@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"data"},
     {"graph"},
     {"train"},
-    {"explain", "viz", "vision", "sklearn"},
+    {"explain", "viz", "vision", "sklearn", "unsupervised"},
     {"__init__"},
     {"recipes"},
     {"testing"},
