@@ -83,7 +83,7 @@ lint: venv
 # The documentation site (mkdocs-material + mkdocstrings); pages generated from the code by
 # docs/gen_pages.py. --strict turns every warning (broken link, missing symbol) into an error.
 docs: venv
-	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 	@echo "docs: open site/index.html"
 
 docs-serve: venv

@@ -22,6 +22,7 @@ from ..errors import TensorPrismError
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``prism`` argument parser with every sub-command of this package registered."""
     parser = argparse.ArgumentParser(
         prog="prism",
         description="tensorprism: the book's tensors, layers, models and training loops.",
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``prism`` with ``argv`` (default: the command line); returns the exit status."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # key=value overrides may come after options too (`prism train --out d epochs=3`)

@@ -100,6 +100,7 @@ def _pruner(prune: bool):
 
 
 def best_overrides(study: Any, space: Space) -> dict[str, Any]:
+    """The best trial's parameter values ``{name: value}`` over ``space`` (Optuna's stored choice indices decoded)."""
     return decode_params(study.best_params, space)
 
 

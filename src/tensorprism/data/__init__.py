@@ -97,14 +97,17 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, split: str = 
 
 
 def list_datasets() -> list[str]:
+    """Names of the registered datasets, sorted."""
     return DATASETS.names()
 
 
 def dataset_info(name: str) -> DatasetInfo:
+    """The :class:`DatasetInfo` registered with dataset ``name`` (task, size, source, model)."""
     return DATASETS.get(name).extra["info"]
 
 
 def is_available(name: str, root: str | os.PathLike | None = None) -> bool:
+    """Whether dataset ``name`` can be loaded from ``root`` (or the default data root) without downloading."""
     check = DATASETS.get(name).extra.get("available")
     return True if check is None else bool(check(data_root(root)))
 

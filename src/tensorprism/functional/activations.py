@@ -75,6 +75,7 @@ def leaky_relu(z: Tensor, alpha: float = 0.01) -> Tensor:
 
 
 def leaky_relu_grad(z: Tensor, alpha: float = 0.01) -> Tensor:
+    """Derivative of leaky ReLU: 1 for ``z > 0``, else ``alpha``; same shape as ``z``."""
     return torch.where(z > 0, torch.ones_like(z), torch.full_like(z, alpha))
 
 
@@ -94,6 +95,7 @@ def selu(z: Tensor) -> Tensor:
 
 
 def selu_grad(z: Tensor) -> Tensor:
+    """Derivative of SELU: ``scale`` times the ELU derivative with SELU's ``alpha``; same shape as ``z``."""
     return SELU_SCALE * elu_grad(z, SELU_ALPHA)
 
 
@@ -165,6 +167,7 @@ def gelu_tanh(z: Tensor) -> Tensor:
 
 
 def gelu_tanh_grad(z: Tensor) -> Tensor:
+    """Derivative of the tanh approximation of GELU; same shape as ``z``."""
     u = _SQRT_2_OVER_PI * (z + _GELU_TANH_C * z**3)
     t = tanh(u)
     du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_C * z * z)
@@ -187,6 +190,7 @@ def hardsigmoid(z: Tensor) -> Tensor:
 
 
 def hardsigmoid_grad(z: Tensor) -> Tensor:
+    """Derivative of hard sigmoid: 1/6 inside ``(-3, 3)``, else 0; same shape as ``z``."""
     return ((z > -3.0) & (z < 3.0)).to(z.dtype) / 6.0
 
 
@@ -196,6 +200,7 @@ def hardtanh(z: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
 
 
 def hardtanh_grad(z: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """Derivative of hardtanh: 1 inside ``(min_val, max_val)``, else 0; same shape as ``z``."""
     return ((z > min_val) & (z < max_val)).to(z.dtype)
 
 
@@ -205,6 +210,7 @@ def identity(z: Tensor) -> Tensor:
 
 
 def identity_grad(z: Tensor) -> Tensor:
+    """Derivative of the identity: ones shaped like ``z``."""
     return torch.ones_like(z)
 
 

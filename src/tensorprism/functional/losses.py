@@ -43,10 +43,12 @@ def mse(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
 
 
 def mae(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Mean absolute error ``|pred - target|``, reduced by ``reduction`` (``mean``, ``sum`` or ``none``)."""
     return _reduce((pred - target).abs(), reduction)
 
 
 def huber(pred: Tensor, target: Tensor, delta: float = 1.0, reduction: str = "mean") -> Tensor:
+    """Huber loss: ``r²/2`` for residuals ``|r| <= delta``, ``delta (|r| - delta/2)`` beyond; reduced by ``reduction``."""
     r = (pred - target).abs()
     return _reduce(torch.where(r <= delta, 0.5 * r * r, delta * (r - 0.5 * delta)), reduction)
 

@@ -31,14 +31,17 @@ def penalized_parameters(model: nn.Module, include_bias: bool = False) -> list[T
 
 
 def l1_penalty(params: Iterable[Tensor], lam: float) -> Tensor:
+    """``lam · Σ |p|`` over all entries of ``params`` (a scalar tensor)."""
     return lam * sum(p.abs().sum() for p in params)
 
 
 def l2_penalty(params: Iterable[Tensor], lam: float) -> Tensor:
+    """``lam · Σ p²`` over all entries of ``params`` (a scalar tensor; no 1/2 factor)."""
     return lam * sum(p.pow(2).sum() for p in params)
 
 
 def elastic_net_penalty(params: Iterable[Tensor], l1: float, l2: float) -> Tensor:
+    """Elastic net: ``l1 · Σ |p| + l2 · Σ p²`` over ``params``."""
     params = list(params)
     return l1_penalty(params, l1) + l2_penalty(params, l2)
 

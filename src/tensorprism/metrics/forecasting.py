@@ -34,11 +34,13 @@ def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mae(y_true, y_pred) -> float:
+    """Mean absolute error of a forecast, in the series' units."""
     a, b = _pair(y_true, y_pred)
     return float(np.mean(np.abs(a - b)))
 
 
 def rmse(y_true, y_pred) -> float:
+    """Root mean squared error of a forecast, in the series' units."""
     a, b = _pair(y_true, y_pred)
     return float(np.sqrt(np.mean((a - b) ** 2)))
 

@@ -15,6 +15,9 @@ from ..functional.dropout import classic_dropout
 
 
 class ClassicDropout(nn.Module):
+    """Dropout as the book writes it (§3.6.1): keep each unit with probability ``keep`` and scale
+    at test time instead of training time; see the module docstring."""
+
     def __init__(self, keep: float = 0.5):
         super().__init__()
         self.keep = keep

@@ -103,6 +103,7 @@ def expected_variance(scheme: str, fan_in: int, fan_out: int, **kwargs) -> float
 
 
 def get_initializer(scheme: str | Callable[[Tensor], Tensor]) -> Callable[..., Tensor]:
+    """The initialiser function named ``scheme`` (or ``scheme`` itself when it is callable)."""
     if callable(scheme):
         return scheme
     key = scheme.lower()

@@ -42,6 +42,7 @@ _ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 
 
 def activation_fn(name: str) -> Callable[[Tensor], Tensor]:
+    """The feed-forward activation named ``name`` (a function of a tensor)."""
     if name not in _ACTIVATIONS:
         raise ConfigError(f"unknown activation {name!r}; choose one of {sorted(_ACTIVATIONS)}")
     return _ACTIVATIONS[name]

@@ -85,6 +85,7 @@ def _attribute_docs(cls: type) -> dict[str, str]:
 
 
 def list_recipes() -> list[str]:
+    """Names of the registered recipes, sorted."""
     return RECIPES.names()
 
 

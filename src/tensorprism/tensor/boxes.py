@@ -103,10 +103,12 @@ def make_anchors(grid_hw: tuple[int, int], stride: int, scales: tuple[float, ...
 
 
 def xyxy_to_cxcywh(b: Tensor) -> Tensor:
+    """Boxes ``(..., 4)`` from (x1, y1, x2, y2) to (centre x, centre y, width, height)."""
     return torch.stack([(b[..., 0] + b[..., 2]) / 2, (b[..., 1] + b[..., 3]) / 2, b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]], -1)
 
 
 def cxcywh_to_xyxy(b: Tensor) -> Tensor:
+    """Boxes ``(..., 4)`` from (centre x, centre y, width, height) to (x1, y1, x2, y2)."""
     return torch.stack([b[..., 0] - b[..., 2] / 2, b[..., 1] - b[..., 3] / 2, b[..., 0] + b[..., 2] / 2, b[..., 1] + b[..., 3] / 2], -1)
 
 

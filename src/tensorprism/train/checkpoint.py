@@ -146,6 +146,7 @@ def clean_temporary_files(folder: str | os.PathLike) -> list[Path]:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: a reader sees the old file or the new one, never a part."""
     def write(tmp: str) -> None:
         Path(tmp).write_text(text)
 

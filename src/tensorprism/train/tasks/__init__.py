@@ -53,6 +53,7 @@ def create_task(name: str, **kwargs: Any) -> Task:
 
 
 def list_tasks() -> list[str]:
+    """Names of the registered tasks, sorted."""
     return TASKS.names()
 
 
