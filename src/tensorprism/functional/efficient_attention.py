@@ -91,7 +91,7 @@ def linear_attention_reference(phi_q: Tensor, phi_k: Tensor, v: Tensor, causal: 
 
 
 def linear_attention(phi_q: Tensor, phi_k: Tensor, v: Tensor, causal: bool = False,
-                     key_padding_mask: Tensor | None = None, chunk: int = 128, eps: float = 1e-6) -> Tensor:
+                     key_padding_mask: Tensor | None = None, chunk: int = 128, eps: float = 1e-12) -> Tensor:
     """Fast kernel attention with the normaliser (the correction of the book's eq. at line 14370):
 
     .. math:: \\mathrm{out}_i = \\frac{\\phi(q_i)^\\top \\sum_j \\phi(k_j) v_j^\\top}
@@ -109,7 +109,7 @@ def linear_attention(phi_q: Tensor, phi_k: Tensor, v: Tensor, causal: bool = Fal
         z = phi_k.sum(-2)  # Σ_j φ(k_j)
         num = torch.einsum("nhlf,nhfe->nhle", phi_q, kv)
         den = torch.einsum("nhlf,nhf->nhl", phi_q, z)[..., None]
-        return num / (den + eps)
+        return num / den.clamp_min(eps)  # clamp, not +eps: tiny normalisers (FAVOR+ keys) stay exact
     L, S = phi_q.shape[-2], phi_k.shape[-2]
     if L != S:
         raise ShapeError(f"causal linear attention needs as many queries as keys, got L={L}, S={S}")
@@ -124,7 +124,7 @@ def linear_attention(phi_q: Tensor, phi_k: Tensor, v: Tensor, causal: bool = Fal
         a = (q @ k.transpose(-1, -2)) * tri[:c, :c]  # within the chunk: j <= i
         num = a @ vv + q @ kv
         den = a.sum(-1) + (q * z[..., None, :]).sum(-1)  # φ(q_i)·(Σ_{j<=i} φ(k_j))
-        outs.append(num / (den[..., None] + eps))
+        outs.append(num / den[..., None].clamp_min(eps))
         kv = kv + k.transpose(-1, -2) @ vv
         z = z + k.sum(-2)
     return torch.cat(outs, dim=-2)

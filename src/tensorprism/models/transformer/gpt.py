@@ -12,7 +12,7 @@ attention is causal and :meth:`GPT.loss` predicts token ``t+1`` from tokens ``<=
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from ...errors import ConfigError, ShapeError
 from ...nn.attention import KVCache
+from ...nn.efficient_attention import make_attention
 from ...nn.positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 from ...nn.transformer import TransformerEncoderLayer, TransformerStack
 from .. import register_model
@@ -43,6 +44,8 @@ class GPTConfig:
     position: str = "learned"  # learned | sinusoidal | rotary | alibi
     tie_weights: bool = True
     init_std: float = 0.02
+    attention: str = "full"  # or an efficient attention of nn.efficient_attention.make_attention
+    attention_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 class GPT(LanguageModelMixin, nn.Module):
@@ -64,11 +67,16 @@ class GPT(LanguageModelMixin, nn.Module):
         else:
             self.wpe = None
         self.drop = nn.Dropout(cfg.dropout)
+        if cfg.attention != "full" and cfg.position in ("rotary", "alibi"):
+            raise ConfigError(f"position={cfg.position!r} acts inside softmax attention: use attention='full', "
+                              "or learned/sinusoidal positions with an efficient attention")
         self.blocks = TransformerStack(
             lambda: TransformerEncoderLayer(
                 cfg.n_embd, cfg.n_head, cfg.n_inner or 4 * cfg.n_embd, cfg.dropout, cfg.activation, norm_first=True,
                 layer_norm_eps=cfg.layer_norm_eps, bias=cfg.bias,
                 rotary=cfg.position == "rotary", alibi=cfg.position == "alibi", ffn_dropout=0.0,
+                self_attn=None if cfg.attention == "full" else make_attention(
+                    cfg.attention, cfg.n_embd, cfg.n_head, cfg.dropout, cfg.bias, **cfg.attention_kwargs),
             ),
             cfg.n_layer,
             final_norm=nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps),
@@ -82,6 +90,8 @@ class GPT(LanguageModelMixin, nn.Module):
         """GPT-2 init: N(0, 0.02), residual projections scaled by 1/sqrt(2 n_layer)."""
         std = self.config.init_std
         for name, p in self.named_parameters():
+            if name.rsplit(".", 1)[-1] in ("mask_logits", "E", "F"):  # efficient attentions' own tables
+                continue
             if name.endswith("bias"):
                 nn.init.zeros_(p)
             elif "norm" in name:
@@ -118,6 +128,11 @@ class GPT(LanguageModelMixin, nn.Module):
         When the context would exceed ``block_size`` (learned/sinusoidal positions) the cache is
         rebuilt from the last ``block_size - 1`` tokens, as nanoGPT crops its context.
         """
+        if self.config.attention != "full":  # no KV cache: re-read the (cropped) context each step
+            ctx = tokens if state is None else torch.cat([state["ctx"], tokens], dim=1)
+            if self.block_size is not None:
+                ctx = ctx[:, -self.block_size:]
+            return self(ctx)[:, -1], {"ctx": ctx}
         if state is None:
             state = {"ctx": tokens[:, :0], "cache": [KVCache() for _ in range(self.config.n_layer)]}
         ctx = torch.cat([state["ctx"], tokens], dim=1)
