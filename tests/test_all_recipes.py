@@ -59,6 +59,20 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
                        vocab_size=300, max_length=24), ("sst2", "multi30k"), None, True),
     "ch06-translation": (dict(train_limit=200, max_steps=2, eval_limit=4, d_model=16, d_ff=32, nhead=2, layers=1,
                               vocab_size=300, num_beams=1, warmup=2), ("multi30k",), None, True),
+    "ch07-attention-cnn": (dict(max_train=64, max_eval=32, epochs=1, batch_size=32, pictures=2), ("cifar10",), None,
+                           True),
+    "ch07-cbam-resnet20": (dict(max_train=32, max_eval=16, epochs=1, batch_size=16, pictures=2), ("cifar10",), None,
+                           True),
+    "ch07-han": (dict(max_train=64, max_eval=16, epochs=1, embed_dim=8, hidden_size=4, max_sentences=3, max_words=6,
+                      pictures=2), ("fortunes",), None, True),
+    "ch07-vqa": (dict(max_train=64, max_eval=16, epochs=1, d_model=8, heads=2, layers=1, pictures=2), ("mnist",), None,
+                 True),
+    "ch07-captioning": (dict(max_train=64, max_eval=16, epochs=1, d_model=8, pictures=2), ("mnist",), None, True),
+    "ch07-video": (dict(max_train=16, max_eval=8, epochs=1, frames=4, channels=8, batch_size=8, pictures=1), ("mnist",),
+                   None, True),
+    "ch07-audio": (dict(max_train=64, max_eval=16, epochs=1, hidden_size=8, pictures=1), ("spoken-digits",), None, True),
+    "ch07-translation": (dict(settings=dict(embed_dim=8, hidden_size=8, attn_dim=8, epochs=1, max_train=100, max_eval=8,
+                                            max_len=6, num_beams=1)), ("multi30k",), None, True),
     "ch08-planetoid": (dict(seeds=1, time_budget_s=1.0), ("cora",), "seed-0", True),
     "ch08-sampled-sage": (dict(epochs=1, hidden=8, fanout=(3, 3), batch_size=256), ("cora",), ".", True),
     "ch08-link-prediction": (dict(epochs=2, hidden=8, out=4), ("cora",), None, True),
@@ -95,6 +109,16 @@ def _check_translation(r: dict, out: Path) -> None:
     assert len(r["examples"]) == 5 and r["test2016_bleu_greedy"] >= 0.0 and (out / "alignment.png").is_file()
 
 
+def _check_ch07(r: dict, out: Path) -> None:
+    """Chapter 7: an attention model and its baseline, their difference, and attention pictures."""
+    assert {"attention", "baseline", "difference"} <= set(r) and r["difference"]
+    for key, value in r["difference"].items():
+        assert value == pytest.approx(r["attention"][key] - r["baseline"][key], abs=1e-5)
+    assert (out / "attention").is_dir() and (out / "baseline").is_dir()
+    pictures = list((out / "pictures").glob("*")) if (out / "pictures").is_dir() else list(out.rglob("alignment.png"))
+    assert pictures and all(p.stat().st_size > 0 for p in pictures)
+
+
 # what a recipe's result must say beyond "it ran" (folded in from the per-chapter smoke tests)
 CHECKS = {
     "ch04-superres": lambda r, out: 20.0 < r["psnr_bicubic"] < 40.0 and r["psnr_srcnn"] > 0.0,
@@ -103,6 +127,9 @@ CHECKS = {
     "ch04-metric": lambda r, out: 0.0 <= r["test_recall_at_1"] <= 1.0,
     "ch05-sst2": lambda r, out: 0.0 <= r["test_acc"] <= 1.0 and r["best_epoch"] == 1,
     "ch05-translation": _check_translation,
+    **{name: (lambda r, out: _check_ch07(r, out)) for name in (
+        "ch07-attention-cnn", "ch07-cbam-resnet20", "ch07-han", "ch07-vqa", "ch07-captioning", "ch07-video",
+        "ch07-audio", "ch07-translation")},
 }
 
 

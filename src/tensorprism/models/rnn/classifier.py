@@ -108,3 +108,12 @@ def sentiment_lstm_book(cfg: RNNClassifierConfig) -> RNNClassifier:
 def lstm_ucr(cfg: RNNClassifierConfig) -> RNNClassifier:
     """BiLSTM for univariate UCR series ``(B, T, 1)``."""
     return RNNClassifier(cfg)
+
+
+@register_model("speech-attention-lstm-book", config=RNNClassifierConfig, family="rnn", vocab_size=None,
+                input_size=40, embed_dim=64, hidden_size=128, bidirectional=False, cell="lstm",
+                pooling="attention", dropout=0.0, num_classes=10)
+def speech_attention_lstm_book(cfg: RNNClassifierConfig) -> RNNClassifier:
+    """The book's speech / audio-event model (§7.5.2, L7-29, L7-30): LSTM over log-mel frames
+    ``(B, T, 40)``, attention pooling, linear head (``pooling="mean"`` is its baseline)."""
+    return RNNClassifier(cfg)
