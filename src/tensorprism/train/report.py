@@ -363,7 +363,7 @@ def svg_confusion(matrix: Sequence[Sequence[float]], title: str, labels: Sequenc
     labels = [str(x) for x in labels] if labels and len(labels) == c else [str(i) for i in range(c)]
     cell = max(14, min(40, 420 // max(c, 1)))
     left, top = 70, 50
-    width, height = left + c * cell + 20, top + c * cell + 50
+    width, height = max(left + c * cell + 20, 400), top + c * cell + 50  # room for the title
     peak = max((float(v) for row in matrix for v in row), default=0.0) or 1.0
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="figure" role="img" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="10">',
