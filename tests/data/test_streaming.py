@@ -145,7 +145,7 @@ def test_trainer_resumes_a_stream_mid_epoch_bitwise(tmp_path):
         torch.manual_seed(0)
         model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Dropout(0.2), torch.nn.Linear(8, 2))
         return Trainer(model, train_data=StreamingDataset(tmp_path / "blobs", shuffle_buffer=12), epochs=2,
-                       batch_size=8, lr=0.05, seed=3, out_dir=str(out), plots=False, checkpoint_every_steps=1,
+                       batch_size=8, lr=0.05, seed=3, out_dir=str(out), plots=False, checkpoint_every_steps=4,
                        callbacks=list(callbacks), **QUIET)
 
     ref = build(tmp_path / "ref").fit()
@@ -170,10 +170,12 @@ def test_webdataset_reads_the_shards(tmp_path):
 
 
 def _streamed_equals_map_style(name: str, tmp_path: Path, n: int) -> None:
+    from tensorprism.cli import main
     from tensorprism.data import load_dataset
-    from tensorprism.data.streaming import pack_dataset
 
-    root = pack_dataset(name, tmp_path / name, split="test", shard_size=700, limit=n).parent
+    assert main(["data", "pack", name, "--out", str(tmp_path / name), "--split", "test", "--shard-size", "700",
+                 "--limit", str(n)]) == 0
+    root = tmp_path / name
     ref = load_dataset(name, split="test")  # normalised float images
     plain = StreamingDataset(root, shuffle=False)
     loader = DataLoader(plain, batch_size=100, collate_fn=plain.collate_fn)

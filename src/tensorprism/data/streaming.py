@@ -77,7 +77,7 @@ def pack(samples: Any, labels: Any, out: str | os.PathLike, *, shard_size: int =
     if shard_size < 1:
         raise DataError(f"shard_size must be >= 1, got {shard_size}")
     if (out / INDEX).exists() and not overwrite:
-        raise DataError(f"{out} already holds a packed dataset ({INDEX}); choose another folder or overwrite")
+        raise DataError(f"{out} already holds a packed dataset ({INDEX}); choose another folder or pass overwrite=True (prism data pack --overwrite)")
     out.mkdir(parents=True, exist_ok=True)
     (out / INDEX).unlink(missing_ok=True)
     width = len(str(int(y.max()))) if len(y) else 1  # fixed-width labels: every record the same size
@@ -95,12 +95,21 @@ def pack(samples: Any, labels: Any, out: str | os.PathLike, *, shard_size: int =
         os.replace(tmp, out / name)
         shards.append({"file": name, "count": min(shard_size, len(x) - start), "bytes": (out / name).stat().st_size,
                        "sha256": _sha256((out / name).read_bytes())})
+    # every record has the same size (one sample shape, fixed-width labels): readers may decode a
+    # whole shard with array views instead of walking its members one by one
+    payload = len(_npy_bytes(x[0]))
+    layout = {"record_bytes": 512 + _padded(payload) + 512 + 512, "npy_data_offset": 512 + payload - x[0].nbytes,
+              "cls_offset": 512 + _padded(payload) + 512, "cls_width": width}
     index = {"format": FORMAT, "count": len(x), "sample_shape": list(x.shape[1:]), "dtype": str(x.dtype),
-             "shards": shards, "meta": meta or {}}
+             "layout": layout, "shards": shards, "meta": meta or {}}
     tmp = out / f".{INDEX}.tmp"
     tmp.write_text(json.dumps(index, indent=1))
     os.replace(tmp, out / INDEX)
     return out / INDEX
+
+
+def _padded(n: int) -> int:
+    return (n + 511) // 512 * 512
 
 
 def _sha256(data: bytes) -> str:
@@ -149,10 +158,16 @@ def _decode_npy(payload: memoryview, cache: dict[bytes, tuple[np.dtype, tuple[in
     return np.frombuffer(payload, dtype=dtype, offset=offset).reshape(shape)
 
 
-def read_shard(path: Path, sha256: str | None, where: str, wanted: set[int] | None = None
-               ) -> tuple[list[np.ndarray], list[int]]:
+def read_shard(path: Path, sha256: str | None, where: str, wanted: set[int] | None = None,
+               layout: dict[str, Any] | None = None, count: int | None = None, sample: tuple | None = None
+               ) -> tuple[Any, Any]:
     """Examples ``(samples, labels)`` of one shard in member order (``None`` for the ones whose
-    position is not in ``wanted``, which are not decoded), after checking its SHA-256."""
+    position is not in ``wanted``, which are not decoded), after checking its SHA-256.
+
+    With the ``layout`` of a shard written by :func:`pack` (and its ``count`` and ``sample`` =
+    ``(dtype, shape)``), the whole shard is decoded at once as array views: ``(samples (count,
+    ...), labels (count,))`` arrays; the members' headers are then checked at the first and last
+    record only, so use it on verified shards."""
     if not path.is_file():
         raise DataError(f"shard {where} is missing ({path}); the packed dataset is incomplete: copy it again "
                         f"or re-pack it (prism data pack)")
@@ -162,6 +177,8 @@ def read_shard(path: Path, sha256: str | None, where: str, wanted: set[int] | No
     if sha256 is not None and _sha256(data) != sha256:
         raise DataError(f"shard {where} is corrupt: {path} does not match the SHA-256 in {INDEX} (a changed "
                         f"bit, an edited or partly copied file); copy it again or re-pack the dataset")
+    if layout is not None and count is not None and sample is not None:
+        return _read_regular(data, layout, count, sample, where)
     view = memoryview(data)
     xs: list[Any] = []
     ys: list[int] = []
@@ -179,6 +196,27 @@ def read_shard(path: Path, sha256: str | None, where: str, wanted: set[int] | No
         elif ext == "cls":
             ys[-1] = int(bytes(view[start:start + size]))
     return xs, ys
+
+
+def _read_regular(data: bytearray, layout: dict[str, Any], count: int, sample: tuple, where: str
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    rec = layout["record_bytes"]
+    dtype, shape = np.dtype(sample[0]), tuple(sample[1])
+    if len(data) < count * rec:
+        raise DataError(f"{where} is truncated ({len(data)} bytes for {count} records of {rec}); re-pack it")
+    for r in (0, count - 1):  # the record boundaries are where the layout says
+        members = list(_parse_tar(bytes(data[r * rec:(r + 1) * rec]) + b"\0" * 1024, where))
+        if len(members) != 2 or not members[0][0].endswith(".npy") or not members[1][0].endswith(".cls"):
+            raise DataError(f"{where} does not have the record layout of its index; re-pack the dataset")
+    records = np.frombuffer(data, dtype=np.uint8, count=count * rec).reshape(count, rec)
+    start = layout["npy_data_offset"]
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    samples = np.ascontiguousarray(records[:, start:start + nbytes]).view(dtype).reshape(count, *shape)
+    digits = records[:, layout["cls_offset"]:layout["cls_offset"] + layout["cls_width"]].astype(np.int64) - 48
+    if digits.min() < 0 or digits.max() > 9:
+        raise DataError(f"{where} has a label that is not a decimal number; re-pack the dataset")
+    labels = digits @ (10 ** np.arange(layout["cls_width"] - 1, -1, -1))
+    return samples, labels
 
 
 # ----------------------------------------------------------------------------- the order of an epoch
@@ -322,7 +360,8 @@ class StreamingDataset(IterableDataset):
             return
         shards = self.index["shards"]
         starts = np.cumsum([0] + [stop - start for _, start, stop in pieces])
-        needed = set(positions.tolist())
+        positions = positions.tolist()
+        needed = set(positions)
         held: dict[int, tuple[torch.Tensor, int]] = {}
         p = 0
         for k, (s, start, _stop) in enumerate(pieces):
@@ -331,18 +370,26 @@ class StreamingDataset(IterableDataset):
             if not wanted:
                 continue  # nothing to come from this shard (e.g. consumed before a resume)
             entry = shards[s]
+            regular = self.verify and "layout" in self.index  # a verified shard is exactly as packed
             xs, ys = read_shard(self.root / entry["file"], entry["sha256"] if self.verify else None,
-                                f"{entry['file']} of {self.root}", wanted)
+                                f"{entry['file']} of {self.root}", wanted,
+                                layout=self.index.get("layout") if regular else None, count=entry["count"],
+                                sample=(self.index["dtype"], self.index["sample_shape"]))
             if len(xs) != entry["count"]:
                 raise DataError(f"shard {entry['file']} of {self.root} holds {len(xs)} examples, its index says "
                                 f"{entry['count']}; re-pack the dataset")
-            for i in sorted(wanted):
-                held[lo + i - start] = (torch.from_numpy(xs[i]), ys[i])
-            while p < len(positions) and int(positions[p]) in held:
-                yield held.pop(int(positions[p]))
+            if isinstance(xs, np.ndarray):  # one tensor for the shard, rows handed out as views
+                xs, ys = torch.from_numpy(xs), ys.tolist()
+                for i in sorted(wanted):
+                    held[lo + i - start] = (xs[i], ys[i])
+            else:
+                for i in sorted(wanted):
+                    held[lo + i - start] = (torch.from_numpy(xs[i]), ys[i])
+            while p < len(positions) and positions[p] in held:
+                yield held.pop(positions[p])
                 p += 1
         while p < len(positions):  # the last shard's tail in buffer order
-            yield held.pop(int(positions[p]))
+            yield held.pop(positions[p])
             p += 1
 
     def collate_fn(self, items: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -31,6 +31,7 @@ import json
 import os
 import secrets
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -237,7 +238,9 @@ def read_full(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[st
     meta = reader.read_metadata()
     tensors = {key: torch.empty(tuple(m.size), dtype=m.properties.dtype)
                for key, m in meta.state_dict_metadata.items()}
-    dcp.load(tensors, storage_reader=HuggingFaceStorageReader(str(ckpt / "shards")), no_dist=True)
+    with warnings.catch_warnings():  # DCP warns that it loads in one process: that is the point here
+        warnings.simplefilter("ignore", UserWarning)
+        dcp.load(tensors, storage_reader=HuggingFaceStorageReader(str(ckpt / "shards")), no_dist=True)
     model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     optim = {k: v for k, v in tensors.items() if k.startswith("optim.")}
     state[OPTIM_KEY] = {**state.get(OPTIM_KEY, {}), "tensors": optim}
