@@ -90,13 +90,21 @@ def plot(rows, path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--orders", type=int, nargs="+", default=[3, 4])
+    ap.add_argument("--min-entries", type=float, default=0)
     ap.add_argument("--max-entries", type=float, default=1.2e7)
     ap.add_argument("--repeats", type=int, default=9, help="repeats for the smallest sizes (fewer for large ones)")
     ap.add_argument("--backends", nargs="+", default=["numpy"], choices=["numpy", "pytorch"])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu")
-    ap.add_argument("--out", type=Path, default=None, help="writes OUT.json and OUT.png")
+    ap.add_argument("--out", type=Path, default=None, help="writes OUT.json (after every row) and OUT.png")
+    ap.add_argument("--plot", type=Path, nargs="+", default=None,
+                    help="only merge these JSON files of earlier runs into OUT.json / OUT.png")
     args = ap.parse_args()
+    if args.plot:
+        rows = [r for f in args.plot for r in json.loads(f.read_text())]
+        args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+        plot(rows, args.out.with_suffix(".png"))
+        return
     torch.set_num_threads(args.threads)
     import tensorly as tl
 
@@ -111,7 +119,7 @@ def main() -> None:
         for order in args.orders:
             for n in SIZES[order]:
                 entries = n ** order
-                if entries > args.max_entries:
+                if not args.min_entries <= entries <= args.max_entries:
                     continue
                 r = min(10, n // 2)
                 x = noisy_low_rank(order, n, r)
@@ -126,9 +134,10 @@ def main() -> None:
                     rows.append(row)
                     print(f"| {name} | {backend} | {n}^{order} | {entries:.1e} | {r} | {t_o:.4f} | {t_t:.4f} | "
                           f"{ratio:.2f} | {e_o:.5f} | {e_t:.5f} |", flush=True)
+                    if args.out is not None:
+                        args.out.parent.mkdir(parents=True, exist_ok=True)
+                        args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
         plot(rows, args.out.with_suffix(".png"))
 
 

@@ -178,20 +178,25 @@ def search(objective: Callable[[dict[str, Any]], float], space: Mapping[str, Any
     return SearchResult(decode_params(study.best_params, canonical), float(study.best_value), done)
 
 
-def grid_search(objective: Callable[[dict[str, Any]], float], space: Mapping[str, Any]) -> SearchResult:
-    """Every combination of the listed choices (ranges are not allowed in a grid)."""
-    return search(objective, space, sampler="grid")
+def grid_search(objective: Callable[[dict[str, Any]], float], space: Mapping[str, Any],
+                direction: str = "maximize") -> SearchResult:
+    """Every combination of the listed choices (ranges are not allowed in a grid).
+
+    ``direction="minimize"`` for a loss: the book's grid-search objective (l.7708-7710) is an arg max
+    of "f = accuracy, loss", but a loss must be minimised (Ch. 4 erratum 15).
+    """
+    return search(objective, space, sampler="grid", direction=direction)
 
 
 def random_search(objective: Callable[[dict[str, Any]], float], space: Mapping[str, Any], n_trials: int,
-                  seed: int = 0) -> SearchResult:
+                  seed: int = 0, direction: str = "maximize") -> SearchResult:
     """``n_trials`` independent samples of the space (Bergstra & Bengio 2012)."""
-    return search(objective, space, n_trials, sampler="random", seed=seed)
+    return search(objective, space, n_trials, sampler="random", seed=seed, direction=direction)
 
 
 def bayes_search(objective: Callable[[dict[str, Any]], float], space: Mapping[str, Any], n_trials: int,
-                 seed: int = 0, sampler: str = "gp") -> SearchResult:
+                 seed: int = 0, sampler: str = "gp", direction: str = "maximize") -> SearchResult:
     """Sequential model-based search: ``sampler="gp"`` (Gaussian process) or ``"tpe"``."""
     if sampler not in ("gp", "tpe"):
         raise ConfigError(f"bayes_search sampler must be 'gp' or 'tpe', got {sampler!r}")
-    return search(objective, space, n_trials, sampler=sampler, seed=seed)
+    return search(objective, space, n_trials, sampler=sampler, seed=seed, direction=direction)
