@@ -699,6 +699,136 @@ class RandAugment(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------
+# self-supervised views (Chapter 9): resized crops, grey, blur, several views per image
+# --------------------------------------------------------------------------------------------
+
+
+class RandomResizedCrop(RandomTransform):
+    """Crop a random box of area ``U[scale]`` x the image and aspect ratio log-uniform in ``ratio``,
+    resized (bilinear) to ``size`` -- torchvision's ``RandomResizedCrop`` draw (10 tries, then the
+    centre crop clipped to ``ratio``), one box per image, as one ``affine_grid`` resample."""
+
+    def __init__(self, size: int | tuple[int, int], scale: tuple[float, float] = (0.08, 1.0),
+                 ratio: tuple[float, float] = (3 / 4, 4 / 3), *, seed: int | None = None):
+        super().__init__(1.0, seed)
+        self.size = (size, size) if isinstance(size, int) else tuple(size)
+        if not 0 < scale[0] <= scale[1] <= 1:
+            raise ConfigError(f"RandomResizedCrop scale must satisfy 0 < lo <= hi <= 1, got {scale}")
+        self.scale, self.ratio = tuple(scale), tuple(ratio)
+
+    def apply(self, x, generator):
+        n, _, h, w = x.shape
+        tries = 10
+        area = h * w * _uniform(n * tries, *self.scale, generator).view(n, tries)
+        log_r = _uniform(n * tries, math.log(self.ratio[0]), math.log(self.ratio[1]), generator).view(n, tries)
+        r = torch.exp(log_r)
+        cw, ch = torch.sqrt(area * r), torch.sqrt(area / r)
+        ok = (cw <= w) & (ch <= h)
+        first = torch.where(ok.any(1), ok.float().argmax(1), torch.zeros(n, dtype=torch.long))
+        cw, ch = cw.gather(1, first[:, None])[:, 0], ch.gather(1, first[:, None])[:, 0]
+        fallback = ~ok.any(1)  # centre crop with the ratio clipped into range
+        cw = torch.where(fallback, torch.tensor(float(min(w, h * self.ratio[1]))), cw)
+        ch = torch.where(fallback, torch.tensor(float(min(h, w / self.ratio[0]))), ch)
+        cx = (torch.rand(n, generator=generator) * (w - cw)) + cw / 2 - w / 2  # box centre, from the image centre
+        cy = (torch.rand(n, generator=generator) * (h - ch)) + ch / 2 - h / 2
+        cx, cy = torch.where(fallback, torch.zeros(n), cx), torch.where(fallback, torch.zeros(n), cy)
+        # normalised (align_corners=False) source coordinates: out in [-1, 1] -> box in the input
+        theta = torch.zeros(n, 2, 3)
+        theta[:, 0, 0], theta[:, 1, 1] = cw / w, ch / h
+        theta[:, 0, 2], theta[:, 1, 2] = 2 * cx / w, 2 * cy / h
+        grid = F.affine_grid(theta.to(x.device, x.dtype), [n, x.shape[1], *self.size], align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+    def extra_repr(self):
+        return f"size={self.size}, scale={self.scale}, ratio={self.ratio}"
+
+
+class RandomGrayscale(RandomTransform):
+    """Replace each image by its grey version (kept with its channel count) with probability ``p``."""
+
+    def __init__(self, p: float = 0.2, seed: int | None = None):
+        super().__init__(p, seed)
+
+    def apply(self, x, generator):
+        return _grey(x).expand_as(x) if x.shape[1] == 3 else x
+
+
+class GaussianBlur(RandomTransform):
+    """Blur each image with a Gaussian of standard deviation ``U[sigma]`` pixels (separable, reflect
+    padding, kernel ``kernel_size``), with probability ``p`` (SimCLR's blur)."""
+
+    def __init__(self, kernel_size: int = 3, sigma: tuple[float, float] = (0.1, 2.0), *, p: float = 0.5,
+                 seed: int | None = None):
+        super().__init__(p, seed)
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ConfigError(f"GaussianBlur kernel_size must be a positive odd integer, got {kernel_size}")
+        self.kernel_size, self.sigma = kernel_size, tuple(sigma)
+
+    def apply(self, x, generator):
+        n, c, h, w = x.shape
+        sig = _uniform(n, *self.sigma, generator).to(x.device, x.dtype)
+        half = self.kernel_size // 2
+        t = torch.arange(-half, half + 1, device=x.device, dtype=x.dtype)
+        k = torch.exp(-(t[None] ** 2) / (2 * sig[:, None] ** 2))
+        k = (k / k.sum(1, keepdim=True)).repeat_interleave(c, 0)  # (N*C, K): one kernel per image
+        y = F.pad(x.reshape(1, n * c, h, w), (half, half, half, half), mode="reflect" if min(h, w) > half else "replicate")
+        y = F.conv2d(y, k.view(n * c, 1, 1, -1), groups=n * c)
+        y = F.conv2d(y, k.view(n * c, 1, -1, 1), groups=n * c)
+        return y.view(n, c, h, w)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, sigma={self.sigma}, p={self.p}"
+
+
+class MultiView(nn.Module):
+    """Several independently augmented views of one batch: ``views(x) -> [v_1, ..., v_m]``.
+
+    ``pipelines`` is a list of transforms, one per view (multi-crop: e.g. two 32-pixel and four
+    16-pixel crops); ``n_views`` repeats a single pipeline. Each view draws its own randomness from
+    the same generator, so a seed fixes all of them.
+    """
+
+    def __init__(self, pipelines: nn.Module | Sequence[nn.Module], n_views: int = 2, seed: int | None = None):
+        super().__init__()
+        if isinstance(pipelines, nn.Module):
+            pipelines = [pipelines] * n_views
+        if len(pipelines) < 1:
+            raise ConfigError("MultiView needs at least one pipeline")
+        self.pipelines = nn.ModuleList(pipelines)
+        self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
+
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> list[Tensor]:
+        g = generator or self.generator
+        return [p(x, generator=g) if isinstance(p, (Compose, RandomTransform)) else p(x) for p in self.pipelines]
+
+
+def ssl_pipeline(size: int, *, scale: tuple[float, float] = (0.08, 1.0), jitter: float = 0.4, jitter_p: float = 0.8,
+                 grey_p: float = 0.2, blur_p: float = 0.0, flip_p: float = 0.5, hue: float = 0.1,
+                 normalize: Normalize | None = None) -> Compose:
+    """SimCLR's augmentation (Chen et al. 2020, CIFAR setting by default: no blur): random resized crop,
+    horizontal flip, colour jitter (brightness, contrast, saturation ``jitter``, hue ``hue``) with
+    probability ``jitter_p``, grey with ``grey_p``, Gaussian blur with ``blur_p``, then ``normalize``."""
+    ops: list[nn.Module] = [RandomResizedCrop(size, scale=scale), RandomHorizontalFlip(flip_p)]
+    if jitter > 0 and jitter_p > 0:
+        ops.append(ColorJitter(jitter, jitter, jitter, hue, p=jitter_p))
+    if grey_p > 0:
+        ops.append(RandomGrayscale(grey_p))
+    if blur_p > 0:
+        ops.append(GaussianBlur(max(3, (size // 10) | 1), p=blur_p))
+    if normalize is not None:
+        ops.append(normalize)
+    return Compose(ops)
+
+
+def multi_crop(size: int, small: int, n_large: int = 2, n_small: int = 4, *, large_scale=(0.14, 1.0),
+               small_scale=(0.05, 0.14), normalize: Normalize | None = None, **kw) -> MultiView:
+    """SwAV's multi-crop (Caron et al. 2020): ``n_large`` views at ``size`` and ``n_small`` at ``small``."""
+    big = [ssl_pipeline(size, scale=large_scale, normalize=normalize, **kw) for _ in range(n_large)]
+    little = [ssl_pipeline(small, scale=small_scale, normalize=normalize, **kw) for _ in range(n_small)]
+    return MultiView(big + little)
+
+
+# --------------------------------------------------------------------------------------------
 # composition
 # --------------------------------------------------------------------------------------------
 
@@ -728,6 +858,7 @@ class Compose(nn.Module):
 
 
 __all__ = [
+    "GaussianBlur", "MultiView", "RandomGrayscale", "RandomResizedCrop", "multi_crop", "ssl_pipeline",
     "ColorJitter", "Compose", "CutMix", "Cutout", "Mixup", "Normalize", "RandAugment", "RandomCrop",
     "RandomErasing", "RandomHorizontalFlip", "RandomRotation", "RandomTransform", "RandomVerticalFlip",
     "adjust_brightness", "adjust_contrast", "adjust_hue", "adjust_saturation", "adjust_sharpness",

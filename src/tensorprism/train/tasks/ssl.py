@@ -1,0 +1,291 @@
+r"""Self-supervised learning paradigms (book Chapter 9, §9.3-9.4) as Tasks on the general Trainer.
+
+Each task takes image batches ``x`` or ``(x, y)`` (labels are ignored), draws its views on the
+device with a :class:`~tensorprism.data.augment.MultiView` (batched, seeded by the Trainer's seed)
+and trains an :class:`~tensorprism.models.ssl.SSLNet`. Everything a method carries from step to
+step -- momentum encoders, MoCo's queue and pointer, SwAV's prototypes -- lives in the model's
+parameters and buffers, and the augmentation generator's state in the task's ``state_dict``, so a
+checkpointed run resumes exactly (tested: interrupted + resumed == uninterrupted).
+
+=============  =====================================================================================
+``simclr``     NT-Xent over two views (Chen et al. 2020)
+``moco``       MoCo v2 (Chen et al. 2020b): InfoNCE of queries against the momentum key of the other
+               view and a FIFO queue; EMA key encoder. *Shuffled BN* needs several devices; on one
+               device the substitute is the symmetrised loss (both views as queries, as in lightly's
+               CIFAR-10 benchmark), and the key encoder's BN uses the key batch's statistics
+``byol``       BYOL (Grill et al. 2020): predictor on the online branch, EMA target with the
+               momentum raised from ``momentum`` to 1 on a cosine schedule, normalised loss
+               (``normalize=False``: the book's unnormalised form)
+``swav``       SwAV (Caron et al. 2020): unit-norm prototypes, Sinkhorn-Knopp codes of the large
+               crops, swapped prediction across all crops (multi-crop)
+``rotation``   RotNet (Gidaris et al. 2018): 4-way classification of 0/90/180/270 degree rotations,
+               labels 0..3 (the book's listing uses degrees as class ids, C9-07)
+=============  =====================================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ...data.augment import MultiView, multi_crop, ssl_pipeline
+from ...errors import ConfigError
+from ...losses.contrastive import byol_loss, info_nce, nt_xent, sinkhorn_knopp, swav_loss
+from . import Task, register_task, split_batch
+
+
+def _gen_state(g: torch.Generator) -> list[int]:
+    return g.get_state().tolist()
+
+
+class SSLTask(Task):
+    """Shared by the SSL tasks: view drawing, validation loss, and a generator in the checkpoint.
+
+    Args:
+        views: a :class:`MultiView` (or any ``callable(x, generator=g) -> list``); ``None`` builds the
+            method's default for the batch's image size on the first batch.
+        image_size: size of the default views (``None``: the input size).
+    """
+
+    monitor = "val/loss"
+    mode = "min"
+    n_views = 2
+
+    def __init__(self, views: Any = None, image_size: int | None = None, jitter: float = 0.4, seed: int = 0):
+        self.views, self.image_size, self.jitter = views, image_size, jitter
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def default_views(self, x: torch.Tensor) -> MultiView:
+        size = self.image_size or x.shape[-1]
+        grey = x.shape[1] == 1
+        return MultiView(ssl_pipeline(size, jitter=0.0 if grey else self.jitter, grey_p=0.0 if grey else 0.2,
+                                      hue=0.0 if grey else 0.1, scale=(0.2, 1.0)), n_views=self.n_views)
+
+    def draw(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if self.views is None:
+            self.views = self.default_views(x)
+        return self.views(x, generator=self.generator)
+
+    def evaluation_step(self, model, batch):
+        with torch.no_grad():
+            return {"loss": self.loss(model, self.draw(split_batch(batch)[0]))["loss"]}
+
+    def training_step(self, model, batch):
+        x, _ = split_batch(batch)
+        return self.loss(model, self.draw(x))
+
+    def loss(self, model, views: list[torch.Tensor]) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def update_metrics(self, metrics, out) -> None:
+        del metrics, out
+
+    def predict_step(self, model, batch):
+        x, _ = split_batch(batch)
+        return self.trainer.model.features(x)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": _gen_state(self.generator)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "generator" in state:
+            self.generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
+
+    def total_steps(self) -> int | None:
+        t = self.trainer
+        if t is None or t.batches_per_epoch is None:
+            return None
+        total = math.ceil(t.batches_per_epoch / t.config.accumulate) * t.config.epochs
+        return min(total, t.config.max_steps) if t.config.max_steps else total
+
+
+@register_task("simclr")
+class SimCLRTask(SSLTask):
+    """SimCLR: NT-Xent between the projections of two views (``temperature`` 0.5 by default, the
+    book's case study; lightly's CIFAR benchmark uses 0.1 with its own schedule)."""
+
+    def __init__(self, temperature: float = 0.5, **kw):
+        super().__init__(**kw)
+        self.temperature = temperature
+
+    def loss(self, model, views):
+        n = views[0].shape[0]
+        z = model(torch.cat(views[:2]))  # one forward for both views: one BN batch, as SimCLR
+        return {"loss": nt_xent(z[:n], z[n:], self.temperature)}
+
+
+class _MomentumTask(SSLTask):
+    def __init__(self, momentum: float = 0.99, cosine_momentum: bool = True, **kw):
+        super().__init__(**kw)
+        if not 0 <= momentum <= 1:
+            raise ConfigError(f"momentum must be in [0, 1], got {momentum}")
+        self.momentum, self.cosine_momentum = momentum, cosine_momentum
+
+    def momentum_at(self, step: int) -> float:
+        """``1 - (1 - m)(cos(pi k / K) + 1) / 2`` (BYOL's schedule) or the constant ``m``."""
+        total = self.total_steps()
+        if not self.cosine_momentum or not total:
+            return self.momentum
+        return 1 - (1 - self.momentum) * (math.cos(math.pi * min(step, total) / total) + 1) / 2
+
+    def on_after_optimizer_step(self, model, step):
+        model.momentum_update(self.momentum_at(step))
+
+
+@register_task("moco")
+class MoCoTask(_MomentumTask):
+    """MoCo v2: queries from the online branch, keys from the momentum branch of the other view,
+    negatives from the queue (enqueued after the loss, so a positive is never its own negative)."""
+
+    def __init__(self, temperature: float = 0.2, momentum: float = 0.99, cosine_momentum: bool = False,
+                 symmetric: bool = True, **kw):
+        super().__init__(momentum=momentum, cosine_momentum=cosine_momentum, **kw)
+        self.temperature, self.symmetric = temperature, symmetric
+
+    def loss(self, model, views):
+        net = self.trainer.model if self.trainer is not None else model
+        if getattr(net, "queue", None) is None:
+            raise ConfigError("the moco task needs an SSLNet built with momentum=True and queue_size > 0")
+        v1, v2 = views[:2]
+        k2, k1 = net.target(v2), net.target(v1)
+        queue = net.queue.clone().detach()
+        loss = info_nce(model(v1), k2, queue, self.temperature)
+        if self.symmetric:
+            loss = (loss + info_nce(model(v2), k1, queue, self.temperature)) / 2
+        if torch.is_grad_enabled():  # training: the keys join the queue after the loss
+            net.enqueue(torch.cat([k2, k1]) if self.symmetric else k2)
+        return {"loss": loss}
+
+
+@register_task("byol")
+class BYOLTask(_MomentumTask):
+    """BYOL: ``predictor(projector(encoder(v1)))`` regresses the target projection of ``v2`` and vice
+    versa; the target is the EMA of the online network (momentum 0.99 -> 1, cosine)."""
+
+    def __init__(self, momentum: float = 0.99, cosine_momentum: bool = True, normalize: bool = True, **kw):
+        super().__init__(momentum=momentum, cosine_momentum=cosine_momentum, **kw)
+        self.normalize = normalize
+
+    def loss(self, model, views):
+        net = self.trainer.model if self.trainer is not None else model
+        if net.predictor is None or net.target_encoder is None:
+            raise ConfigError("the byol task needs an SSLNet built with pred_hidden > 0 and momentum=True")
+        n = views[0].shape[0]
+        p = net.predictor(model(torch.cat(views[:2])))
+        z = net.target(torch.cat(views[:2]))
+        loss = (byol_loss(p[:n], z[n:], self.normalize) + byol_loss(p[n:], z[:n], self.normalize)) / 2
+        return {"loss": loss}
+
+
+@register_task("swav")
+class SwAVTask(SSLTask):
+    """SwAV with multi-crop: ``n_large`` crops at the image size and ``n_small`` at ``small_size``;
+    codes by Sinkhorn-Knopp (``epsilon``, ``sinkhorn_iters``) from the large crops' scores; the
+    prototypes are re-normalised before every step and kept fixed for ``freeze_prototypes_steps``."""
+
+    def __init__(self, temperature: float = 0.1, epsilon: float = 0.05, sinkhorn_iters: int = 3, n_large: int = 2,
+                 n_small: int = 4, small_size: int | None = None, freeze_prototypes_steps: int = 0, **kw):
+        super().__init__(**kw)
+        self.temperature, self.epsilon, self.sinkhorn_iters = temperature, epsilon, sinkhorn_iters
+        self.n_large, self.n_small, self.small_size = n_large, n_small, small_size
+        self.freeze_prototypes_steps = freeze_prototypes_steps
+
+    def default_views(self, x):
+        size = self.image_size or x.shape[-1]
+        grey = x.shape[1] == 1
+        return multi_crop(size, self.small_size or max(8, size // 2), self.n_large, self.n_small,
+                          jitter=0.0 if grey else self.jitter, grey_p=0.0 if grey else 0.2, hue=0.0 if grey else 0.1)
+
+    def loss(self, model, views):
+        net = self.trainer.model if self.trainer is not None else model
+        if net.prototypes is None:
+            raise ConfigError("the swav task needs an SSLNet built with num_prototypes > 0")
+        net.normalize_prototypes()
+        weight = net.prototypes.weight
+        step = self.trainer.global_step if self.trainer is not None else 0
+        if step < self.freeze_prototypes_steps:  # fixed prototypes early on (SwAV's first epoch)
+            weight = weight.detach()
+        # crops of one size share a forward pass (and a BN batch)
+        scores, n = [], views[0].shape[0]
+        for size in dict.fromkeys(v.shape[-1] for v in views):
+            group = [v for v in views if v.shape[-1] == size]
+            z = F.normalize(model(torch.cat(group)), dim=1)
+            scores += list(F.linear(z, weight).split(n))
+        large = list(range(min(self.n_large, len(scores))))
+        codes = [sinkhorn_knopp(scores[i], self.epsilon, self.sinkhorn_iters) for i in large]
+        return {"loss": swav_loss(scores, codes, large, self.temperature)}
+
+
+def rotate90(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Rotate image ``i`` of ``x (N, C, H, W)`` by ``k[i] * 90`` degrees counter-clockwise (square images)."""
+    out = x.clone()
+    for r in range(1, 4):
+        m = k == r
+        if m.any():
+            out[m] = torch.rot90(x[m], r, dims=(-2, -1))
+    return out
+
+
+@register_task("rotation")
+class RotationTask(SSLTask):
+    """Rotation prediction: every image is shown at 0, 90, 180 and 270 degrees and the model's
+    ``head`` (4 outputs) predicts the class ``k`` in 0..3. Reports the rotation accuracy."""
+
+    monitor = "val/acc"
+    mode = "max"
+
+    def _pairs(self, x):
+        n = x.shape[0]
+        k = torch.arange(4, device=x.device).repeat_interleave(n)
+        return rotate90(x.repeat(4, 1, 1, 1), k), k
+
+    def _logits(self, model, xr):
+        net = self.trainer.model if self.trainer is not None else model
+        if net.head is None or net.head.out_features != 4:
+            raise ConfigError("the rotation task needs an SSLNet built with head_classes=4")
+        return net.head(net.features(xr))
+
+    def training_step(self, model, batch):
+        xr, k = self._pairs(split_batch(batch)[0])
+        return {"loss": F.cross_entropy(self._logits(model, xr), k)}
+
+    def evaluation_step(self, model, batch):
+        xr, k = self._pairs(split_batch(batch)[0])
+        logits = self._logits(model, xr)
+        return {"loss": F.cross_entropy(logits, k), "preds": logits.argmax(1), "target": k}
+
+    def metrics(self):
+        from torchmetrics.classification import MulticlassAccuracy
+
+        return {"acc": MulticlassAccuracy(4, average="micro")}
+
+    def update_metrics(self, metrics, out) -> None:
+        Task.update_metrics(self, metrics, out)
+
+
+def build_ssl_net(method: str, encoder: nn.Module, *, proj_dim: int = 128, proj_hidden: int = 512,
+                  queue_size: int = 4096, num_prototypes: int = 100) -> nn.Module:
+    """The :class:`~tensorprism.models.ssl.SSLNet` each method's task expects."""
+    from ...models.ssl import SSLNet
+
+    if method == "simclr":
+        return SSLNet(encoder, proj_dim=proj_dim, proj_hidden=proj_hidden)
+    if method == "moco":
+        return SSLNet(encoder, proj_dim=proj_dim, proj_hidden=proj_hidden, momentum=True, queue_size=queue_size)
+    if method == "byol":
+        return SSLNet(encoder, proj_dim=proj_dim, proj_hidden=proj_hidden, pred_hidden=proj_hidden, momentum=True)
+    if method == "swav":
+        return SSLNet(encoder, proj_dim=proj_dim, proj_hidden=proj_hidden, num_prototypes=num_prototypes)
+    if method == "rotation":
+        return SSLNet(encoder, proj_dim=0, head_classes=4)
+    raise ConfigError(f"unknown SSL method {method!r}; choose simclr, moco, byol, swav or rotation")
+
+
+SSL_METHODS = ("simclr", "moco", "byol", "swav", "rotation")
+
+__all__ = ["SSL_METHODS", "SSLTask", "SimCLRTask", "MoCoTask", "BYOLTask", "SwAVTask", "RotationTask", "build_ssl_net",
+           "rotate90"]
