@@ -109,3 +109,15 @@ def test_erratum_28_triplet_margin_depends_on_squared_or_plain_distance():
     assert float(plain) == pytest.approx(0.5 - 0.6 + 0.2)
     assert float(sq) == pytest.approx(0.25 - 0.36 + 0.2)
     assert not math.isclose(float(plain), float(sq))
+
+
+def test_erratum_22_srcnn_keeps_the_size_so_the_low_resolution_input_is_upsampled_first_l9001():
+    """Erratum 22 (l.9001-9003): I_HR = SRCNN(I_LR) only works if I_LR is first interpolated to the
+    target size; the network itself keeps the spatial size ('same' padding)."""
+    from tensorprism import create_model
+
+    model = create_model("srcnn", widths=(8, 4)).eval()
+    low = torch.rand(1, 3, 12, 12)
+    assert model(low).shape == low.shape  # no upsampling inside the network
+    up = F.interpolate(low, scale_factor=2, mode="bicubic", align_corners=False)
+    assert model(up).shape == (1, 3, 24, 24)
