@@ -10,7 +10,9 @@ name            architecture                                                    
 ==============  ===================================================================  ========
 
 ``forward(x[, y])`` returns :class:`VAEOutput` ``(out, mu, logvar)``: ``out`` are the decoder's
-Bernoulli **logits** or Gaussian **means** ``(N, *data_shape)``. The loss (the negative ELBO,
+Bernoulli **logits** or Gaussian **means** ``(N, *data_shape)`` at a reparameterised sample
+:math:`z=\mu+\sigma\odot\epsilon` in training mode and at :math:`z=\mu` in evaluation mode
+(deterministic outputs, as dropout is; the task still evaluates the ELBO with a sampled z). The loss (the negative ELBO,
 erratum §5.10 for its sign) and its reductions are the task's
 (:class:`~tensorprism.train.tasks.vae.VAETask`): summed over data dimensions and latent units per
 example, then averaged over the batch (the book mixes a per-element mean with a summed KL, C10-03).
@@ -67,7 +69,7 @@ class VAEBase(GenerativeMixin, nn.Module):
         self.check_data(x)
         self.check_labels(y, x.shape[0])
         mu, logvar = self.encode(x, y)
-        z = reparameterize(mu, logvar)
+        z = reparameterize(mu, logvar) if self.training else mu  # eval: deterministic, like dropout
         return VAEOutput(self.decode(z, y), mu, logvar)
 
     def log_likelihood(self, out: Tensor, x: Tensor, check: bool = True) -> Tensor:

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from ...errors import ConfigError
-from ...functional.generative import gaussian_kl, negative_elbo
+from ...functional.generative import gaussian_kl, negative_elbo, reparameterize
 from . import Task, register_task, split_batch
 
 
@@ -57,11 +57,17 @@ class VAETask(Task):
     def _net(self, model: nn.Module) -> nn.Module:
         return self.trainer.model if self.trainer is not None else model
 
-    def _terms(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Any]:
+    def _terms(self, model: nn.Module, batch: Any, sampled: bool = False
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Any]:
         x, y = split_batch(batch)
         net = self._net(model)
         cond = y if getattr(net, "num_classes", 0) else None
-        out, mu, logvar = model(x) if cond is None else model(x, cond)
+        if sampled:  # evaluation: the model is in eval mode (z = mu); the ELBO needs a sampled z
+            net.check_data(x)
+            mu, logvar = net.encode(x, cond)
+            out = net.decode(reparameterize(mu, logvar), cond)
+        else:
+            out, mu, logvar = model(x) if cond is None else model(x, cond)
         ll = net.log_likelihood(out, x)
         return x, ll, gaussian_kl(mu, logvar), (out, cond)
 
@@ -74,7 +80,7 @@ class VAETask(Task):
                 "beta": torch.tensor(beta)}
 
     def evaluation_step(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
-        x, ll, kl, (out, cond) = self._terms(model, batch)
+        x, ll, kl, (out, cond) = self._terms(model, batch, sampled=True)
         res = {"loss": negative_elbo(ll, kl, self.beta).mean(), "nelbo": negative_elbo(ll, kl).mean(),
                "recon": -ll.mean(), "kl": kl.mean(), "n": torch.tensor(x.shape[0])}
         if self.iwae_k and self.split == "test":
