@@ -18,10 +18,14 @@ import re
 import subprocess
 import sys
 import textwrap
-import tomllib
 from pathlib import Path
 
 import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli", reason="reading pyproject.toml on Python 3.10 needs tomli")
 
 import tensorprism
 from tensorprism.optional import PACKAGES
@@ -177,18 +181,12 @@ def test_dev_requirements_are_folded_into_extras():
     assert len(pins) == 1, f"requirements.txt and requirements-dev.txt pin torch differently: {pins}"
 
 
-# Runs in a subprocess where every optional package fails to import, as in a core-only install.
+# Runs in a subprocess (python -S) whose only site-packages is a copy of ours, made of symlinks,
+# without the optional packages: for it they are not installed at all (find_spec finds nothing).
 _BLOCKED_RUN = textwrap.dedent("""
-    import importlib.abc, sys
+    import sys
     BLOCKED = set(sys.argv[1].split(","))
-
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in BLOCKED:
-                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-            return None
-
-    sys.meta_path.insert(0, Block())
+    sys.path[:0] = sys.argv[3].split(":")
     import torch
     torch.set_num_threads(1)
     from tensorprism.cli import main
@@ -214,11 +212,34 @@ _BLOCKED_RUN = textwrap.dedent("""
 """)
 
 
+def _site_without(blocked: set[str], folder: Path) -> Path:
+    """``folder`` filled with symlinks to every entry of our site-packages but the ``blocked`` import
+    names, the metadata of their distributions (libraries such as torchmetrics ask it whether a
+    package is installed) and the ``.pth`` files, which ``python -S`` would not read anyway."""
+    import site
+    from importlib.metadata import packages_distributions
+
+    owners = packages_distributions()
+    dists = {_norm(d) for top in blocked for d in owners.get(top, [])}
+    folder.mkdir()
+    for sp in site.getsitepackages():
+        for entry in Path(sp).iterdir():
+            top = entry.name.split(".")[0]
+            meta = entry.name.endswith((".dist-info", ".egg-info")) and _norm(entry.name.split("-")[0]) in dists
+            if top in blocked or meta or entry.suffix == ".pth" or (folder / entry.name).exists():
+                continue
+            (folder / entry.name).symlink_to(entry)
+    return folder
+
+
 def test_core_paths_run_without_any_optional_package(tmp_path):
-    blocked = sorted(set(PACKAGES) | {"tensorboard", "pandas"})
-    env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", _BLOCKED_RUN, ",".join(blocked), str(tmp_path / "run")],
-                          capture_output=True, text=True, env=env, timeout=600)
+    blocked = set(PACKAGES) | {"tensorboard", "pandas"}
+    shadow = _site_without(blocked, tmp_path / "site")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(MPLBACKEND="Agg", OMP_NUM_THREADS="1")
+    paths = f"{REPO / 'src'}:{shadow}"
+    proc = subprocess.run([sys.executable, "-S", "-c", _BLOCKED_RUN, ",".join(sorted(blocked)), str(tmp_path / "run"),
+                           paths], capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     assert "TUNE: hyper-parameter search needs the optional package 'optuna'" in out
