@@ -7,8 +7,9 @@ For each dataset the training split is packed once (``prism data pack``, 10 000 
 into ``--packs``; then, alternately and ``--repeats`` times, one shuffled epoch of batches of 256
 normalised float images is drawn from (a) the map-style dataset through the Trainer's
 :class:`ResumableSampler` loader and (b) :class:`StreamingDataset` with a 10 000-example shuffling
-buffer (reading, checking the SHA-256 of, and decoding every shard), both in the main process
-(``num_workers=0``). Prints the best epoch time of each and the ratio, as JSON.
+buffer (reading, checking the SHA-256 of, and decoding every shard; whole batches gathered per
+shard, as the Trainer reads it), both in the main process (``num_workers=0``). Prints the best
+epoch time of each and the ratio, as JSON.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def main() -> None:
         sampler = ResumableSampler(mapped, shuffle=True, seed=0)
         map_loader = DataLoader(mapped, batch_size=args.batch, sampler=sampler)
         stream = StreamingDataset(root, shuffle_buffer=10_000)
-        stream_loader = DataLoader(stream, batch_size=args.batch, collate_fn=stream.collate_fn)
+        stream.set_position(0, args.batch)
+        stream_loader = DataLoader(stream.batched(), batch_size=None)  # what the Trainer builds
         times = {"map": [], "stream": []}
         for epoch in range(args.repeats):
             sampler.set_epoch(epoch)

@@ -85,9 +85,10 @@ def test_worker_split_gives_the_same_batches_as_one_process(tmp_path):
     ds = stream(root, epoch=2, batch=8, shuffle_buffer=20)
     single = list(DataLoader(ds, batch_size=8, collate_fn=ds.collate_fn))
     multi = list(DataLoader(ds, batch_size=8, collate_fn=ds.collate_fn, num_workers=2))
-    assert len(single) == len(multi) == 13
-    for (a, ya), (b, yb) in zip(single, multi, strict=True):
-        assert torch.equal(a, b) and torch.equal(ya, yb)
+    batched = list(DataLoader(ds.batched(), batch_size=None, num_workers=2))  # the Trainer's loader
+    assert len(single) == len(multi) == len(batched) == 13
+    for (a, ya), (b, yb), (c, yc) in zip(single, multi, batched, strict=True):
+        assert torch.equal(a, b) and torch.equal(ya, yb) and torch.equal(a, c) and torch.equal(ya, yc)
 
 
 def test_set_position_continues_exactly_where_the_stream_stopped(tmp_path, monkeypatch):

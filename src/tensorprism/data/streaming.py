@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import mmap
 import os
 import tarfile
 from collections.abc import Iterator
@@ -108,6 +109,10 @@ def pack(samples: Any, labels: Any, out: str | os.PathLike, *, shard_size: int =
     return out / INDEX
 
 
+#: shards already checked against their SHA-256 in this process: (path, inode, size, mtime, sha256)
+_VERIFIED: set[tuple] = set()
+
+
 def _padded(n: int) -> int:
     return (n + 511) // 512 * 512
 
@@ -171,12 +176,15 @@ def read_shard(path: Path, sha256: str | None, where: str, wanted: set[int] | No
     if not path.is_file():
         raise DataError(f"shard {where} is missing ({path}); the packed dataset is incomplete: copy it again "
                         f"or re-pack it (prism data pack)")
-    data = bytearray(path.stat().st_size)  # writable, so tensors can view it without a copy
-    with open(path, "rb") as fh:
-        fh.readinto(data)
-    if sha256 is not None and _sha256(data) != sha256:
-        raise DataError(f"shard {where} is corrupt: {path} does not match the SHA-256 in {INDEX} (a changed "
-                        f"bit, an edited or partly copied file); copy it again or re-pack the dataset")
+    stat = path.stat()
+    with open(path, "rb") as fh:  # mapped copy-on-write: no read copy, and tensors may view it
+        data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY) if stat.st_size else bytearray()
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, sha256)
+    if sha256 is not None and key not in _VERIFIED:
+        if _sha256(data) != sha256:
+            raise DataError(f"shard {where} is corrupt: {path} does not match the SHA-256 in {INDEX} (a changed "
+                            f"bit, an edited or partly copied file); copy it again or re-pack the dataset")
+        _VERIFIED.add(key)  # a file unchanged since (same inode, size, mtime) is not hashed again
     if layout is not None and count is not None and sample is not None:
         return _read_regular(data, layout, count, sample, where)
     view = memoryview(data)
@@ -198,7 +206,7 @@ def read_shard(path: Path, sha256: str | None, where: str, wanted: set[int] | No
     return xs, ys
 
 
-def _read_regular(data: bytearray, layout: dict[str, Any], count: int, sample: tuple, where: str
+def _read_regular(data: Any, layout: dict[str, Any], count: int, sample: tuple, where: str
                   ) -> tuple[np.ndarray, np.ndarray]:
     rec = layout["record_bytes"]
     dtype, shape = np.dtype(sample[0]), tuple(sample[1])
@@ -211,7 +219,7 @@ def _read_regular(data: bytearray, layout: dict[str, Any], count: int, sample: t
     records = np.frombuffer(data, dtype=np.uint8, count=count * rec).reshape(count, rec)
     start = layout["npy_data_offset"]
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    samples = np.ascontiguousarray(records[:, start:start + nbytes]).view(dtype).reshape(count, *shape)
+    samples = records[:, start:start + nbytes].view(dtype).reshape(count, *shape)  # a strided view, no copy
     digits = records[:, layout["cls_offset"]:layout["cls_offset"] + layout["cls_width"]].astype(np.int64) - 48
     if digits.min() < 0 or digits.max() > 9:
         raise DataError(f"{where} has a label that is not a decimal number; re-pack the dataset")
@@ -278,7 +286,8 @@ class StreamingDataset(IterableDataset):
         self._norm = None
         if mean is not None and std is not None and not raw:
             shape = [len(mean)] + [1] * (len(self.index["sample_shape"]) - 1)
-            self._norm = (torch.tensor(mean).view(shape), torch.tensor(std).view(shape))
+            std_t = torch.tensor(std).view(shape)  # (x / 255 - mean) / std == x / (255 std) - mean / std,
+            self._norm = (255.0 * std_t, torch.tensor(mean).view(shape) / std_t)  # as ImageDataset computes it
 
     # -- what the Trainer (or a user loop) sets before iterating
     def set_epoch(self, epoch: int) -> None:
@@ -343,63 +352,105 @@ class StreamingDataset(IterableDataset):
         emit = shuffle_buffer_order(keep, self.shuffle_buffer if self.shuffle else 0, rng)
         return pieces, emit
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, Any]]:
+    def _positions(self, batches_only: bool = True) -> tuple[list[tuple[int, int, int]], list[np.ndarray]]:
+        """The epoch's pieces and this worker's positions from the resume point, one group per batch
+        (in one process without ``batches_only``: groups of at least 512, read the same way)."""
         pieces, emit = self._plan()
         info = get_worker_info()
         workers, worker = (info.num_workers, info.id) if info is not None else (1, 0)
         positions = emit[self.start_batch * self.batch_size:]
-        if workers > 1:  # batch j after the resume point belongs to worker j % workers
-            batch_of = np.arange(len(positions)) // self.batch_size
-            positions = positions[batch_of % workers == worker]
-        yield from self._read(pieces, positions)
+        size = self.batch_size if batches_only or workers > 1 else max(self.batch_size, 512)
+        batches = [positions[i:i + size] for i in range(0, len(positions), size)]
+        return pieces, batches[worker::workers]  # batch j after the resume point: worker j % workers
 
-    def _read(self, pieces: list[tuple[int, int, int]], positions: np.ndarray) -> Iterator[tuple[torch.Tensor, Any]]:
-        """Emit the examples at ``positions`` (of the concatenated pieces) in that order, reading the
-        shards sequentially and holding only the examples read but not yet emitted."""
-        if not len(positions):
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, Any]]:
+        pieces, groups = self._positions(batches_only=False)
+        for _, xs, ys in self._read(pieces, groups):
+            yield from zip(xs.unbind(0), ys.tolist(), strict=True)
+
+    def iter_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """This worker's batches ``(x (B, ...), y (B,))`` of ``batch_size`` (see :meth:`batched`)."""
+        pieces, groups = self._positions()
+        for _, xs, ys in self._read(pieces, groups):
+            yield self._scale(xs), ys
+
+    def batched(self) -> BatchedStream:
+        """This stream as whole batches (an IterableDataset for ``DataLoader(batch_size=None)``):
+        each batch is gathered with one indexing operation per shard instead of one per example.
+        The Trainer uses it, with its ``batch_size``."""
+        return BatchedStream(self)
+
+    def _read(self, pieces: list[tuple[int, int, int]], groups: list[np.ndarray]
+              ) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
+        """For each group of positions (of the concatenated pieces), in order: the group and its
+        samples and labels, reading the shards sequentially and keeping a shard only while some
+        of its examples are still to come."""
+        if not groups:
             return
-        shards = self.index["shards"]
         starts = np.cumsum([0] + [stop - start for _, start, stop in pieces])
-        positions = positions.tolist()
-        needed = set(positions)
-        held: dict[int, tuple[torch.Tensor, int]] = {}
-        p = 0
-        for k, (s, start, _stop) in enumerate(pieces):
-            lo, hi = starts[k], starts[k + 1]
-            wanted = {q - lo + start for q in range(lo, hi) if q in needed}
-            if not wanted:
-                continue  # nothing to come from this shard (e.g. consumed before a resume)
-            entry = shards[s]
-            regular = self.verify and "layout" in self.index  # a verified shard is exactly as packed
-            xs, ys = read_shard(self.root / entry["file"], entry["sha256"] if self.verify else None,
-                                f"{entry['file']} of {self.root}", wanted,
-                                layout=self.index.get("layout") if regular else None, count=entry["count"],
-                                sample=(self.index["dtype"], self.index["sample_shape"]))
-            if len(xs) != entry["count"]:
-                raise DataError(f"shard {entry['file']} of {self.root} holds {len(xs)} examples, its index says "
-                                f"{entry['count']}; re-pack the dataset")
-            if isinstance(xs, np.ndarray):  # one tensor for the shard, rows handed out as views
-                xs, ys = torch.from_numpy(xs), ys.tolist()
-                for i in sorted(wanted):
-                    held[lo + i - start] = (xs[i], ys[i])
-            else:
-                for i in sorted(wanted):
-                    held[lo + i - start] = (torch.from_numpy(xs[i]), ys[i])
-            while p < len(positions) and positions[p] in held:
-                yield held.pop(positions[p])
-                p += 1
-        while p < len(positions):  # the last shard's tail in buffer order
-            yield held.pop(positions[p])
-            p += 1
+        flat = np.concatenate(groups)
+        piece_of = np.searchsorted(starts, flat, side="right") - 1  # the piece holding each position
+        remaining = np.bincount(piece_of, minlength=len(pieces))
+        last_needed = np.zeros(len(pieces), dtype=np.int64)  # group index after which a piece is done
+        group_of = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+        np.maximum.at(last_needed, piece_of, group_of)
+        loaded: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        next_piece = 0
+        offset = 0
+        for g, group in enumerate(groups):
+            pieces_here = piece_of[offset:offset + len(group)]
+            offset += len(group)
+            while next_piece <= pieces_here.max():  # read on until every example of the group is in
+                if remaining[next_piece]:
+                    loaded[next_piece] = self._load_piece(pieces[next_piece])
+                next_piece += 1
+            rows = group - starts[pieces_here] + np.array([pieces[k][1] for k in pieces_here], dtype=np.int64)
+            if (pieces_here == pieces_here[0]).all():
+                x, y = loaded[int(pieces_here[0])]
+                index = torch.from_numpy(rows)
+                xs, ys = x.index_select(0, index), y.index_select(0, index)
+            else:  # a batch spanning shards: gather per shard, then restore the order
+                order, parts_x, parts_y = [], [], []
+                for k in np.unique(pieces_here):
+                    sel = np.nonzero(pieces_here == k)[0]
+                    index = torch.from_numpy(rows[sel])
+                    parts_x.append(loaded[int(k)][0].index_select(0, index))
+                    parts_y.append(loaded[int(k)][1].index_select(0, index))
+                    order.append(sel)
+                inverse = torch.from_numpy(np.argsort(np.concatenate(order)))
+                xs, ys = torch.cat(parts_x)[inverse], torch.cat(parts_y)[inverse]
+            for k in np.unique(pieces_here):  # free shards no later group needs
+                if last_needed[k] == g:
+                    loaded.pop(int(k), None)
+            yield group, xs, ys
+
+    def _load_piece(self, piece: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """A shard's samples ``(count, ...)`` and labels ``(count,)`` as tensors."""
+        s = piece[0]
+        entry = self.index["shards"][s]
+        regular = self.verify and "layout" in self.index  # a verified shard is exactly as packed
+        xs, ys = read_shard(self.root / entry["file"], entry["sha256"] if self.verify else None,
+                            f"{entry['file']} of {self.root}", None,
+                            layout=self.index.get("layout") if regular else None, count=entry["count"],
+                            sample=(self.index["dtype"], self.index["sample_shape"]))
+        if len(xs) != entry["count"]:
+            raise DataError(f"shard {entry['file']} of {self.root} holds {len(xs)} examples, its index says "
+                            f"{entry['count']}; re-pack the dataset")
+        if not isinstance(xs, np.ndarray):
+            xs, ys = np.stack(xs), np.asarray(ys)
+        return torch.from_numpy(xs), torch.from_numpy(np.asarray(ys, dtype=np.int64))
+
+    def _scale(self, x: torch.Tensor) -> torch.Tensor:
+        if self._norm is None:
+            return x
+        scale, offset = self._norm
+        return x.float().div_(scale).sub_(offset)
 
     def collate_fn(self, items: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Stack a batch ``(N, ...)``, scaling images in one operation (not per example)."""
         x = torch.stack([item[0] for item in items])
         y = torch.tensor([item[1] for item in items], dtype=torch.long)
-        if self._norm is not None:
-            mean, std = self._norm
-            x = (x.float() / 255.0 - mean) / std
-        return x, y
+        return self._scale(x), y
 
     @property
     def num_classes(self) -> int | None:
@@ -408,6 +459,24 @@ class StreamingDataset(IterableDataset):
     def __repr__(self) -> str:
         return (f"StreamingDataset({str(self.root)!r}, n={self.index['count']}, shards={len(self.index['shards'])}, "
                 f"shuffle={self.shuffle}, buffer={self.shuffle_buffer})")
+
+
+class BatchedStream(IterableDataset):
+    """A :class:`StreamingDataset` yielding whole batches ``(x (B, ...), y (B,))`` (for
+    ``DataLoader(batch_size=None)``); everything else (``set_epoch``, ``set_position``, state,
+    checks) is the stream's own."""
+
+    def __init__(self, stream: StreamingDataset):
+        super().__init__()
+        self.stream = stream
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self.stream.iter_batches()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "stream":  # not yet set (unpickling)
+            raise AttributeError(name)
+        return getattr(self.stream, name)
 
 
 def pack_dataset(name: str, out: str | os.PathLike, *, split: str = "train", shard_size: int = 10_000,
@@ -426,4 +495,4 @@ def pack_dataset(name: str, out: str | os.PathLike, *, split: str = "train", sha
     return pack(data, targets, out, shard_size=shard_size, meta=meta, overwrite=overwrite)
 
 
-__all__ = ["StreamingDataset", "pack", "pack_dataset", "read_shard", "shuffle_buffer_order", "FORMAT", "INDEX"]
+__all__ = ["StreamingDataset", "BatchedStream", "pack", "pack_dataset", "read_shard", "shuffle_buffer_order", "FORMAT", "INDEX"]

@@ -34,6 +34,7 @@ from .checkpoint import (
 from .data import FullBatch, ResumableSampler
 from .schedules import build_scheduler, schedule_factor
 from .seeding import seed_everything
+from .sharded import consolidate as consolidate_checkpoint
 from .tasks import TASKS, Task, create_task, list_tasks, register_task
 from .trainer import Trainer, TrainerConfig
 
@@ -42,5 +43,5 @@ __all__ = [
     "Callback", "Checkpoint", "EarlyStopping", "EpochLines", "RunLock", "JSONLLogger", "LRMonitor", "ProgressBar",
     "RunArtifacts", "TensorBoardLogger", "TimeLimit", "save_checkpoint", "read_checkpoint", "resolve_checkpoint",
     "load_model", "load_weights", "FullBatch", "ResumableSampler", "build_scheduler",
-    "schedule_factor", "seed_everything", "NonFiniteError",
+    "schedule_factor", "seed_everything", "NonFiniteError", "consolidate_checkpoint",
 ]

@@ -322,6 +322,11 @@ class Trainer:
             return data
         cfg = self.config
         batch_size = cfg.batch_size if train else (cfg.eval_batch_size or cfg.batch_size)
+        if isinstance(data, IterableDataset) and callable(getattr(data, "batched", None)):
+            # a stream that assembles whole batches itself (StreamingDataset): one gather per batch
+            data.set_position(0, batch_size)
+            return DataLoader(data.batched(), batch_size=None, num_workers=cfg.num_workers,
+                              pin_memory=self.device.type == "cuda", generator=self._generator())
         if isinstance(data, IterableDataset):
             # No sampler: the dataset yields its own order (shard by rank and seed by epoch inside
             # it; ``set_epoch(epoch)`` is called when it has one). An epoch ends with the iterator.
