@@ -11,6 +11,7 @@ never sees data prepared differently from its training data.
 Kinds (``to_dict()["kind"]``):
 
 * ``standardize``  -- ``(x - mean) / scale`` per feature, then reshaped to the sample shape;
+* ``min-max``      -- ``lo + (x - min)(hi - lo) / (max - min)`` per feature;
 * ``image-normalize`` -- images in ``0..255``: ``(x / 255 - mean_c) / std_c`` per channel;
 * ``char-vocab``   -- a string to character ids;
 * ``word-vocab``   -- sentences to word ids (``<pad>`` = 0, unknown words to ``<unk>``).
@@ -107,6 +108,49 @@ class Standardize(Preprocessing):
             raise ShapeError(f"raw inputs of shape {tuple(x.shape)} do not have the {n_feat} features the "
                              f"model was trained on; expected an array of shape (N, {n_feat}){also}")
         return ((x.reshape(len(x), n_feat) - self.mean) / self.scale).reshape(len(x), *self.shape)
+
+
+class MinMaxScale(Preprocessing):
+    """Min-max normalisation per feature (book l.2640-2644): ``lo + (x - min)(hi - lo)/(max - min)``.
+
+    Args:
+        data_min, data_max: ``F`` per-feature statistics of the training rows (see :meth:`fit`).
+        feature_range: ``(lo, hi)``, default ``(0, 1)``.
+
+    ``__call__`` takes raw rows ``(N, F)`` and returns ``(N, F)`` float32; a constant training
+    feature is only shifted. Equal to scikit-learn's ``MinMaxScaler`` (tested).
+    """
+
+    kind = "min-max"
+
+    def __init__(self, data_min: Sequence[float], data_max: Sequence[float],
+                 feature_range: Sequence[float] = (0.0, 1.0)):
+        self.data_min = torch.as_tensor(data_min, dtype=torch.float32).flatten()
+        self.data_max = torch.as_tensor(data_max, dtype=torch.float32).flatten()
+        if self.data_min.shape != self.data_max.shape or bool((self.data_max < self.data_min).any()):
+            raise ConfigError("min-max scaling needs data_min and data_max of one length with max >= min")
+        self.feature_range = (float(feature_range[0]), float(feature_range[1]))
+
+    @classmethod
+    def fit(cls, rows: Any, feature_range: Sequence[float] = (0.0, 1.0)) -> MinMaxScale:
+        """Statistics of the training rows ``(N, F)``."""
+        from ..functional.features import min_max_statistics
+
+        lo, hi = min_max_statistics(_numeric(rows, "min-max scaling"))
+        return cls(lo.tolist(), hi.tolist(), feature_range)
+
+    def params(self) -> dict[str, Any]:
+        return {"data_min": self.data_min.tolist(), "data_max": self.data_max.tolist(),
+                "feature_range": list(self.feature_range)}
+
+    def __call__(self, raw: Any) -> Tensor:
+        from ..functional.features import min_max_scale
+
+        x = _numeric(raw, "min-max scaling")
+        if x.dim() != 2 or x.shape[1] != len(self.data_min):
+            raise ShapeError(f"raw inputs of shape {tuple(x.shape)} do not have the {len(self.data_min)} features "
+                             f"the scaler was fitted on; expected (N, {len(self.data_min)})")
+        return min_max_scale(x, self.data_min, self.data_max, self.feature_range)
 
 
 class ImageNormalize(Preprocessing):
