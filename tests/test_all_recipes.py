@@ -18,6 +18,8 @@ from tensorprism.recipes import list_recipes, run_recipe
 from tensorprism.testing import in_ci
 
 CANVAS = dict(train_canvases=32, test_canvases=8, epochs=1, batch_size=16, canvas_size=48, max_digits=2)
+VIT_CIFAR = dict(max_train_samples=64, max_test_samples=64, epochs=1, batch_size=32, randaugment=1,
+                 model_kwargs=dict(depth=1, embed_dim=16, num_heads=2))
 CHAR_LM = dict(embed_dim=8, hidden_size=16, num_layers=1, batch_size=64, seq_len=32, max_steps=3, warmup=1,
                eval_every=3, eval_batch=256, sample_tokens=5)
 
@@ -59,6 +61,13 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
                        vocab_size=300, max_length=24), ("sst2", "multi30k"), None, True),
     "ch06-translation": (dict(train_limit=200, max_steps=2, eval_limit=4, d_model=16, d_ff=32, nhead=2, layers=1,
                               vocab_size=300, num_beams=1, warmup=2), ("multi30k",), None, True),
+    "ch06-cifar10-vit": (dict(VIT_CIFAR), ("cifar10",), None, True),
+    "ch06-cifar10-swin": (dict(VIT_CIFAR, model_kwargs=dict(embed_dim=8, depths=(1, 1), num_heads=(1, 2))),
+                          ("cifar10",), None, True),
+    "ch06-cifar10-deit": (dict(VIT_CIFAR, teacher_epochs=1, mix="mixup"), ("cifar10",), None, True),
+    "ch06-long-lm": (dict(attentions=("full", "local"), attention_kwargs={"local": {"window": 8}}, block_size=32,
+                          n_layer=1, n_head=2, n_embd=16, batch_size=4, max_iters=2, warmup=1, eval_windows=2,
+                          speed_context=64, speed_reps=1), ("tinyshakespeare",), None, True),
     "ch07-attention-cnn": (dict(max_train=64, max_eval=32, epochs=1, batch_size=32, pictures=2), ("cifar10",), None,
                            True),
     "ch07-cbam-resnet20": (dict(max_train=32, max_eval=16, epochs=1, batch_size=16, pictures=2), ("cifar10",), None,
@@ -73,12 +82,37 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
     "ch07-audio": (dict(max_train=64, max_eval=16, epochs=1, hidden_size=8, pictures=1), ("spoken-digits",), None, True),
     "ch07-translation": (dict(settings=dict(embed_dim=8, hidden_size=8, attn_dim=8, epochs=1, max_train=100, max_eval=8,
                                             max_len=6, num_beams=1)), ("multi30k",), None, True),
+    "ch10-gan": (dict(model="gan-mlp-small", max_train=128, epochs=1, batch_size=32, eval_samples=40,
+                      classifier_epochs=1, classifier_max_train=256), ("mnist",), None, True),
+    "ch10-vae": (dict(max_train=256, epochs=1, iwae_k=20, iwae_examples=20,
+                      model_config={"hidden": [32], "latent_dim": 4}), ("binarized-mnist",), None, True),
+    "ch10-realnvp": (dict(max_train=128, max_eval=64, epochs=1, model_config={"hidden": 8, "scales": 1}, samples=4),
+                     ("mnist",), None, True),
+    "ch10-pixelcnn": (dict(max_train=128, max_test=64, epochs=1, model_config={"channels": 8, "blocks": 1},
+                           samples=2), ("binarized-mnist",), None, True),
+    "ch10-denoising": (dict(max_train=256, max_eval=128, epochs=1), ("mnist",), None, True),
+    "ch10-anomaly": (dict(max_train=256, max_eval=256, epochs=1), ("mnist",), None, True),
+    "ch09-clustering": (dict(n_samples=120, tsne_iter=250), (), None, False),
+    "ch09-ssl": (dict(method="simclr", dataset="mnist", encoder="resnet20-cifar", encoder_kwargs={"layers": (1, 1, 1)},
+                      epochs=1, batch_size=16, max_train_samples=32, eval_train_samples=32, eval_test_samples=16,
+                      probe_epochs=1, throughput_steps=1), ("mnist",), None, True),
+    "ch09-anomaly": (dict(classes=[0], max_train_per_class=50, max_test=100, ecg=False), ("mnist",), None, False),
+    "ch10-video-ae": (dict(frames=3, train_clips=8, test_clips=4, epochs=1, batch_size=4,
+                           model_config={"widths": [4, 8], "feature_dim": 16, "hidden_size": 8}), ("mnist",), None, True),
+    "ch10-augment": (dict(labels_per_class=3, seeds=1, generated_per_class=3, vae_epochs=1, clf_epochs=1, max_test=64),
+                     ("mnist",), None, True),
     "ch08-planetoid": (dict(seeds=1, time_budget_s=1.0), ("cora",), "seed-0", True),
     "ch08-sampled-sage": (dict(epochs=1, hidden=8, fanout=(3, 3), batch_size=256), ("cora",), ".", True),
     "ch08-link-prediction": (dict(epochs=2, hidden=8, out=4), ("cora",), None, True),
     "ch08-freesolv": (dict(epochs=1, hidden=8, steps=1), ("freesolv",), None, True),
     "ch08-movielens": (dict(epochs=1, dim=8, layers=1, batch_size=16384), ("movielens",), None, True),
     "ch08-karate": (dict(epochs=5), ("karate",), ".", True),
+    "ch11-quantize": (dict(models=["mlp-mnist", "lenet5"], max_train=256, max_test=128, epochs=1, calib_batches=1,
+                           qat_steps=2, latency_repeats=1, onnx=False), ("mnist",), None, True),
+    "ch11-prune": (dict(max_train=256, max_test=128, epochs=1, sparsities=[0.5], filter_amounts=[0.5], finetune_steps=2,
+                        iterative_steps=2, latency_repeats=1), ("mnist",), "dense", True),
+    "ch11-distill": (dict(teacher_epochs=1, teacher_max_train=256, student_train=128, student_epochs=1, seeds=1,
+                          max_test=128), ("mnist",), None, True),
     "ch08-explain": (dict(epochs=3, time_budget_s=1.0), ("cora",), ".", True),
     "ch08-superpixels": (dict(train_images=16, test_images=8, n_segments=20, hidden=8, layers=1, epochs=1),
                          ("mnist",), None, True),
@@ -127,9 +161,22 @@ CHECKS = {
     "ch04-metric": lambda r, out: 0.0 <= r["test_recall_at_1"] <= 1.0,
     "ch05-sst2": lambda r, out: 0.0 <= r["test_acc"] <= 1.0 and r["best_epoch"] == 1,
     "ch05-translation": _check_translation,
+    **{name: (lambda r, out: 0.0 <= r["test_acc"] <= 1.0 and r["parameters"] > 0) for name in (
+        "ch06-cifar10-vit", "ch06-cifar10-swin")},
+    "ch06-cifar10-deit": lambda r, out: 0.0 <= r["teacher_test_acc"] <= 1.0 and r["teacher_run"] == str(out / "teacher"),
+    "ch06-long-lm": lambda r, out: r["attentions"]["full"]["speedup_vs_full_at_64"] == 1.0 and all(
+        row["val_loss"] > 0 for row in r["attentions"].values()),
     **{name: (lambda r, out: _check_ch07(r, out)) for name in (
         "ch07-attention-cnn", "ch07-cbam-resnet20", "ch07-han", "ch07-vqa", "ch07-captioning", "ch07-video",
         "ch07-audio", "ch07-translation")},
+    "ch10-gan": lambda r, out: r["fid_our_classifier"] > r["real_floor_fid"] >= 0 and 0 <= r["precision"] <= 1
+    and (out / "samples" / "samples.png").is_file(),
+    "ch10-vae": lambda r, out: r["test_nll_iwae"] <= r["iwae_nll"]["1"] + 1.0 and all(
+        (out / "samples" / f"{p}.png").is_file() for p in ("samples", "traversals", "interpolations")),
+    "ch10-anomaly": lambda r, out: 0.0 <= r["roc_auc"] <= 1.0,
+    "ch09-clustering": lambda r, out: r["scores"]["kmeans"]["ari"] > 0.3 and r["scores"]["ward"]["clusters"] == 10,
+    "ch09-ssl": lambda r, out: 0.0 <= r["knn_acc"] <= 1.0 and r["throughput"]["ratio"] > 0,
+    "ch09-anomaly": lambda r, out: r["auroc_mean"]["pca"] > 0.9,
 }
 
 

@@ -85,6 +85,11 @@ for _name, (_block, _layers) in _IMAGENET.items():
     register_model(_name, config=ResNetConfig, family="cnn", block=_block, layers=_layers,
                    description=f"{_name} (ImageNet, He et al. 2016)")(resnet)
 
+# ResNet-18 with the CIFAR stem (one 3x3 conv, no max pool): the encoder of the SimCLR/MoCo/BYOL/SwAV
+# CIFAR-10 benchmarks (lightly, solo-learn); 11,173,962 parameters with 10 classes
+register_model("resnet18-cifar", config=ResNetConfig, family="cnn", num_classes=10, layers=(2, 2, 2, 2),
+               stem="cifar", description="ResNet-18 with a 3x3 CIFAR stem (SSL benchmarks' encoder)")(resnet)
+
 # CIFAR ResNet-6n+2 (He et al. 2016 §4.2): 16-32-64 channels, n blocks per stage, option-A shortcuts
 for _depth in (20, 32, 44, 56, 110):
     _n = (_depth - 2) // 6
