@@ -576,10 +576,13 @@ def render_comparison(runs: list[RunData], reports: list[Path] | None = None, wh
         for metric in metrics:
             lines = []
             for i, (s, name) in enumerate(zip(per_run, names, strict=True)):
-                for split, pts in sorted(s.get(metric, {}).items()):
+                for split, pts in sorted(s.get(metric, {}).items(), key=lambda kv: (
+                        list(SPLIT_COLOURS).index(kv[0]) if kv[0] in SPLIT_COLOURS else 9, kv[0])):
                     lines.append({"label": f"{name} {split}", "points": pts,
                                   "colour": RUN_COLOURS[i % len(RUN_COLOURS)], "dash": SPLIT_DASH.get(split, "4 2")})
-            splits = sorted({ln["label"].rsplit(" ", 1)[1] for ln in lines})
+            order = list(SPLIT_COLOURS)
+            splits = sorted({ln["label"].rsplit(" ", 1)[1] for ln in lines},
+                            key=lambda sp: (order.index(sp) if sp in order else len(order), sp))
             title = f"{metric}: {', '.join(splits)} by epoch"
             body.append(f"<figure>{svg_lines(lines, title, 'epoch', metric, width=520, height=340)}</figure>")
         body.append("</div>")
