@@ -28,6 +28,7 @@ _MIN_LOG_HZ, _MIN_LOG_MEL, _LOGSTEP = 1000.0, 15.0, math.log(6.4) / 27.0
 
 
 def hz_to_mel(f: Tensor, htk: bool = False) -> Tensor:
+    """Frequencies ``f`` (Hz, any shape) on the mel scale: Slaney's (linear below 1 kHz, log above) or, with ``htk``, ``2595 log10(1 + f/700)``."""
     if htk:
         return 2595.0 * torch.log10(1.0 + f / 700.0)
     lin = f / _F_SP
@@ -35,6 +36,7 @@ def hz_to_mel(f: Tensor, htk: bool = False) -> Tensor:
 
 
 def mel_to_hz(m: Tensor, htk: bool = False) -> Tensor:
+    """The inverse of :func:`hz_to_mel`: mel values ``m`` (any shape) back to Hz."""
     if htk:
         return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
     return torch.where(m >= _MIN_LOG_MEL, _MIN_LOG_HZ * torch.exp(_LOGSTEP * (m - _MIN_LOG_MEL)), _F_SP * m)

@@ -75,6 +75,7 @@ def compare(attention: dict, baseline: dict) -> dict:
 
 
 def pictures_dir(cfg: Ch07Config) -> Path | None:
+    """``<out_dir>/pictures`` (created), where a recipe saves its figures; ``None`` without an ``out_dir``."""
     out = run_dir(cfg, "pictures")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

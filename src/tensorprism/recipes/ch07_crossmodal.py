@@ -62,6 +62,7 @@ def _n(cfg, default: int = 1000) -> int:
 @register_recipe("ch07-vqa", config=Ch07VQAConfig,
                  description="VQA on MNIST digit scenes: cross-modal attention vs mean-pooled regions")
 def vqa_recipe(cfg: Ch07VQAConfig) -> dict:
+    """VQA on MNIST digit scenes: cross-modal attention vs mean-pooled regions; returns the test accuracies."""
     from ..data import load_dataset
     from ..data.datasets.digit_scenes import ANSWERS, WORDS, decode
     from ..models.multimodal import DigitVQANet
@@ -118,6 +119,7 @@ def _caption_scores(model, ds, max_len: int) -> dict:
 @register_recipe("ch07-captioning", config=Ch07CaptionConfig,
                  description="Captioning MNIST digit scenes: attention over regions vs the mean region")
 def captioning_recipe(cfg: Ch07CaptionConfig) -> dict:
+    """Captioning of MNIST digit scenes with an attention decoder; returns the test caption scores."""
     from ..data import load_dataset
     from ..data.datasets.digit_scenes import WORDS, decode
     from ..models.multimodal import DigitCaptioner

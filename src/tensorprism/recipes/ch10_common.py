@@ -25,6 +25,7 @@ def images_01(dataset: str, split: str, limit: int | None = None) -> tuple[torch
 
 
 def tensor_data(x: torch.Tensor, y: torch.Tensor):
+    """A :class:`~torch.utils.data.TensorDataset` of inputs ``x (N, ...)`` and targets ``y (N, ...)``."""
     return torch.utils.data.TensorDataset(x, y)
 
 

@@ -63,11 +63,13 @@ def held_out_pair(d1: int, d2: int) -> bool:
 
 
 def encode(text: str, bos_eos: bool = False) -> list[int]:
+    """Word ids of a space-separated ``text`` of the scene vocabulary, wrapped in BOS/EOS when ``bos_eos``."""
     ids = [VOCAB[w] for w in text.split()]
     return [VOCAB[BOS], *ids, VOCAB[EOS]] if bos_eos else ids
 
 
 def decode(ids) -> str:
+    """The words of ``ids`` joined by spaces (the inverse of :func:`encode`)."""
     out = []
     for i in ids:
         w = WORDS[int(i)]
