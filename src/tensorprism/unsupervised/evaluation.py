@@ -87,7 +87,7 @@ def knn_accuracy(train_features, train_labels, features, labels, **kw) -> float:
 
 
 def linear_probe(train_features: Tensor, train_labels: Tensor, test_features: Tensor, test_labels: Tensor, *,
-                 epochs: int = 100, lr: float = 1e-2, weight_decay: float = 1e-4, batch_size: int = 1024,
+                 epochs: int = 100, lr: float = 1e-2, weight_decay: float = 1e-4, batch_size: int = 256,
                  seed: int = 0) -> dict[str, float]:
     """Train ``Linear(F, C)`` on frozen, standardised features; ``{"train_acc", "test_acc"}``."""
     g = torch.Generator().manual_seed(seed)
