@@ -226,3 +226,36 @@ def test_vit_trains_one_step():
         loss.backward()
         opt.step()
     assert loss.item() < loss0.item()
+
+
+# ------------------------------------------------------------------------------------ DeiT losses
+def test_deit_hard_distillation_uses_the_teachers_argmax():
+    from tensorprism.losses.distillation import deit_distillation_loss
+
+    torch.manual_seed(0)
+    cls, dist, teacher = torch.randn(3, 6, 4).unbind(0)
+    y = torch.randint(0, 4, (6,))
+    got = deit_distillation_loss(cls, dist, y, teacher, kind="hard", alpha=0.5)
+    want = 0.5 * F.cross_entropy(cls, y) + 0.5 * F.cross_entropy(dist, teacher.argmax(-1))
+    torch.testing.assert_close(got, want)
+    soft = deit_distillation_loss(cls, dist, y, teacher, kind="soft", alpha=0.3, temperature=2.0)
+    kl = F.kl_div(F.log_softmax(dist / 2, -1), F.softmax(teacher / 2, -1), reduction="batchmean") * 4
+    torch.testing.assert_close(soft, 0.7 * F.cross_entropy(cls, y) + 0.3 * kl)
+    mixed = torch.softmax(torch.randn(6, 4), -1)  # mixup targets are probabilities
+    assert deit_distillation_loss(cls, dist, mixed, teacher).dim() == 0
+
+
+def test_deit_task_trains_the_distillation_head_towards_the_teacher():
+    from tensorprism.train.tasks.deit import DeiTDistillationTask
+
+    torch.manual_seed(0)
+    teacher = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 5))
+    task = DeiTDistillationTask(teacher, kind="hard", alpha=1.0)
+    student = _small(distilled=True).train()
+    x = torch.randn(4, 3, 32, 32)
+    loss = task.training_step(student, (x, torch.randint(0, 5, (4,))))["loss"]
+    loss.backward()
+    assert student.head_dist.weight.grad.abs().sum() > 0
+    assert student.head.weight.grad is None or student.head.weight.grad.abs().sum() == 0  # alpha=1: no label term
+    with pytest.raises(ConfigError, match="kind"):
+        DeiTDistillationTask(teacher, kind="medium")

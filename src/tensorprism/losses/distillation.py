@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["distillation_loss"]
+__all__ = ["distillation_loss", "deit_distillation_loss"]
 
 
 def distillation_loss(
@@ -57,3 +57,31 @@ def distillation_loss(
         ht = teacher_hidden.reshape(-1, teacher_hidden.shape[-1]).detach()
         loss = loss + alpha_cos * (1 - F.cosine_similarity(hs, ht, dim=-1)).mean()
     return loss
+
+
+def deit_distillation_loss(cls_logits: Tensor, dist_logits: Tensor, targets: Tensor, teacher_logits: Tensor, *,
+                           kind: str = "hard", alpha: float = 0.5, temperature: float = 3.0,
+                           label_smoothing: float = 0.0) -> Tensor:
+    """DeiT's objectives (Touvron et al. 2021, eqs. 2-3): the class head learns from the labels, the
+    distillation head from the teacher. ``(N, C)`` logits of both heads and of the teacher;
+    ``targets`` class ids ``(N,)`` or probabilities ``(N, C)`` (mixup/cutmix).
+
+    * ``kind="hard"``: ``(1 - α) CE(z_cls, y) + α CE(z_dist, argmax z_teacher)`` (the paper's best, α = 1/2);
+    * ``kind="soft"``: ``(1 - α) CE(z_cls, y) + α T² KL(softmax(z_t/T) || softmax(z_dist/T))``.
+
+    For a model without a distillation token pass the same logits twice.
+    """
+    if kind not in ("hard", "soft"):
+        raise ValueError(f"kind must be 'hard' or 'soft', got {kind!r}")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    teacher_logits = teacher_logits.detach()
+    if targets.is_floating_point():
+        targets = targets.to(cls_logits.dtype)
+    ce = F.cross_entropy(cls_logits, targets, label_smoothing=label_smoothing)
+    if kind == "hard":
+        distil = F.cross_entropy(dist_logits, teacher_logits.argmax(-1))
+    else:
+        distil = distillation_loss(dist_logits, teacher_logits, None, temperature=temperature, alpha_soft=1.0,
+                                   alpha_hard=0.0)
+    return (1 - alpha) * ce + alpha * distil
