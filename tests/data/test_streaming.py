@@ -203,3 +203,54 @@ def test_packed_mnist_streams_like_the_map_style_dataset(tmp_path):
 def test_packed_cifar10_streams_like_the_map_style_dataset(tmp_path):
     require_path(shared_data("cifar10-jpg.tar.gz"), "CIFAR-10 JPEG archive")
     _streamed_equals_map_style("cifar10", tmp_path, 2000)
+
+
+def _ddp_stream_worker(rank: int, port: int, root: str, out: str) -> None:
+    import os
+
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    from tensorprism.train import Trainer
+
+    torch.set_num_threads(1)
+    seen = []
+
+    class Model(torch.nn.Linear):
+        def forward(self, x):
+            seen.extend(int(v) for v in x[:, 0].tolist())
+            return super().forward(x)
+
+    torch.manual_seed(0)
+    t = Trainer(Model(6, 2), train_data=StreamingDataset(root, shuffle_buffer=12), epochs=2, batch_size=4,
+                lr=0.05, progress=False, tensorboard=False)
+    t.fit()
+    Path(out, f"rank{rank}.json").write_text(json.dumps({"ids": seen, "steps": t.global_step}))
+    import torch.distributed as dist
+
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow  # two gloo processes
+def test_two_ddp_processes_stream_disjoint_whole_shards_in_equal_steps(tmp_path):
+    import multiprocessing as mp
+    import socket
+
+    x = np.zeros((90, 6), dtype=np.float32)
+    x[:, 0] = np.arange(90)
+    pack(x, np.arange(90) % 2, tmp_path / "ids", shard_size=16)  # 6 shards: 16 x 5 + 10
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = [mp.get_context("fork").Process(target=_ddp_stream_worker, args=(r, port, str(tmp_path / "ids"), str(tmp_path)))
+             for r in (0, 1)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(300)
+    assert [p.exitcode for p in procs] == [0, 0]
+    runs = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert runs[0]["steps"] == runs[1]["steps"]  # the same number of batches on both ranks
+    per_epoch = [r["ids"][: len(r["ids"]) // 2] for r in runs]  # epoch 1 of each rank
+    assert len(per_epoch[0]) == len(per_epoch[1]) == 42  # 3 shards each: 48 and 42, cut to 42
+    assert not set(per_epoch[0]) & set(per_epoch[1])
+    assert {i // 16 for i in per_epoch[0]}.isdisjoint({i // 16 for i in per_epoch[1]})
