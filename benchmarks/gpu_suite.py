@@ -70,7 +70,9 @@ def section_mfu(out: Path, dry: bool) -> None:
     from tensorprism.models.transformer.gpt import GPT, GPTConfig
 
     dev = device()
-    cfg = GPTConfig(vocab_size=512, block_size=64, n_layer=2, n_head=2, n_embd=64) if dry else GPTConfig()
+    # vocabulary padded to 50304 (a multiple of 64) as nanoGPT trains GPT-2 small
+    cfg = GPTConfig(vocab_size=512, block_size=64, n_layer=2, n_head=2, n_embd=64) if dry else \
+        GPTConfig(vocab_size=50304)
     batch, steps, warmup = (2, 3, 1) if dry else (16, 30, 10)
     torch.manual_seed(0)
     model = GPT(cfg).to(dev)
