@@ -241,3 +241,25 @@ def test_squeeze_actnorm_and_invertible_conv_log_dets():
 def test_bits_per_dim_converts_nats_and_the_dequantisation_offset():
     assert FL.bits_per_dim(784 * math.log(2), 784) == pytest.approx(1.0)
     assert FL.bits_per_dim(-784 * math.log(256), 784, bins=256) == pytest.approx(0.0)
+
+
+# ------------------------------------------------------------------------------------ KDE
+def test_kde_log_density_and_cross_validated_bandwidth_match_scikit_learn():
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.neighbors import KernelDensity
+
+    from tensorprism.functional.kde import kde_bandwidth_cv, kde_log_density
+
+    g = torch.Generator().manual_seed(0)
+    data = torch.cat([torch.randn(60, 2, generator=g) * 0.5, torch.randn(40, 2, generator=g) + 3]).double()
+    pts = torch.randn(7, 2, generator=g).double() * 2
+    ref = KernelDensity(kernel="gaussian", bandwidth=0.4).fit(data.numpy()).score_samples(pts.numpy())
+    assert torch.allclose(kde_log_density(pts, data, 0.4), torch.from_numpy(ref), atol=1e-8)
+    grid = [0.1, 0.2, 0.3, 0.5, 0.8, 1.2]
+    search = GridSearchCV(KernelDensity(kernel="gaussian"), {"bandwidth": grid}, cv=5).fit(data.numpy())
+    best, scores = kde_bandwidth_cv(data, grid, folds=5)
+    assert best == search.best_params_["bandwidth"]
+    assert scores == pytest.approx(list(search.cv_results_["mean_test_score"]), rel=1e-9)
+    assert torch.isfinite(kde_log_density(torch.full((1, 2), 1e3, dtype=torch.float64), data, 0.1)).all()
+    with pytest.raises(ShapeError):
+        kde_log_density(pts, data[:, :1], 0.4)
