@@ -25,9 +25,11 @@ core: $(CORE_STAMP)
 # torch==2.13.0 is pinned in requirements.txt and requirements-dev.txt, in the same pip command
 # as everything that depends on it, so pip takes the CPU wheel and never resolves a multi-GB CUDA
 # build. The core install is what `pip install tensorprism` gives; the dev install adds every extra.
+# --no-compile: byte-compiling every module of torch is most of an install's CPU time; Python
+# compiles the modules it imports on first use instead.
 $(CORE_STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-compile -r requirements.txt
 	touch $@
 
 $(DEV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
