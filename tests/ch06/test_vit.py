@@ -259,3 +259,30 @@ def test_deit_task_trains_the_distillation_head_towards_the_teacher():
     assert student.head.weight.grad is None or student.head.weight.grad.abs().sum() == 0  # alpha=1: no label term
     with pytest.raises(ConfigError, match="kind"):
         DeiTDistillationTask(teacher, kind="medium")
+
+
+# ------------------------------------------------------------------------------------ attention maps
+def test_patch_attention_and_rollout_over_the_patch_grid(tmp_path):
+    from tensorprism.explain.attention import (
+        attention_maps,
+        patch_attention,
+        plot_image_attention,
+        rollout_grid,
+    )
+
+    torch.manual_seed(0)
+    m = _small(depth=1)
+    x = torch.rand(2, 3, 32, 32)
+    maps = attention_maps(m, x)
+    heads = patch_attention(maps, m)
+    assert heads.shape == (2, 2, 4, 4)
+    roll = rollout_grid(maps, m)
+    torch.testing.assert_close(roll.sum((-1, -2)), torch.ones(2))
+    # one block: rollout row of [CLS] = 0.5 mean_h A + 0.5 e_CLS, so on the patches it is the head mean
+    mean = heads.mean(1)
+    torch.testing.assert_close(roll, mean / mean.sum((-1, -2), keepdim=True))
+    with pytest.raises(ShapeError, match="5×5 grid"):
+        patch_attention(maps, (5, 5))
+    fig = plot_image_attention(m, x)
+    fig.savefig(tmp_path / "attn.png")
+    assert len(fig.axes) == 2 * (2 + 2)

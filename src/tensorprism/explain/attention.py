@@ -8,6 +8,10 @@ gradient attributions on token embeddings.
 * :func:`attention_rollout` — Abnar & Zuidema (2020): average the heads, add the residual
   ``0.5 A + 0.5 I``, renormalise, multiply through the layers: how much each input token flows
   into each output position.
+* :func:`patch_attention`, :func:`rollout_grid`, :func:`overlay_attention`,
+  :func:`plot_image_attention` — the same for vision transformers: each head's attention from the
+  [CLS] token to the patches as a map over the patch grid, the rollout over the grid, overlaid on
+  the input image.
 * :func:`saliency` — ``|dy/dx|`` summed over the embedding dimension (I3; the book's listing
   L6-18 asks for gradients of integer ids, which do not exist: take them on the embeddings).
 * :func:`integrated_gradients` — Sundararajan et al. (2017),
@@ -30,6 +34,10 @@ __all__ = [
     "attention_rollout",
     "plot_attention",
     "plot_attention_grid",
+    "patch_attention",
+    "rollout_grid",
+    "overlay_attention",
+    "plot_image_attention",
     "saliency",
     "integrated_gradients",
 ]
@@ -38,10 +46,13 @@ __all__ = [
 @torch.no_grad()
 def attention_maps(model: nn.Module, input_ids: Tensor, **kwargs) -> list[Tensor]:
     """Per-layer attention weights ``[(N, h, L, L)] * num_layers`` of a BERT-family model (plain
-    encoder or with a head) or a :class:`~tensorprism.models.transformer.gpt.GPT`."""
+    encoder or with a head), a :class:`~tensorprism.models.transformer.gpt.GPT` or a ViT (``input_ids``
+    are then images ``(N, C, H, W)`` and ``L`` counts the [CLS]/[DIST] tokens and the patches)."""
     was = model.training
     model.eval()
     try:
+        if hasattr(model, "forward_attention"):  # vision transformers
+            return list(model.forward_attention(input_ids, **kwargs)[1])
         bert = getattr(model, "bert", model)
         if hasattr(bert, "embeddings") and hasattr(bert, "encoder"):
             return list(bert(input_ids, need_weights=True, **kwargs).attentions)
@@ -107,6 +118,79 @@ def plot_attention_grid(maps: Sequence[Tensor], tokens: Sequence[str] | None = N
             if tokens is not None and c == 0:
                 ax.set_yticks(range(len(tokens)), list(tokens), fontsize=5)
             ax.set_title(f"L{layer} H{head}", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _grid_of(model_or_grid) -> tuple[int, int]:
+    grid = getattr(getattr(model_or_grid, "patch_embed", None), "grid_size", model_or_grid)
+    return (int(grid[0]), int(grid[1]))
+
+
+def patch_attention(maps: Sequence[Tensor], grid, layer: int = -1, num_prefix: int = 1,
+                    query: int = 0) -> Tensor:
+    """Each head's attention from token ``query`` (the [CLS] token) to the patches, as maps over the
+    patch grid ``(N, h, gh, gw)``; ``grid`` is ``(gh, gw)`` or the ViT itself."""
+    gh, gw = _grid_of(grid)
+    a = maps[layer]
+    if a.dim() != 4 or a.shape[-1] != num_prefix + gh * gw:
+        raise ShapeError(f"attention weights must be (N, h, {num_prefix} + {gh}*{gw}, same) for a {gh}×{gw} grid "
+                         f"with {num_prefix} prefix tokens, got {tuple(a.shape)}")
+    return a[:, :, query, num_prefix:].reshape(a.shape[0], a.shape[1], gh, gw)
+
+
+def rollout_grid(maps: Sequence[Tensor], grid, num_prefix: int = 1, residual: bool = True) -> Tensor:
+    """Attention rollout from the [CLS] token to the patches, ``(N, gh, gw)``, each map summing to 1."""
+    gh, gw = _grid_of(grid)
+    r = attention_rollout(maps, residual)[:, 0, num_prefix:]
+    r = r / r.sum(-1, keepdim=True).clamp_min(1e-12)
+    return r.reshape(r.shape[0], gh, gw)
+
+
+def overlay_attention(image: Tensor, heat: Tensor, ax=None, alpha: float = 0.5, cmap: str = "jet",
+                      title: str | None = None):
+    """Draw ``image (C, H, W)`` (values in [0, 1]) with ``heat (gh, gw)`` upsampled (bilinear) on top."""
+    import matplotlib.pyplot as plt
+
+    if image.dim() != 3 or heat.dim() != 2:
+        raise ShapeError(f"overlay_attention takes one image (C, H, W) and one map (gh, gw), got "
+                         f"{tuple(image.shape)} and {tuple(heat.shape)}")
+    H, W = image.shape[-2:]
+    up = torch.nn.functional.interpolate(heat[None, None].float(), size=(H, W), mode="bilinear",
+                                         align_corners=False)[0, 0]
+    up = (up - up.min()) / (up.max() - up.min()).clamp_min(1e-12)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3, 3))
+    img = image.detach().cpu().clamp(0, 1)
+    ax.imshow(img[0] if img.shape[0] == 1 else img.permute(1, 2, 0), cmap="gray" if img.shape[0] == 1 else None)
+    ax.imshow(up.cpu().numpy(), cmap=cmap, alpha=alpha)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+    return ax
+
+
+def plot_image_attention(model: nn.Module, images: Tensor, display: Tensor | None = None, layer: int = -1):
+    """One row per image: the input, each head's [CLS] attention at ``layer`` and the rollout, overlaid.
+
+    ``images (N, C, H, W)`` are what the model reads (normalised); ``display`` the same images in
+    ``[0, 1]`` for drawing (default: ``images``). Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    maps = attention_maps(model, images)
+    p = getattr(model, "num_prefix_tokens", 1)
+    heads = patch_attention(maps, model, layer, p)
+    roll = rollout_grid(maps, model, p)
+    shown = images if display is None else display
+    n, h = images.shape[0], heads.shape[1]
+    fig, axes = plt.subplots(n, h + 2, figsize=(1.8 * (h + 2), 1.9 * n), squeeze=False)
+    for i in range(n):
+        overlay_attention(shown[i], torch.zeros(1, 1), axes[i][0], alpha=0.0, title="input" if i == 0 else None)
+        for j in range(h):
+            overlay_attention(shown[i], heads[i, j], axes[i][j + 1], title=f"head {j}" if i == 0 else None)
+        overlay_attention(shown[i], roll[i], axes[i][h + 1], title="rollout" if i == 0 else None)
     fig.tight_layout()
     return fig
 
