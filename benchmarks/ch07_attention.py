@@ -28,24 +28,24 @@ from tensorprism.recipes import run_recipe
 QUIET = dict(progress=False, tensorboard=False, plots=False, device="cpu", threads=1)
 # study -> (recipe, settings, [(metric key, label)])
 STUDIES = {
-    "attention-cnn": ("ch07-attention-cnn", dict(max_train=4000, max_eval=1000, epochs=2),
+    "attention-cnn": ("ch07-attention-cnn", dict(max_train=1000, max_eval=400, epochs=2),
                       [("acc", "CIFAR-10 test acc")]),
-    "cbam-resnet20": ("ch07-cbam-resnet20", dict(max_train=3000, max_eval=1000, epochs=2),
+    "cbam-resnet20": ("ch07-cbam-resnet20", dict(max_train=600, max_eval=400, epochs=2),
                       [("acc", "CIFAR-10 test acc")]),
     "han": ("ch07-han", dict(max_train=4000, epochs=3, embed_dim=48, hidden_size=24, max_sentences=6, max_words=20),
             [("acc", "fortunes test acc (43 classes)"), ("f1", "fortunes test macro-F1")]),
-    "vqa": ("ch07-vqa", dict(train_scenes=3000, max_eval=500, epochs=4, d_model=32, heads=2, layers=2),
+    "vqa": ("ch07-vqa", dict(train_scenes=600, max_eval=300, epochs=3, d_model=32, heads=2, layers=2),
             [("acc", "VQA test acc"), ("heldout/acc", "VQA held-out acc"), ("acc/count", "count"),
              ("acc/largest", "largest"), ("acc/left-of", "left-of"), ("acc/above", "above"),
              ("acc/position", "position")]),
-    "captioning": ("ch07-captioning", dict(train_scenes=3000, max_eval=500, epochs=4, d_model=32),
+    "captioning": ("ch07-captioning", dict(train_scenes=600, max_eval=300, epochs=3, d_model=32),
                    [("bleu4", "BLEU-4 test"), ("exact_match", "exact match test"),
                     ("heldout/bleu4", "BLEU-4 held-out"), ("heldout/exact_match", "exact match held-out")]),
-    "video": ("ch07-video", dict(train_videos=1200, max_eval=300, epochs=3, frames=10, channels=32),
+    "video": ("ch07-video", dict(train_videos=300, max_eval=150, epochs=3, frames=8, channels=32),
               [("acc", "Moving MNIST sum acc (19 classes)")]),
     "audio": ("ch07-audio", dict(epochs=15, hidden_size=64), [("acc", "spoken digits test acc (unseen speakers)")]),
-    "translation": ("ch07-translation", dict(settings=dict(max_train=4000, max_eval=300, epochs=2, embed_dim=64,
-                                                           hidden_size=96, attn_dim=96, num_beams=1)),
+    "translation": ("ch07-translation", dict(settings=dict(max_train=2000, max_eval=200, epochs=2, embed_dim=64,
+                                                           hidden_size=64, attn_dim=64, num_beams=1)),
                     [("test2016_bleu_greedy", "Multi30k test2016 BLEU (greedy)")]),
 }
 

@@ -29,7 +29,13 @@ from tensorprism.models import (
     model_entry,
     model_paradigm,
 )
-from tensorprism.models.contract import GRAPH_LEVELS, check_token_ids, forward_on, paradigm_of
+from tensorprism.models.contract import (
+    GENERATIVE_KINDS,
+    GRAPH_LEVELS,
+    check_token_ids,
+    forward_on,
+    paradigm_of,
+)
 from tensorprism.train.checkpoint import load_model, save_checkpoint
 
 NAMES = list_models()
@@ -153,6 +159,10 @@ def _check_output_shape(m, inp, out: torch.Tensor) -> None:
         assert out.shape[0] == int(batch.max()) + 1
     elif p == "graph":  # temporal
         assert out.shape[0] == n and out.shape[2] == first.shape[2]
+    elif p == "multimodal":
+        assert out.shape[0] == n and out.dim() == (2 if m.output == "logits" else 3)
+    elif p == "generative":  # reconstruction, VAE decoder output, GAN sample, flow latent or pixel logits
+        assert m.kind in GENERATIVE_KINDS and out.shape == (n, *m.data_shape)
 
 
 def _one_per_builder(names: list[str]) -> list[str]:
@@ -202,19 +212,24 @@ def test_token_ids_must_be_integers_inside_the_vocabulary(name):
     m = create_model(name, **_small_overrides(name)).eval()
     inp = m.example_input(2)
     args = list(inp) if isinstance(inp, tuple) else [inp]
-    ids = args[0]
+    k = getattr(m, "token_argument", None) or 0  # multimodal models name their token argument
+    ids = args[k]
+
+    def with_ids(bad):
+        return tuple([*args[:k], bad, *args[k + 1:]])
+
     vocab = getattr(m, "src_vocab_size", None) or m.vocab_size
     owner = type(m).__name__
     with pytest.raises(ShapeError, match=rf"{owner}.*integer.*float32"):
-        forward_on(m, tuple([ids.float(), *args[1:]]))
+        forward_on(m, with_ids(ids.float()))
     too_big = ids.clone()
     too_big.view(-1)[0] = vocab + 5
     with pytest.raises(ShapeError, match=rf"{owner}.*\[0, {vocab}\).*id {vocab + 5}"):
-        forward_on(m, tuple([too_big, *args[1:]]))
+        forward_on(m, with_ids(too_big))
     negative = ids.clone()
     negative.view(-1)[-1] = -1
     with pytest.raises(ShapeError, match=r"id -1"):
-        forward_on(m, tuple([negative, *args[1:]]))
+        forward_on(m, with_ids(negative))
 
 
 def test_token_check_is_skipped_on_the_meta_device_and_names_the_caller():

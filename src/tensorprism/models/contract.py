@@ -31,6 +31,10 @@ paradigm       contract
                (decoder output, mu, logvar)``, ``gan`` ``z (N, latent_dim) → x``, ``flow`` ``x → (z,
                logdet (N,))``, ``autoregressive`` ``x → logits``; ``data_shape``; ``sample(n)``
                (all but autoencoders); ``log_prob(x) (N,)`` for flows and autoregressive models
+``multimodal`` ``forward(*inputs)`` with ``inputs`` naming the arguments (e.g. ``("image",
+               "question")``, ``("video",)``); ``output`` says what comes out: ``logits`` ``(N, C)``
+               or ``sequence-logits`` ``(N, T, V)``; ``token_argument`` is the index of the token-id
+               argument, if any
 =============  ==============================================================================
 
 Every model also declares ``example_input(batch_size=2)``: a tensor (or a tuple of positional
@@ -51,8 +55,8 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
 
-PARADIGMS = ("image", "dense", "lm", "encoder", "seq2seq", "sequence", "graph", "tabular", "generative")
-GENERATIVE_KINDS = ("autoencoder", "vae", "gan", "flow", "autoregressive")
+PARADIGMS = ("image", "dense", "lm", "encoder", "seq2seq", "sequence", "graph", "tabular", "generative", "multimodal")
+GENERATIVE_KINDS = ("autoencoder", "vae", "gan", "flow", "autoregressive", "energy")
 GRAPH_LEVELS = ("node", "graph", "pair", "temporal")
 
 
@@ -438,10 +442,11 @@ class GenerativeMixin(ModelContract):
     ``gan``             ``z (N, latent_dim)[, y]`` → samples ``(N, *data_shape)``
     ``flow``            ``x`` → ``(z (N, *data_shape), logdet (N,))``; ``inverse(z)`` → ``x``
     ``autoregressive``  ``x`` → per-pixel logits ``(N, ...)``
+    ``energy``          ``v`` → mean-field reconstruction; ``free_energy(v)`` ``(N,)`` (RBM)
     ==================  =====================================================================
 
-    Every kind but ``autoencoder`` offers ``sample(n, y=None)`` → ``(n, *data_shape)``; flows and
-    autoregressive models ``log_prob(x)`` → ``(N,)`` in nats.
+    Every kind but ``autoencoder`` offers ``sample(n, y=None)`` → ``(n, *data_shape)``; flows,
+    autoregressive and energy models ``log_prob(x)`` → ``(N,)`` in nats.
     """
 
     paradigm = "generative"
@@ -498,6 +503,18 @@ class GenerativeMixin(ModelContract):
         return first
 
 
+# ------------------------------------------------------------------------------------ multimodal
+class MultimodalMixin(ModelContract):
+    """Models of several inputs or of a video (Chapter 7): ``forward(*inputs)``, ``inputs`` the
+    argument names, ``output`` ``"logits"`` ``(N, C)`` or ``"sequence-logits"`` ``(N, T, V)``;
+    ``token_argument`` the position of the token-id argument (``None``: none)."""
+
+    paradigm = "multimodal"
+    inputs: ClassVar[tuple[str, ...]] = ()
+    output: ClassVar[str] = "logits"
+    token_argument: ClassVar[int | None] = None
+
+
 def paradigm_of(model: nn.Module) -> str:
     """The model's paradigm, or :class:`ShapeError` naming the mixins when it declares none."""
     p = getattr(model, "paradigm", "")
@@ -512,5 +529,5 @@ __all__ = [
     "MNIST_STD", "check_token_ids", "model_label", "forward_on", "run_example", "paradigm_of", "ring_edge_index", "ModelContract",
     "ImageInputMixin", "ImageClassifierMixin", "DenseImageMixin", "TokenInputMixin", "LanguageModelMixin",
     "EncoderMixin", "Seq2SeqMixin", "SequenceMixin", "GraphModelMixin", "TabularMixin",
-    "GENERATIVE_KINDS", "GenerativeMixin",
+    "GENERATIVE_KINDS", "GenerativeMixin", "MultimodalMixin",
 ]

@@ -15,11 +15,14 @@
   video (C15, L7-28): a per-frame CNN, then :class:`~tensorprism.nn.temporal_attention.
   SpatioTemporalAttention`; ``temporal="mean"`` is frame averaging.
 
-These models take two inputs (image and text) or a video, which no registered paradigm covers;
-they are built directly by the Chapter 7 recipes.
+They follow the ``multimodal`` contract (:class:`~tensorprism.models.contract.MultimodalMixin`)
+and are registered with their no-attention baselines: ``digit-vqa-net`` / ``digit-vqa-net-mean``,
+``digit-captioner`` / ``digit-captioner-mean``, ``video-attention-net`` / ``video-mean-net``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -27,6 +30,8 @@ from torch import Tensor, nn
 from ..errors import ShapeError
 from ..nn.crossmodal_attention import CrossModalAttention
 from ..nn.temporal_attention import SpatioTemporalAttention, VideoAttentionOutput
+from . import register_model
+from .contract import MultimodalMixin, check_token_ids, model_label
 
 __all__ = ["RegionEncoder", "DigitVQANet", "DigitCaptioner", "VideoAttentionNet"]
 
@@ -55,14 +60,17 @@ class RegionEncoder(nn.Module):
         return f.flatten(2).transpose(1, 2) + self.pos  # regions are the encoder's channels (not the input's)
 
 
-class DigitVQANet(nn.Module):
+class DigitVQANet(MultimodalMixin, nn.Module):
     """``forward(image (N, 1, 64, 64), question (N, L) ids, 0 = padding) -> answer logits (N, A)``;
     ``attend(...)`` also returns the weights of the last round ``(N, heads, L, regions)``."""
+
+    inputs = ("image", "question")
+    token_argument = 1
 
     def __init__(self, vocab_size: int, num_answers: int, d: int = 64, heads: int = 4, layers: int = 2,
                  attention: bool = True, img_size: int = 64):
         super().__init__()
-        self.vocab_size, self.attention = vocab_size, attention
+        self.vocab_size, self.attention, self.num_classes = vocab_size, attention, num_answers
         self.regions = RegionEncoder(1, d, img_size)
         self.embed = nn.Embedding(vocab_size, d, padding_idx=0)
         self.rnn = nn.GRU(d, d // 2, batch_first=True, bidirectional=True)
@@ -70,9 +78,16 @@ class DigitVQANet(nn.Module):
         self.norms = nn.ModuleList(nn.LayerNorm(d) for _ in range(layers if attention else 0))
         self.head = nn.Sequential(nn.Linear(2 * d, 2 * d), nn.ReLU(inplace=True), nn.Linear(2 * d, num_answers))
 
+    def example_input(self, batch_size: int = 2) -> tuple[Tensor, Tensor]:
+        dev, g = self._example_device(), self.regions.img_size
+        q = torch.randint(1, self.vocab_size, (batch_size, 6), device=dev)
+        q[0, 4:] = 0
+        return torch.rand(batch_size, 1, g, g, device=dev), q
+
     def attend(self, image: Tensor, question: Tensor) -> tuple[Tensor, Tensor | None]:
-        if question.dim() != 2 or question.dtype != torch.long:
-            raise ShapeError(f"question must be token ids (N, L) long, got {question.dtype} {tuple(question.shape)}")
+        check_token_ids(question, self.vocab_size, model_label(self), "question token ids")
+        if question.dim() != 2:
+            raise ShapeError(f"question must be token ids (N, L), got {tuple(question.shape)}")
         if question.shape[0] != image.shape[0]:
             raise ShapeError(f"{image.shape[0]} images but {question.shape[0]} questions")
         regions = self.regions(image)  # (N, R, d)
@@ -94,11 +109,15 @@ class DigitVQANet(nn.Module):
         return self.attend(image, question)[0]
 
 
-class DigitCaptioner(nn.Module):
+class DigitCaptioner(MultimodalMixin, nn.Module):
     """``forward(image (N, 1, 64, 64), tgt_in (N, T), src_lengths=None, teacher_forcing=1.0) ->
     logits (N, T, V)`` (teacher forcing always; the argument is accepted for
     :class:`~tensorprism.train.tasks.seq2seq.Seq2SeqTask`); ``generate(image, max_len)`` -> ids
     ``(N, 1 + steps)`` starting with ``bos_id``; ``attend`` returns the weights ``(N, T, regions)``."""
+
+    inputs = ("image", "tgt_in")
+    output = "sequence-logits"
+    token_argument = 1
 
     def __init__(self, vocab_size: int, d: int = 64, attention: bool = True, bos_id: int = 1, eos_id: int = 2,
                  img_size: int = 64):
@@ -118,7 +137,12 @@ class DigitCaptioner(nn.Module):
         c, w = self.cross(s, regions, need_weights=True)
         return c, w[:, 0]
 
+    def example_input(self, batch_size: int = 2) -> tuple[Tensor, Tensor]:
+        dev, g = self._example_device(), self.regions.img_size
+        return torch.rand(batch_size, 1, g, g, device=dev), torch.randint(1, self.vocab_size, (batch_size, 5), device=dev)
+
     def attend(self, image: Tensor, tgt_in: Tensor) -> tuple[Tensor, Tensor]:
+        check_token_ids(tgt_in, self.vocab_size, model_label(self), "caption token ids")
         regions = self.regions(image)
         h0 = torch.tanh(self.init(regions.mean(1)))[None]  # (1, N, d)
         s, _ = self.rnn(self.embed(tgt_in), h0)  # (N, T, d)
@@ -147,14 +171,16 @@ class DigitCaptioner(nn.Module):
         return y
 
 
-class VideoAttentionNet(nn.Module):
+class VideoAttentionNet(MultimodalMixin, nn.Module):
     """``forward(video (N, T, 1, H, W)) -> logits (N, classes)``; ``attend`` also returns the
     :class:`~tensorprism.nn.temporal_attention.VideoAttentionOutput`."""
+
+    inputs = ("video",)
 
     def __init__(self, num_classes: int, channels: int = 64, temporal: str = "attention", spatial: str = "mean",
                  in_chans: int = 1):
         super().__init__()
-        self.in_chans = in_chans
+        self.in_chans, self.num_classes = in_chans, num_classes
         self.frames = nn.Sequential(
             nn.Conv2d(in_chans, 32, 5, stride=2, padding=2), nn.ReLU(inplace=True),
             nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(inplace=True),
@@ -170,5 +196,68 @@ class VideoAttentionNet(nn.Module):
         out = self.pool(f.view(N, T, *f.shape[1:]))
         return self.head(out.context), out
 
+    def example_input(self, batch_size: int = 2) -> Tensor:
+        return torch.rand(batch_size, 4, self.in_chans, 64, 64, device=self._example_device())
+
     def forward(self, video: Tensor) -> Tensor:
         return self.attend(video)[0]
+
+
+@dataclass
+class DigitVQAConfig:
+    vocab_size: int = 33  # the digit-scene vocabulary (data.datasets.digit_scenes.WORDS)
+    num_answers: int = 11
+    d_model: int = 64
+    heads: int = 4
+    layers: int = 2
+    attention: bool = True
+    img_size: int = 64
+
+
+@register_model("digit-vqa-net", config=DigitVQAConfig, family="multimodal")
+def digit_vqa_net(cfg: DigitVQAConfig) -> DigitVQANet:
+    """VQA on digit scenes: question tokens attend to image regions (cross-modal attention)."""
+    return DigitVQANet(cfg.vocab_size, cfg.num_answers, cfg.d_model, cfg.heads, cfg.layers, cfg.attention, cfg.img_size)
+
+
+register_model("digit-vqa-net-mean", config=DigitVQAConfig, family="multimodal", attention=False,
+               description="the VQA net with mean-pooled regions instead of attention (baseline)")(digit_vqa_net)
+
+
+@dataclass
+class DigitCaptionerConfig:
+    vocab_size: int = 33
+    d_model: int = 64
+    attention: bool = True
+    bos_id: int = 1
+    eos_id: int = 2
+    img_size: int = 64
+
+
+@register_model("digit-captioner", config=DigitCaptionerConfig, family="multimodal")
+def digit_captioner(cfg: DigitCaptionerConfig) -> DigitCaptioner:
+    """Captioning digit scenes: each decoder state attends to the image regions."""
+    return DigitCaptioner(cfg.vocab_size, cfg.d_model, cfg.attention, cfg.bos_id, cfg.eos_id, cfg.img_size)
+
+
+register_model("digit-captioner-mean", config=DigitCaptionerConfig, family="multimodal", attention=False,
+               description="the captioner with the mean region instead of attention (baseline)")(digit_captioner)
+
+
+@dataclass
+class VideoNetConfig:
+    num_classes: int = 19
+    channels: int = 64
+    temporal: str = "attention"
+    spatial: str = "mean"
+    in_chans: int = 1
+
+
+@register_model("video-attention-net", config=VideoNetConfig, family="multimodal")
+def video_attention_net(cfg: VideoNetConfig) -> VideoAttentionNet:
+    """Per-frame CNN, temporal attention over frames (Moving MNIST)."""
+    return VideoAttentionNet(cfg.num_classes, cfg.channels, cfg.temporal, cfg.spatial, cfg.in_chans)
+
+
+register_model("video-mean-net", config=VideoNetConfig, family="multimodal", temporal="mean",
+               description="the video net with frame averaging instead of attention (baseline)")(video_attention_net)

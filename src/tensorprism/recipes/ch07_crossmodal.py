@@ -65,7 +65,7 @@ def vqa_recipe(cfg: Ch07VQAConfig) -> dict:
     """VQA on MNIST digit scenes: cross-modal attention vs mean-pooled regions; returns the test accuracies."""
     from ..data import load_dataset
     from ..data.datasets.digit_scenes import ANSWERS, WORDS, decode
-    from ..models.multimodal import DigitVQANet
+    from ..models import create_model
     from .kit import save_result
 
     n_train = cfg.max_train or cfg.train_scenes
@@ -74,8 +74,10 @@ def vqa_recipe(cfg: Ch07VQAConfig) -> dict:
     out, models = {}, {}
     for role, attention in (("attention", True), ("baseline", False)):
         seed_all(cfg.seed)
-        model = DigitVQANet(len(WORDS), len(ANSWERS), cfg.d_model, cfg.heads, cfg.layers, attention=attention)
-        _, _ = fit(cfg, role, model, "multi-input-classification", train, evals["val"], None, eval_batch_size=256)
+        model = create_model("digit-vqa-net" if attention else "digit-vqa-net-mean", vocab_size=len(WORDS),
+                             num_answers=len(ANSWERS), d_model=cfg.d_model, heads=cfg.heads, layers=cfg.layers)
+        _, _ = fit(cfg, role, model, "multi-input-classification", train, evals["val"], None, eval_batch_size=256,
+                   dataset={"name": "digit-vqa", "config": {"n": n_train, "seed": cfg.seed}})
         scores = {"parameters": sum(p.numel() for p in model.parameters())}
         for split in ("test", "test-heldout"):
             for k, v in _vqa_scores(model, evals[split]).items():
@@ -122,7 +124,7 @@ def captioning_recipe(cfg: Ch07CaptionConfig) -> dict:
     """Captioning of MNIST digit scenes with an attention decoder; returns the test caption scores."""
     from ..data import load_dataset
     from ..data.datasets.digit_scenes import WORDS, decode
-    from ..models.multimodal import DigitCaptioner
+    from ..models import create_model
     from ..train.tasks.seq2seq import Seq2SeqTask
     from .kit import save_result
 
@@ -131,7 +133,8 @@ def captioning_recipe(cfg: Ch07CaptionConfig) -> dict:
     out, models = {}, {}
     for role, attention in (("attention", True), ("baseline", False)):
         seed_all(cfg.seed)
-        model = DigitCaptioner(len(WORDS), cfg.d_model, attention=attention)
+        model = create_model("digit-captioner" if attention else "digit-captioner-mean", vocab_size=len(WORDS),
+                             d_model=cfg.d_model)
         _, _ = fit(cfg, role, model, Seq2SeqTask(pad_id=0), train, evals["val"], None, eval_batch_size=256)
         scores = {"parameters": sum(p.numel() for p in model.parameters())}
         for split in ("test", "test-heldout"):

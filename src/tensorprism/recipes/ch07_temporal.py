@@ -52,7 +52,7 @@ class Ch07VideoConfig(Ch07Config):
                  description="Moving MNIST: temporal attention over frames vs frame averaging")
 def video_recipe(cfg: Ch07VideoConfig) -> dict:
     from ..data import load_dataset
-    from ..models.multimodal import VideoAttentionNet
+    from ..models import create_model
     from .kit import save_result
 
     kw = dict(frames=cfg.frames, label=cfg.label)
@@ -62,7 +62,8 @@ def video_recipe(cfg: Ch07VideoConfig) -> dict:
     out, models = {}, {}
     for role, temporal in (("attention", "attention"), ("baseline", "mean")):
         seed_all(cfg.seed)
-        model = VideoAttentionNet(train.num_classes, cfg.channels, temporal=temporal, spatial=cfg.spatial)
+        model = create_model("video-attention-net" if temporal == "attention" else "video-mean-net",
+                             num_classes=train.num_classes, channels=cfg.channels, spatial=cfg.spatial)
         _, out[role] = fit(cfg, role, model, "classification", train, val, test, eval_batch_size=64)
         models[role] = model
     pics = pictures_dir(cfg)

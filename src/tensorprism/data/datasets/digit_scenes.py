@@ -234,10 +234,10 @@ def _available(root) -> bool:
 
 
 @register_dataset("digit-vqa", info=DatasetInfo(
-    "digit-vqa", "classification", "generated: 64x64 scenes of 2-4 MNIST digits, one question each (5 types, "
+    "digit-vqa", "multi-input-classification", "generated: 64x64 scenes of 2-4 MNIST digits, one question each (5 types, "
     "11 answers); default 10,000 train / 1,000 val / 1,000 test / 1,000 test-heldout",
     f"generated from the real MNIST digits (dataset 'mnist'), generator version {GENERATOR_VERSION}",
-    modality="image+text", extra={"num_classes": len(ANSWERS)}), available=_available)
+    modality="image+text", extra={"num_classes": len(ANSWERS)}, model="digit-vqa-net"), available=_available)
 def digit_vqa(root, split: str = "train", n: int | None = None, seed: int = 0) -> DigitVQA:
     check_split(split, SPLITS, "digit-vqa")
     return DigitVQA(*_digits(root, split), _sizes(split, n, 10000), split, seed)
@@ -247,7 +247,7 @@ def digit_vqa(root, split: str = "train", n: int | None = None, seed: int = 0) -
     "digit-captions", "seq2seq", "generated: 64x64 scenes of two neighbouring MNIST digits captioned 'a 3 above a 5'; "
     "default 5,000 train / 1,000 val / 1,000 test / 1,000 test-heldout (compositions unseen in training)",
     f"generated from the real MNIST digits (dataset 'mnist'), generator version {GENERATOR_VERSION}",
-    modality="image+text"), available=_available)
+    modality="image+text", model="digit-captioner"), available=_available)
 def digit_captions(root, split: str = "train", n: int | None = None, seed: int = 0) -> DigitCaptions:
     check_split(split, SPLITS, "digit-captions")
     return DigitCaptions(*_digits(root, split), _sizes(split, n, 5000), split, seed)

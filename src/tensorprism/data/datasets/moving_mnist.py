@@ -119,7 +119,7 @@ class MovingMNIST(Dataset):
     "moving-mnist", "classification", "generated: 2 MNIST digits bouncing in 64x64 for 20 frames; default 10,000 "
     "train / 1,000 val / 1,000 test videos (any n)",
     "generated from the real MNIST digits (dataset 'mnist'; Srivastava et al. 2015 construction, "
-    f"generator version {GENERATOR_VERSION})", modality="video", extra={"num_classes": 19, "frames": 20, "size": 64}),
+    f"generator version {GENERATOR_VERSION})", modality="video", extra={"num_classes": 19, "frames": 20, "size": 64}, model="video-attention-net"),
     available=lambda root: _mnist_available(root))
 def moving_mnist(root, split: str = "train", n: int | None = None, seed: int = 0, frames: int = 20, size: int = 64,
                  label: str = "sum") -> MovingMNIST:

@@ -150,7 +150,7 @@ def _available(root: Path) -> bool:
     "spoken-digits", "classification", "1,200 clips: 10 words x 20 speakers x 3 speeds x 2 pitches; train 720 / "
     "val 240 / test 240 (speakers held out)",
     f"synthesised with Debian espeak-ng ({OBTAIN}); log-mel spectrograms (T=85, 40)", modality="audio",
-    extra={"num_classes": 10, "shape": (85, 40)}), available=_available)
+    extra={"num_classes": 10, "shape": (85, 40)}, model="speech-attention-lstm-book"), available=_available)
 def spoken_digits(root: Path, split: str = "train", duration: float = 1.0, n_mels: int = 40,
                   verify: bool = True) -> ArrayDataset:
     """Log-mel features ``(N, T, n_mels)`` of ``split``'s clips, labels the digits."""
