@@ -263,3 +263,16 @@ def test_momentum_schedule_and_a_shared_module_is_refused():
         t.loss(SSLNet(_encoder(), proj_dim=8), [torch.rand(2, 1, 16, 16)] * 2)
     with pytest.raises(ConfigError, match="image model"):
         SSLNet(torch.nn.Linear(3, 3))
+
+
+def test_exercise_9_9_infonce_is_a_mutual_information_lower_bound():
+    """Ex. 9.9 (L22796): Z1, Z2 (3x3) views of 3 images; the InfoNCE objective with in-batch
+    negatives bounds the mutual information: I(v1; v2) >= log N - L_InfoNCE (van den Oord et al.)."""
+    z1 = torch.tensor([[0.2, 0.4, 0.6], [0.1, 0.3, 0.5], [0.0, 0.2, 0.4]], dtype=torch.float64)
+    z2 = torch.tensor([[0.3, 0.5, 0.7], [0.2, 0.4, 0.6], [0.1, 0.3, 0.5]], dtype=torch.float64)
+    loss = info_nce(z1, z2, temperature=1.0)
+    zn1, zn2 = z1 / z1.norm(dim=1, keepdim=True), z2 / z2.norm(dim=1, keepdim=True)
+    assert float(loss) == pytest.approx(float(-torch.log_softmax(zn1 @ zn2.T, 1).diagonal().mean()))
+    bound = math.log(3) - float(loss)
+    assert 0 <= bound <= math.log(3)  # nearly parallel rows: little information, a bound near 0
+    assert bound < 0.05

@@ -371,3 +371,17 @@ def test_sklearn_check_estimator():
             results = check_estimator(est, on_fail=None)
         failed = [r for r in results if r["status"] == "failed"]
         assert not failed, [(r["check_name"], str(r["exception"])[:200]) for r in failed]
+
+
+@pytest.mark.slow
+def test_umap_through_umap_learn_keeps_neighbourhoods(digits):
+    """UMAP is umap-learn's (optional extra); its embedding of 400 digits keeps local structure."""
+    pytest.importorskip("umap")
+    from sklearn.manifold import trustworthiness
+
+    from tensorprism.unsupervised import UMAP
+
+    x = digits[:400]
+    emb = UMAP(random_state=0, n_epochs=100).fit_transform(x)
+    assert emb.shape == (400, 2)
+    assert trustworthiness(x, emb, n_neighbors=10) > 0.9
