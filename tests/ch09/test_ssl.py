@@ -223,7 +223,7 @@ def _trainer(method, out, data, callbacks=None, **task_kw):
                    checkpoint_every_steps=1, callbacks=callbacks, **QUIET)
 
 
-@pytest.mark.parametrize("method", ["simclr", "moco", "byol", "swav", "rotation"])
+@pytest.mark.parametrize("method", ["simclr", "moco", "byol", "swav", pytest.param("rotation", marks=pytest.mark.slow)])
 def test_ssl_task_trains_and_resumes_exactly(tmp_path, digit_images, method):
     ref_t = _trainer(method, tmp_path / "ref", digit_images).fit()
     assert math.isfinite(ref_t.final_metrics["val/loss"])
