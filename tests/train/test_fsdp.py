@@ -116,6 +116,10 @@ def test_consolidated_checkpoint_is_one_ordinary_file_that_also_resumes(runs, tm
     assert model.wte.weight.shape == (11, 16) and state["global_step"] == 2
     with pytest.raises(CheckpointError, match="already exists"):
         consolidate(root / "a", out)
+    from tensorprism.cli import main
+
+    assert main(["data", "consolidate", str(root / "a"), "--out", str(tmp_path / "cli.safetensors")]) == 0
+    assert read_checkpoint(tmp_path / "cli.safetensors")[0].keys() == weights.keys()
     run = tmp_path / "a"
     shutil.copytree(root / "a", run)
     from_shards = build(run, batch_size=16).fit(resume_from=run)
