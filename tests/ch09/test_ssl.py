@@ -276,3 +276,43 @@ def test_exercise_9_9_infonce_is_a_mutual_information_lower_bound():
     bound = math.log(3) - float(loss)
     assert 0 <= bound <= math.log(3)  # nearly parallel rows: little information, a bound near 0
     assert bound < 0.05
+
+
+@pytest.mark.slow
+def test_deepcluster_pseudo_labels_refresh_and_resume_exactly(tmp_path, digit_images):
+    """DeepCluster: pseudo-labels from k-means on eval-mode features of the training set, refreshed
+    every 3 steps with the head re-initialised; labels are checkpointed task state."""
+    from tensorprism.train.tasks.ssl import WithIndex
+    from tensorprism.unsupervised.evaluation import cluster_assigner
+
+    x, _ = digit_images
+    data = x[:32]
+    calls = []
+
+    def build(out, callbacks=None):
+        torch.manual_seed(0)
+        assign = cluster_assigner(data, 4, pca_dim=8)
+
+        def counted(enc, seed):
+            calls.append(seed)
+            return assign(enc, seed)
+
+        net = build_ssl_net("deepcluster", _encoder(), num_prototypes=4)
+        task = create_task("deepcluster", assign=counted, recluster_every=3)
+        return Trainer(net, task, train_data=WithIndex(data), epochs=2, batch_size=8, lr=1e-3, optimizer="adam",
+                       seed=5, out_dir=str(out), checkpoint_every_steps=1, callbacks=callbacks, **QUIET)
+
+    ref_t = build(tmp_path / "ref").fit()
+    assert calls == [0, 3, 6]
+    labels = ref_t.task.labels
+    assert labels.shape == (32,) and 1 < len(labels.unique()) <= 4
+    with pytest.raises(Interrupt):
+        build(tmp_path / "cut", callbacks=[StopAt(4)]).fit()
+    resumed = build(tmp_path / "cut").fit(resume_from=tmp_path / "cut")
+    a, b = ref_t.model.state_dict(), resumed.model.state_dict()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert torch.equal(resumed.task.labels, labels)
+    with pytest.raises(ConfigError, match="assign"):
+        create_task("deepcluster").training_step(build_ssl_net("deepcluster", _encoder(), num_prototypes=4),
+                                                 (x[:4], torch.arange(4)))

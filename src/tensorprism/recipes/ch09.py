@@ -97,7 +97,8 @@ def clustering(cfg: ClusteringConfig) -> dict:
 @dataclass
 class SSLConfig(RecipeConfig):
     """Attributes:
-        method: simclr, moco, byol, swav, rotation, or supervised (the baseline with labels).
+        method: simclr, moco, byol, swav, rotation, deepcluster (``num_prototypes`` clusters, refreshed
+            every epoch), or supervised (the baseline with labels).
         dataset: cifar10, mnist or fashion-mnist.
         encoder: a registered image model (classifier removed); resnet18-cifar by default.
         encoder_kwargs: its settings (e.g. ``{"layers": [1, 1, 1, 1]}`` for a smaller one).
@@ -112,7 +113,7 @@ class SSLConfig(RecipeConfig):
         tsne_points: >0: a t-SNE picture of that many test features.
     """
 
-    method: str = setting("simclr", choices=("simclr", "moco", "byol", "swav", "rotation", "supervised"))
+    method: str = setting("simclr", choices=("simclr", "moco", "byol", "swav", "rotation", "deepcluster", "supervised"))
     dataset: str = setting("cifar10", choices=("cifar10", "mnist", "fashion-mnist"))
     encoder: str = "resnet18-cifar"
     encoder_kwargs: dict = field(default_factory=dict)
@@ -222,7 +223,15 @@ def ssl(cfg: SSLConfig) -> dict:
     else:
         net = build_ssl_net(cfg.method, _encoder(cfg, in_chans), proj_dim=cfg.proj_dim, proj_hidden=cfg.proj_hidden,
                             queue_size=cfg.queue_size, num_prototypes=cfg.num_prototypes)
-        model, task = net, create_task(cfg.method, seed=cfg.seed, **task_kw)
+        if cfg.method == "deepcluster":
+            from ..train.tasks.ssl import WithIndex
+            from ..unsupervised.evaluation import cluster_assigner
+
+            task = create_task("deepcluster", seed=cfg.seed, assign=cluster_assigner(train, cfg.num_prototypes),
+                               recluster_every=max(1, len(train) // cfg.batch_size))
+            model, train = net, WithIndex(train)
+        else:
+            model, task = net, create_task(cfg.method, seed=cfg.seed, **task_kw)
     trainer = make_trainer(cfg, model, task, train, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                            optimizer=cfg.optimizer, weight_decay=cfg.weight_decay, scheduler="cosine",
                            sub="pretrain", drop_last=True)

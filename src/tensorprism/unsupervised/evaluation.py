@@ -112,4 +112,22 @@ def linear_probe(train_features: Tensor, train_labels: Tensor, test_features: Te
         return {"train_acc": acc(xtr, train_labels), "test_acc": acc(xte, test_labels)}
 
 
-__all__ = ["extract_features", "knn_predict", "knn_accuracy", "linear_probe"]
+def cluster_assigner(data, n_clusters: int, *, pca_dim: int | None = 64, batch_size: int = 256, device=None):
+    """DeepCluster's assignment step as a callable ``assign(encoder, seed) -> labels (N,)``: features of
+    ``data`` (eval mode), PCA-whitened to ``pca_dim`` and L2-normalised (as Caron et al. 2018), then
+    k-means with ``seed``."""
+    from .kmeans import KMeans
+    from .pca import PCA
+
+    def assign(encoder, seed: int):
+        feats, _ = extract_features(encoder, data, batch_size=batch_size, device=device)
+        f = feats.double()
+        if pca_dim and pca_dim < min(f.shape):
+            f = torch.as_tensor(PCA(pca_dim, whiten=True).fit_transform(f))
+        f = F.normalize(f, dim=1)
+        return torch.as_tensor(KMeans(n_clusters, random_state=int(seed)).fit(f).labels_)
+
+    return assign
+
+
+__all__ = ["cluster_assigner", "extract_features", "knn_predict", "knn_accuracy", "linear_probe"]

@@ -18,6 +18,8 @@ checkpointed run resumes exactly (tested: interrupted + resumed == uninterrupted
                (``normalize=False``: the book's unnormalised form)
 ``swav``       SwAV (Caron et al. 2020): unit-norm prototypes, Sinkhorn-Knopp codes of the large
                crops, swapped prediction across all crops (multi-crop)
+``deepcluster`` DeepCluster (Caron et al. 2018): k-means pseudo-labels of the features, refreshed
+               every ``recluster_every`` steps, classifier re-initialised each time
 ``rotation``   RotNet (Gidaris et al. 2018): 4-way classification of 0/90/180/270 degree rotations,
                labels 0..3 (the book's listing uses degrees as class ids, C9-07)
 =============  =====================================================================================
@@ -267,6 +269,86 @@ class RotationTask(SSLTask):
         Task.update_metrics(self, metrics, out)
 
 
+class WithIndex(torch.utils.data.Dataset):
+    """``(x, index)`` items from a dataset of ``x`` or ``(x, y)`` items: DeepCluster looks up each
+    sample's pseudo-label by its index."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i):
+        item = self.data[i]
+        return (item[0] if isinstance(item, (tuple, list)) else item), i
+
+
+@register_task("deepcluster")
+class DeepClusterTask(SSLTask):
+    """DeepCluster (Caron et al. 2018; book §9.4, C9-10): every ``recluster_every`` optimiser steps the
+    encoder's features of the whole training set are clustered, the cluster ids become the
+    pseudo-labels, and the classifier ``head`` is re-initialised (the book's listing never resets
+    it and clusters the 10 logits instead of the features); between reclusterings, cross-entropy on
+    one augmented view. Batches are ``(x, index)`` (wrap the dataset in :class:`WithIndex`).
+
+    Args:
+        assign: ``assign(encoder, seed) -> labels (N,)`` over the training set in ``WithIndex`` order,
+            e.g. :func:`tensorprism.unsupervised.evaluation.cluster_assigner` (features in eval mode,
+            PCA, k-means). The pseudo-labels are task state: checkpoints keep them.
+        recluster_every: optimiser steps between reclusterings (e.g. one epoch's worth).
+    """
+
+    n_views = 1
+
+    def __init__(self, assign=None, recluster_every: int = 100, **kw):
+        super().__init__(**kw)
+        if recluster_every < 1:
+            raise ConfigError(f"recluster_every must be >= 1, got {recluster_every}")
+        self.assign, self.recluster_every = assign, recluster_every
+        self.labels: torch.Tensor | None = None
+        self.clustered_at = -1
+
+    def _recluster(self, net, step: int) -> None:
+        if self.assign is None:
+            raise ConfigError("the deepcluster task needs assign=callable(encoder, seed) -> labels; build one with "
+                              "tensorprism.unsupervised.evaluation.cluster_assigner(train_data, k)")
+        self.labels = torch.as_tensor(self.assign(net.encoder, step)).long().cpu()
+        with torch.no_grad():
+            net.head.reset_parameters()
+        self.clustered_at = step
+
+    def training_step(self, model, batch):
+        net = self.trainer.model if self.trainer is not None else model
+        if net.head is None:
+            raise ConfigError("the deepcluster task needs an SSLNet built with head_classes = the number of clusters")
+        x, idx = split_batch(batch)
+        step = self.trainer.global_step if self.trainer is not None else 0
+        if self.labels is None or (step % self.recluster_every == 0 and step != self.clustered_at):
+            self._recluster(net, step)
+        target = self.labels[idx.cpu()].to(x.device)
+        logits = net.head(model(self.draw(x)[0]))  # proj_dim=0: model(x) is the encoder's features
+        return {"loss": F.cross_entropy(logits, target)}
+
+    def evaluation_step(self, model, batch):
+        net = self.trainer.model if self.trainer is not None else model
+        x, idx = split_batch(batch)
+        if self.labels is None or int(idx.max()) >= len(self.labels):  # not the clustered set: no loss
+            return {"loss": torch.zeros((), device=x.device)}
+        with torch.no_grad():
+            return {"loss": F.cross_entropy(net.head(net.features(x)), self.labels[idx.cpu()].to(x.device))}
+
+    def state_dict(self):
+        return {**super().state_dict(), "labels": None if self.labels is None else self.labels.tolist(),
+                "clustered_at": self.clustered_at}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        if state.get("labels") is not None:
+            self.labels = torch.tensor(state["labels"], dtype=torch.long)
+        self.clustered_at = state.get("clustered_at", -1)
+
+
 def build_ssl_net(method: str, encoder: nn.Module, *, proj_dim: int = 128, proj_hidden: int = 512,
                   queue_size: int = 4096, num_prototypes: int = 100) -> nn.Module:
     """The :class:`~tensorprism.models.ssl.SSLNet` each method's task expects."""
@@ -282,10 +364,12 @@ def build_ssl_net(method: str, encoder: nn.Module, *, proj_dim: int = 128, proj_
         return SSLNet(encoder, proj_dim=proj_dim, proj_hidden=proj_hidden, num_prototypes=num_prototypes)
     if method == "rotation":
         return SSLNet(encoder, proj_dim=0, head_classes=4)
-    raise ConfigError(f"unknown SSL method {method!r}; choose simclr, moco, byol, swav or rotation")
+    if method == "deepcluster":
+        return SSLNet(encoder, proj_dim=0, head_classes=num_prototypes)
+    raise ConfigError(f"unknown SSL method {method!r}; choose one of {SSL_METHODS}")
 
 
-SSL_METHODS = ("simclr", "moco", "byol", "swav", "rotation")
+SSL_METHODS = ("simclr", "moco", "byol", "swav", "rotation", "deepcluster")
 
-__all__ = ["SSL_METHODS", "SSLTask", "SimCLRTask", "MoCoTask", "BYOLTask", "SwAVTask", "RotationTask", "build_ssl_net",
+__all__ = ["SSL_METHODS", "SSLTask", "DeepClusterTask", "WithIndex", "SimCLRTask", "MoCoTask", "BYOLTask", "SwAVTask", "RotationTask", "build_ssl_net",
            "rotate90"]
