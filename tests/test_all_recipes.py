@@ -113,6 +113,8 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
                         iterative_steps=2, latency_repeats=1), ("mnist",), "dense", True),
     "ch11-distill": (dict(teacher_epochs=1, teacher_max_train=256, student_train=128, student_epochs=1, seeds=1,
                           max_test=128), ("mnist",), None, True),
+    "ch11-dp-mnist": (dict(epsilons=[8.0], max_train=512, max_test=128, batch_size=64, channels=(4,), hidden=(8,)),
+                      ("mnist",), "non-private", True),
     "ch08-explain": (dict(epochs=3, time_budget_s=1.0), ("cora",), ".", True),
     "ch08-superpixels": (dict(train_images=16, test_images=8, n_segments=20, hidden=8, layers=1, epochs=1),
                          ("mnist",), None, True),

@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"data"},
     {"graph"},
     {"train"},
-    {"explain", "viz", "vision", "sklearn", "unsupervised"},
+    {"explain", "viz", "vision", "sklearn", "unsupervised", "privacy"},
     {"__init__"},
     {"recipes"},
     {"testing"},

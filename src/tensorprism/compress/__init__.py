@@ -24,6 +24,7 @@ from .layers import (
     TuckerLinear,
     balanced_factors,
 )
+from .measure import cpu_latency
 from .prune import (
     check_amount,
     prunable_filter_pairs,
@@ -47,5 +48,5 @@ __all__ = [
     "prune_magnitude", "remove_masks", "sparsity", "sparsity_schedule", "prune_filters_l1",
     "prunable_filter_pairs", "check_amount",
     "quantize_dynamic_int8", "quantize_static_int8", "prepare_qat", "convert_qat", "model_size_bytes",
-    "export_program", "export_onnx", "check_onnx", "run_onnx",
+    "export_program", "export_onnx", "check_onnx", "run_onnx", "cpu_latency",
 ]
