@@ -236,6 +236,12 @@ def word2vec(cfg: Word2VecConfig) -> dict:
         "epochs_run": len(history), "steps": steps, "seconds": elapsed, "stopped_early": stopped_early,
         "history": history, "neighbours": neighbours,
     }
+    if cfg.out_dir:  # the input vectors, for starting other models' embedding layers (Ch. 5 D8)
+        from ..nn.pretrained_embedding import save_word_vectors
+
+        Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
+        result["word_vectors"] = str(save_word_vectors(Path(cfg.out_dir) / "word_vectors.pt", vocab,
+                                                       model.inp.weight.detach()))
     if cfg.out_dir and cfg.plots:
         out = Path(cfg.out_dir)
         out.mkdir(parents=True, exist_ok=True)
