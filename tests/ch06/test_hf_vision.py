@@ -39,8 +39,8 @@ VIT_CONFIGS = [  # (config, class, model kwargs)
           intermediate_size=64, qkv_bias=False, layer_norm_eps=1e-6), "ViTModel", {"add_pooling_layer": False}),
     (dict(image_size=28, patch_size=7, num_channels=1, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
           intermediate_size=48, num_labels=7), "ViTForImageClassification", {}),
-    (dict(image_size=32, patch_size=4, hidden_size=16, num_hidden_layers=2, num_attention_heads=1,
-          intermediate_size=16, pooler_output_size=8, num_labels=3), "ViTModel", {}),
+    pytest.param(dict(image_size=32, patch_size=4, hidden_size=16, num_hidden_layers=2, num_attention_heads=1,
+                      intermediate_size=16, pooler_output_size=8, num_labels=3), "ViTModel", {}, marks=pytest.mark.slow),
 ]
 
 
@@ -73,8 +73,8 @@ SWIN_CONFIGS = [
      "SwinForImageClassification"),
     (dict(image_size=32, patch_size=4, embed_dim=8, depths=[1, 2, 2], num_heads=[1, 2, 2], window_size=2,
           qkv_bias=False, mlp_ratio=2.0, layer_norm_eps=1e-6), "SwinModel"),
-    (dict(image_size=(32, 64), patch_size=4, embed_dim=16, depths=[2, 2], num_heads=[2, 2], window_size=4,
-          num_labels=5), "SwinForImageClassification"),
+    pytest.param(dict(image_size=(32, 64), patch_size=4, embed_dim=16, depths=[2, 2], num_heads=[2, 2], window_size=4,
+                      num_labels=5), "SwinForImageClassification", marks=pytest.mark.slow),
 ]
 
 
