@@ -26,6 +26,7 @@ and ``prism eval`` read like any other, and from which a run can also resume.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -110,6 +111,15 @@ def _unshared(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+@contextlib.contextmanager
+def _one_process_quietly():
+    """DCP warns whenever it saves or loads without a process group; on one process that is the
+    intent, so that one warning is silenced (nothing else)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled, unavailable or uninitialized")
+        yield
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -133,8 +143,9 @@ def save_sharded(folder: str | os.PathLike, name: str, model: nn.Module,
         tmp.mkdir(parents=True)
     D.barrier()
     tensors, groups = split_state(model, optimizers)
-    dcp.save(_unshared(tensors), storage_writer=HuggingFaceStorageWriter(str(tmp / "shards"), save_distributed=True),
-             no_dist=not D.is_distributed())
+    with _one_process_quietly():
+        dcp.save(_unshared(tensors), storage_writer=HuggingFaceStorageWriter(str(tmp / "shards"), save_distributed=True),
+                 no_dist=not D.is_distributed())
     D.barrier()
     # every rank hashes the file it wrote (shard index = rank + 1)
     mine = {f"shards/{p.name}": _sha256(p) for p in sorted((tmp / "shards").glob(f"shard-{D.rank() + 1:05d}-*"))}
@@ -216,8 +227,9 @@ def load_sharded(path: str | os.PathLike, model: nn.Module, optimizers: list[tor
     _, state = read_checkpoint(ckpt / "trainer.safetensors")
     tensors, _ = split_state(model, optimizers)
     try:
-        dcp.load(tensors, storage_reader=HuggingFaceStorageReader(str(ckpt / "shards")),
-                 no_dist=not D.is_distributed())
+        with _one_process_quietly():
+            dcp.load(tensors, storage_reader=HuggingFaceStorageReader(str(ckpt / "shards")),
+                     no_dist=not D.is_distributed())
     except Exception as exc:  # DCP wraps every rank's failure in a CheckpointException
         first = str(exc).strip().splitlines()
         raise CheckpointError(f"{path} does not fit this model and optimiser: "
@@ -238,8 +250,7 @@ def read_full(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[st
     meta = reader.read_metadata()
     tensors = {key: torch.empty(tuple(m.size), dtype=m.properties.dtype)
                for key, m in meta.state_dict_metadata.items()}
-    with warnings.catch_warnings():  # DCP warns that it loads in one process: that is the point here
-        warnings.simplefilter("ignore", UserWarning)
+    with _one_process_quietly():
         dcp.load(tensors, storage_reader=HuggingFaceStorageReader(str(ckpt / "shards")), no_dist=True)
     model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     optim = {k: v for k, v in tensors.items() if k.startswith("optim.")}
