@@ -52,6 +52,9 @@ def _worker(rank: int, port: int, root: str) -> None:
         # (b) resume, on 2 processes, the run interrupted on 1 process
         t = build(f"{root}/b", batch_size=8).fit(resume_from=f"{root}/b")
         write_result(t, root, "b_resumed_on_2")
+        # (c) resume, sharded on 2 processes, from the consolidated file of the 1-process run
+        t = build(f"{root}/c", batch_size=8).fit(resume_from=f"{root}/b_step2.safetensors")
+        write_result(t, root, "c_file_on_2")
     finally:
         import torch.distributed as dist
 
@@ -65,6 +68,7 @@ def runs(tmp_path_factory):
     ref = build(root / "ref", batch_size=16).fit()  # one process, uninterrupted, global batch 16
     with pytest.raises(Interrupt):
         build(root / "b", batch_size=16, checkpoint_every_steps=1, callbacks=[StopAtStep(3)]).fit()
+    consolidate(root / "b", root / "b_step2.safetensors")
     ctx = mp.get_context("fork")
     port = free_port()
     procs = [ctx.Process(target=_worker, args=(r, port, str(root))) for r in (0, 1)]
@@ -93,6 +97,13 @@ def test_two_processes_shard_per_block_and_match_one_process(runs):
     for key, values in ref.history.items():  # the same loss curve, epoch by epoch
         assert info[0]["history"][key] == pytest.approx(values, rel=1e-4), key
     assert len(blocks_of(make_gpt())) == 2  # one FSDP unit per transformer layer
+
+
+def test_a_consolidated_file_resumes_sharded_on_two_processes(runs):
+    root, ref = runs
+    info = json.loads((root / "c_file_on_2-rank1.json").read_text())
+    assert info["sharded"] and info["steps"] == 8
+    assert_same_weights(load_file(str(root / "c_file_on_2.safetensors")), full_weights(ref))
 
 
 def test_a_checkpoint_of_two_processes_resumes_on_one(runs, tmp_path):

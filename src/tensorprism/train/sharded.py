@@ -84,15 +84,40 @@ def set_full_or_sharded(model: nn.Module, optimizers: list[torch.optim.Optimizer
 
     from .fsdp import is_sharded
 
-    full = full and is_sharded(model)  # an unsharded model's local state is already the full one
+    if full and is_sharded(model):  # cut every full tensor to this process's shard first
+        tensors = _local_shards(model, optimizers, tensors)
     msd = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     osd = {**{k[len("optim."):]: v for k, v in tensors.items() if k.startswith("optim.")},
            **{k: tuple(v) if isinstance(v, list) and k.endswith(".betas") else v for k, v in groups.items()}}
     try:
-        set_state_dict(model, optimizers, model_state_dict=msd, optim_state_dict=osd, options=_options(full))
+        set_state_dict(model, optimizers, model_state_dict=msd, optim_state_dict=osd, options=_options())
     except (KeyError, RuntimeError, ValueError) as exc:
         raise CheckpointError(f"the checkpoint's weights or optimiser state do not fit this model: "
                               f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}") from None
+
+
+def _local_shards(model: nn.Module, optimizers: list[torch.optim.Optimizer],
+                  full: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``split_state`` of a sharded model and optimisers holding the values of the ``full`` tensors
+    (each process slices its own shard; no communication)."""
+    from torch.distributed.tensor import distribute_tensor
+
+    targets, _ = split_state(model, optimizers)
+    with torch.no_grad():
+        for key, target in targets.items():
+            if key not in full:
+                raise CheckpointError(f"the checkpoint does not fit this model and optimiser: it has no {key!r}")
+            src = full[key].to(target.dtype)
+            if tuple(src.shape) != tuple(target.shape):
+                raise CheckpointError(f"the checkpoint does not fit this model: {key!r} is {tuple(src.shape)} "
+                                      f"in the checkpoint but {tuple(target.shape)} here")
+            if hasattr(target, "to_local"):
+                shard = distribute_tensor(src.to(target.device), target.device_mesh, target.placements,
+                                          src_data_rank=None)
+                target.to_local().copy_(shard.to_local())
+            else:
+                target.copy_(src)
+    return targets
 
 
 def _unshared(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
