@@ -316,3 +316,35 @@ def test_deepcluster_pseudo_labels_refresh_and_resume_exactly(tmp_path, digit_im
     with pytest.raises(ConfigError, match="assign"):
         create_task("deepcluster").training_step(build_ssl_net("deepcluster", _encoder(), num_prototypes=4),
                                                  (x[:4], torch.arange(4)))
+
+
+def test_patch_mask_hides_the_asked_fraction_per_image():
+    from tensorprism.train.tasks.ssl import patch_mask
+
+    m = patch_mask(5, (16, 16), 4, 0.75, torch.Generator().manual_seed(0))
+    assert m.shape == (5, 1, 16, 16)
+    assert m.float().mean((1, 2, 3)).tolist() == [0.75] * 5
+    assert not torch.equal(m[0], m[1])
+    with pytest.raises(ConfigError, match="multiple"):
+        patch_mask(1, (10, 10), 4, 0.5, torch.Generator())
+
+
+def test_erratum_masked_image_loss_is_over_hidden_pixels_only(tmp_path, digit_images):
+    """Catalogue §5.31 and C9-13 (book L21248, L21254): MIM is defined on the masked pixels, the
+    listing averages over all pixels (and erases its own target). A model that copies its input is
+    perfect on the visible pixels; the loss here still charges it for every hidden one."""
+    x, y = digit_images
+    task = create_task("masked-image", patch_size=4, mask_ratio=0.5)
+    identity = torch.nn.Identity()
+    gen = torch.Generator().manual_seed(3)
+    task.generator = gen
+    out = task._loss(identity, x[:8])
+    hidden = out["mask"].expand_as(x[:8])
+    torch.testing.assert_close(out["loss"], (x[:8][hidden] ** 2).mean())  # hidden pixels were set to 0
+    all_pixels = ((x[:8] * ~hidden) - x[:8]).pow(2).mean()  # the book's average over every pixel
+    assert float(all_pixels) < float(out["loss"])
+    unet = create_model("unet", in_chans=1, num_classes=1, base_width=4, depth=2)
+    t = Trainer(unet, create_task("masked-image", patch_size=4), train_data=TensorDataset(x[:32], y[:32]),
+                val_data=TensorDataset(x[64:80], y[64:80]), epochs=1, batch_size=8, lr=1e-3, optimizer="adam",
+                **QUIET).fit()
+    assert math.isfinite(t.final_metrics["val/loss"])

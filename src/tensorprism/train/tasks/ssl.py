@@ -20,6 +20,8 @@ checkpointed run resumes exactly (tested: interrupted + resumed == uninterrupted
                crops, swapped prediction across all crops (multi-crop)
 ``deepcluster`` DeepCluster (Caron et al. 2018): k-means pseudo-labels of the features, refreshed
                every ``recluster_every`` steps, classifier re-initialised each time
+``masked-image`` masked image modelling: a conv encoder-decoder reconstructs hidden patches, loss on
+               the hidden pixels only (MAE's masking; the ViT-based MAE is not here)
 ``rotation``   RotNet (Gidaris et al. 2018): 4-way classification of 0/90/180/270 degree rotations,
                labels 0..3 (the book's listing uses degrees as class ids, C9-07)
 =============  =====================================================================================
@@ -349,6 +351,60 @@ class DeepClusterTask(SSLTask):
         self.clustered_at = state.get("clustered_at", -1)
 
 
+def patch_mask(n: int, size: tuple[int, int], patch: int, ratio: float, generator: torch.Generator) -> torch.Tensor:
+    """Random patch masks ``(N, 1, H, W)`` (True = hidden): exactly ``round(ratio * patches)`` of the
+    ``patch x patch`` squares of each image, chosen independently per image (MAE's random masking)."""
+    h, w = size
+    if h % patch or w % patch:
+        raise ConfigError(f"image size {size} is not a multiple of patch_size {patch}")
+    gh, gw = h // patch, w // patch
+    k = int(round(ratio * gh * gw))
+    order = torch.rand(n, gh * gw, generator=generator).argsort(1)
+    hidden = torch.zeros(n, gh * gw, dtype=torch.bool)
+    hidden.scatter_(1, order[:, :k], True)
+    return hidden.view(n, 1, gh, gw).repeat_interleave(patch, 2).repeat_interleave(patch, 3)
+
+
+@register_task("masked-image")
+class MaskedImageTask(SSLTask):
+    r"""Masked image modelling with a convolutional encoder-decoder (book §9.3, I9.23; MAE's masking,
+    He et al. 2022): hide ``mask_ratio`` of the ``patch_size`` squares of each image, reconstruct the
+    image from the rest with any ``dense`` model mapping ``(N, C, H, W)`` to ``(N, C, H, W)`` (e.g.
+    ``create_model("unet", in_chans=C, num_classes=C)``), and score only the hidden pixels:
+    :math:`\mathcal L=\sum_{i\in M}\lVert x_i-\hat x_i\rVert^2/|M|` (L21248). The book's listing (C9-13)
+    erases in the dataset, so its "clean" target is erased too, and averages over every pixel.
+
+    Args:
+        patch_size: side of the masked squares. mask_ratio: fraction hidden (MAE: 0.75).
+        fill: value of hidden pixels in the input.
+    """
+
+    def __init__(self, patch_size: int = 4, mask_ratio: float = 0.75, fill: float = 0.0, **kw):
+        super().__init__(**kw)
+        if not 0 < mask_ratio < 1:
+            raise ConfigError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+        self.patch_size, self.mask_ratio, self.fill = patch_size, mask_ratio, fill
+
+    def _loss(self, model, x):
+        mask = patch_mask(x.shape[0], tuple(x.shape[-2:]), self.patch_size, self.mask_ratio, self.generator).to(x.device)
+        out = model(torch.where(mask, torch.full_like(x, self.fill), x))
+        if out.shape != x.shape:
+            raise ConfigError(f"masked-image needs a model that returns the image's shape {tuple(x.shape)}, got "
+                              f"{tuple(out.shape)}; e.g. a U-Net with num_classes = in_chans")
+        m = mask.expand_as(x).to(x.dtype)
+        return {"loss": ((out - x) ** 2 * m).sum() / m.sum(), "mask": mask}
+
+    def training_step(self, model, batch):
+        return {"loss": self._loss(model, split_batch(batch)[0])["loss"]}
+
+    def evaluation_step(self, model, batch):
+        with torch.no_grad():
+            return {"loss": self._loss(model, split_batch(batch)[0])["loss"]}
+
+    def predict_step(self, model, batch):
+        return model(split_batch(batch)[0])
+
+
 def build_ssl_net(method: str, encoder: nn.Module, *, proj_dim: int = 128, proj_hidden: int = 512,
                   queue_size: int = 4096, num_prototypes: int = 100) -> nn.Module:
     """The :class:`~tensorprism.models.ssl.SSLNet` each method's task expects."""
@@ -371,5 +427,5 @@ def build_ssl_net(method: str, encoder: nn.Module, *, proj_dim: int = 128, proj_
 
 SSL_METHODS = ("simclr", "moco", "byol", "swav", "rotation", "deepcluster")
 
-__all__ = ["SSL_METHODS", "SSLTask", "DeepClusterTask", "WithIndex", "SimCLRTask", "MoCoTask", "BYOLTask", "SwAVTask", "RotationTask", "build_ssl_net",
+__all__ = ["SSL_METHODS", "SSLTask", "DeepClusterTask", "MaskedImageTask", "WithIndex", "patch_mask", "SimCLRTask", "MoCoTask", "BYOLTask", "SwAVTask", "RotationTask", "build_ssl_net",
            "rotate90"]
