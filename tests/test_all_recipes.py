@@ -115,6 +115,8 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
                           max_test=128), ("mnist",), None, True),
     "ch11-dp-mnist": (dict(epsilons=[8.0], max_train=512, max_test=128, batch_size=64, channels=(4,), hidden=(8,)),
                       ("mnist",), "non-private", True),
+    "ch11-dqn": (dict(total_steps=300, learning_starts=50, eval_every=300, eval_episodes=1, final_episodes=2), (),
+                 None, False),
     "ch08-explain": (dict(epochs=3, time_budget_s=1.0), ("cora",), ".", True),
     "ch08-superpixels": (dict(train_images=16, test_images=8, n_segments=20, hidden=8, layers=1, epochs=1),
                          ("mnist",), None, True),

@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"data"},
     {"graph"},
     {"train"},
-    {"explain", "viz", "vision", "sklearn", "unsupervised", "privacy"},
+    {"explain", "viz", "vision", "sklearn", "unsupervised", "privacy", "rl"},
     {"__init__"},
     {"recipes"},
     {"testing"},

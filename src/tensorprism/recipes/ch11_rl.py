@@ -1,0 +1,96 @@
+"""Chapter 11: DQN / Double DQN on gymnasium's CartPole-v1, with the episode-return curve.
+
+Trains with :func:`tensorprism.rl.train_dqn` (seeded: the same seed gives the same run), then
+evaluates the greedy policy on 100 fresh episodes; the goal of the environment is an average
+return of at least 475 (the maximum is 500).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..config import setting
+from . import register_recipe
+from .kit import RecipeConfig, save_result
+
+
+@dataclass
+class DQNRecipeConfig(RecipeConfig):
+    """DQN on a discrete-action gymnasium environment.
+
+    Attributes:
+        env_id: the environment (discrete actions, vector observations).
+        total_steps: environment steps of training.
+        double: Double-DQN targets (``False``: the original max target).
+        eval_every: greedy evaluation every that many steps (``eval_episodes`` episodes).
+        final_episodes: episodes of the final greedy evaluation (100 for CartPole's criterion).
+    """
+
+    env_id: str = "CartPole-v1"
+    total_steps: int = setting(50_000, min=1)
+    double: bool = True
+    learning_starts: int = setting(1000, min=0)
+    eval_every: int = setting(5000, min=1)
+    eval_episodes: int = setting(10, min=1)
+    final_episodes: int = setting(100, min=1)
+
+
+@register_recipe("ch11-dqn", config=DQNRecipeConfig)
+def dqn_recipe(cfg: DQNRecipeConfig) -> dict:
+    """Train DQN, evaluate greedily, plot the return curve."""
+    import numpy as np
+
+    from ..optional import check_available
+    from ..rl import DQNConfig, evaluate_policy, train_dqn
+
+    check_available(["gymnasium"], feature="recipe ch11-dqn")
+    dqn_cfg = DQNConfig(env_id=cfg.env_id, total_steps=cfg.total_steps, double=cfg.double,
+                        learning_starts=cfg.learning_starts, eval_every=cfg.eval_every,
+                        eval_episodes=cfg.eval_episodes, seed=cfg.seed)
+    t0 = time.perf_counter()
+    q, history = train_dqn(dqn_cfg, log=print if cfg.progress is True else None)
+    train_s = time.perf_counter() - t0
+    final = evaluate_policy(q, cfg.env_id, cfg.final_episodes)
+    solved_at = next((s for s, m in history["evals"] if m >= 475), None)
+    result = {"env_id": cfg.env_id, "double": cfg.double, "total_steps": cfg.total_steps, "train_s": train_s,
+              "final_mean_return": float(np.mean(final)), "final_std_return": float(np.std(final)),
+              "final_episodes": cfg.final_episodes, "evals": history["evals"],
+              "first_eval_at_475": solved_at, "episodes": len(history["episode_returns"]),
+              "config": asdict(cfg)}
+    if cfg.out_dir:
+        import torch
+
+        out = Path(cfg.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        torch.save(q.state_dict(), out / "q_network.pt")
+        result["episode_returns"] = history["episode_returns"]
+        result["episode_end_steps"] = history["episode_end_steps"]
+        if cfg.plots:
+            result["figure"] = str(plot_returns(history, out / "returns.png", cfg.env_id))
+    return save_result(cfg, result)
+
+
+def plot_returns(history: dict, path: Path, env_id: str) -> Path:
+    """Training episode returns (and their 20-episode mean) and the greedy evaluations, by step."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    steps, rets = history["episode_end_steps"], history["episode_returns"]
+    ax.plot(steps, rets, ".", ms=2, alpha=0.4, label="training episodes (ε-greedy)")
+    if len(rets) >= 20:
+        ax.plot(steps[19:], np.convolve(rets, np.ones(20) / 20, mode="valid"), label="mean of 20")
+    if history["evals"]:
+        s, m = zip(*history["evals"], strict=True)
+        ax.plot(s, m, "o-", label="greedy evaluation")
+    ax.axhline(475, color="k", lw=0.8, ls="--", label="solved (475)")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("episode return")
+    ax.set_title(f"DQN on {env_id}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
