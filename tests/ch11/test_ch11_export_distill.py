@@ -24,6 +24,7 @@ def test_torch_export_program_runs_other_batch_sizes_like_eager():
     assert torch.allclose(program.module()(x), model(x), atol=1e-6)
 
 
+@pytest.mark.slow  # the dynamo ONNX exporter takes ~10 s even for LeNet-5
 def test_onnx_export_is_checked_in_onnxruntime(tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")

@@ -44,6 +44,7 @@ def test_continuous_action_spaces_are_refused():
         make_env("Pendulum-v1")
 
 
+@pytest.mark.slow  # two short training runs
 def test_a_short_seeded_run_is_reproducible():
     cfg = DQNConfig(total_steps=600, learning_starts=100, train_every=50, gradient_steps=5, batch_size=16,
                     hidden=(16,), eval_every=600, eval_episodes=2, seed=3)
