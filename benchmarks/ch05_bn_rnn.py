@@ -59,7 +59,7 @@ def run(kind, seed, data, epochs, hidden, lr, batch):
             loss = nn.functional.cross_entropy(model(x_tr[idx]), y_tr[idx])
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         if epoch == 0:
             first = total / len(x_tr)
     model.eval()
