@@ -29,16 +29,19 @@ def tensor_data(x: torch.Tensor, y: torch.Tensor):
     return torch.utils.data.TensorDataset(x, y)
 
 
-def train_classifier(cfg: Any, dataset: str, epochs: int, max_train: int | None = None) -> tuple[Any, float]:
+def train_classifier(cfg: Any, dataset: str, epochs: int, max_train: int | None = None,
+                     max_test: int | None = None) -> tuple[Any, float]:
     """The feature network of "FID with our classifier": ``mnist-cnn-modern`` trained on the
     dataset's training split (normalised as the loader does), written to ``<run>/classifier``.
-    Returns ``(model, test accuracy)``. ``cfg.classifier`` (a run directory or checkpoint of an
+    Returns ``(model, test accuracy)`` (on the first ``max_test`` test images). ``cfg.classifier`` (a run directory or checkpoint of an
     earlier such classifier) skips the training and is evaluated instead."""
     from ..data import load_dataset
     from ..models import create_model
     from ..train.checkpoint import load_model
 
     test = load_dataset(dataset, split="test")
+    if max_test:
+        test = torch.utils.data.Subset(test, range(min(max_test, len(test))))
     if getattr(cfg, "classifier", None):
         model = load_model(cfg.classifier)
         trainer = make_trainer(cfg, model, "classification", test=test, sub=None, out_dir=None)

@@ -82,7 +82,8 @@ def run_gan(cfg: GANRecipeConfig) -> dict[str, Any]:
                            sub="gan", task_config=task_cfg, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                            optimizer="adam", optimizer_kwargs={"betas": (0.5, 0.999)})
     trainer.fit()
-    classifier, clf_acc = train_classifier(cfg, cfg.dataset, cfg.classifier_epochs, cfg.classifier_max_train)
+    classifier, clf_acc = train_classifier(cfg, cfg.dataset, cfg.classifier_epochs, cfg.classifier_max_train,
+                                           cfg.eval_samples)
 
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     model.eval()
@@ -98,7 +99,7 @@ def run_gan(cfg: GANRecipeConfig) -> dict[str, Any]:
         "epochs_run": trainer.epoch, "steps": trainer.global_step,
         "fid_our_classifier": quality["fid"], "precision": quality["precision"], "recall": quality["recall"],
         "real_floor_fid": floor["fid"], "real_floor_precision": floor["precision"], "real_floor_recall": floor["recall"],
-        "classifier_test_acc": clf_acc, "eval_samples": int(fakes.shape[0]),
+        "classifier_test_acc": clf_acc,  # on the first eval_samples test images "eval_samples": int(fakes.shape[0]),
         "final": {k: v for k, v in trainer.final_metrics.items() if isinstance(v, float)},
     }
     return save_result(cfg, result)
