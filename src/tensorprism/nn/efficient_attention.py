@@ -52,6 +52,7 @@ __all__ = [
     "SparseAttention",
     "SoftSparseAttention",
     "DynamicConvAttention",
+    "fixed_layout",
 ]
 
 
