@@ -72,9 +72,12 @@ def summary(out: Path) -> str:
         if not results:
             continue
         res = [json.loads(p.read_text())["result"] for p in results]
-        for key, label in metrics:
+        pairs = [(key, label, "baseline") for key, label in metrics]
+        if all("han_mean" in r for r in res):  # HAN also against the same network without attention
+            pairs += [(key, f"{label}, vs HAN with mean pooling", "han_mean") for key, label in metrics]
+        for key, label, other in pairs:
             a = [r["attention"].get(key) for r in res]
-            b = [r["baseline"].get(key) for r in res]
+            b = [r[other].get(key) for r in res]
             if any(v is None for v in a + b):
                 continue
             d = [x - y for x, y in zip(a, b, strict=True)]
@@ -83,7 +86,7 @@ def summary(out: Path) -> str:
                 return f"{statistics.mean(v):.3f} ± {statistics.stdev(v) if len(v) > 1 else 0.0:.3f}"
 
             rows.append(f"| {study} | {label} | {len(res)} | {ms(a)} | {ms(b)} | {ms(d)} |")
-            doc[f"{study}/{key}"] = {"attention": a, "baseline": b, "difference": d}
+            doc[f"{study}/{key}/{other}"] = {"attention": a, "baseline": b, "difference": d}
     (out / "summary.json").write_text(json.dumps(doc, indent=2))
     head = ("| study | metric | seeds | attention (mean ± sd) | baseline (mean ± sd) | attention - baseline (mean ± sd) |\n"
             "|---|---|---|---|---|---|")
