@@ -73,3 +73,20 @@ def test_erratum_21_positional_encoding_has_the_transformers_dropout():
     assert bool((noisy == 0).any())
     kept = noisy != 0
     torch.testing.assert_close(noisy[kept], clean[kept] * 2)  # inverted dropout, 1 / (1 - p)
+
+
+def test_erratum_2_nsp_pairs_are_half_true_next_half_random_from_another_document_l13565():
+    """Entry 2 (l.13565): "|A| = |B| = 50" is meaningless; the standard NSP setup is 50 % pairs whose B is
+    the true next sentence (label 1) and 50 % whose B is a random sentence of another document (label 0)."""
+    from tensorprism.models.transformer.objectives import sentence_pairs
+
+    # document d holds sentences [100 d + i]: a sentence's document and position are readable
+    docs = [[[100 * d + i] for i in range(21)] for d in range(20)]
+    pairs = sentence_pairs(docs, mode="nsp", seed=0)
+    labels = torch.tensor([label for _, _, label in pairs], dtype=torch.float32)
+    assert len(pairs) == 20 * 20 and abs(float(labels.mean()) - 0.5) < 0.06
+    for a, b, label in pairs:
+        if label == 1:
+            assert b[0] == a[0] + 1
+        else:
+            assert b[0] // 100 != a[0] // 100  # from another document
