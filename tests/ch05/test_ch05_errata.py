@@ -74,3 +74,30 @@ def test_erratum_c19_initial_state_follows_the_input_dtype_and_device():
         assert out.dtype == torch.float64
         for s in state if isinstance(state, tuple) else (state,):
             assert s.dtype == torch.float64 and s.device == out.device
+
+
+def test_erratum_e7_norm_clipping_keeps_the_direction_value_clipping_does_not_l9919():
+    """E7 (l.9919/11030 vs listings #20, #21): the equations clip the gradient's norm, the listings clip
+    each value. Both are Trainer settings (grad_clip_norm, grad_clip_value) and they differ: rescaling
+    by the norm keeps the gradient's direction, clamping values turns it."""
+    from torch import nn
+    from torch.utils.data import TensorDataset
+
+    from tensorprism.train import Trainer
+
+    def clipped(**kw):
+        model = nn.Linear(2, 1, bias=False)
+        data = TensorDataset(torch.randn(8, 2), torch.randn(8, 1))
+        t = Trainer(model, train_data=data, task="regression", progress=False, tensorboard=False, **kw)
+        t.setup()
+        model.weight.grad = torch.tensor([[3.0, 0.3]])
+        t.clip_gradients(t.optimizers[0])
+        return model.weight.grad[0]
+
+    by_norm = clipped(grad_clip_norm=1.0)
+    by_value = clipped(grad_clip_value=1.0)
+    g = torch.tensor([3.0, 0.3])
+    torch.testing.assert_close(by_norm, g / g.norm(), rtol=1e-5, atol=1e-6)  # same direction, norm 1
+    torch.testing.assert_close(by_value, torch.tensor([1.0, 0.3]))  # direction changed
+    cos = float(by_value @ g / (by_value.norm() * g.norm()))
+    assert cos < 0.99
