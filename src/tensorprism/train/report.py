@@ -149,11 +149,15 @@ def per_class_metrics(matrix: Sequence[Sequence[float]]) -> list[dict[str, float
 # ------------------------------------------------------------------------------------ writing at fit end
 def system_info(device: Any = None) -> dict[str, Any]:
     """Python, torch, platform, CPU count, threads and device: what a run's numbers depend on."""
+    from importlib.metadata import PackageNotFoundError, version
+
     import torch
 
-    from .. import __version__
-
-    info = {"tensorprism": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
+    try:
+        ours = version("tensorprism")
+    except PackageNotFoundError:  # run from a source tree that was not installed
+        ours = "not installed"
+    info = {"tensorprism": ours, "python": sys.version.split()[0], "torch": torch.__version__,
             "platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
     if device is not None:
         info["device"] = str(device)
