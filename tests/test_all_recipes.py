@@ -117,6 +117,7 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
                       ("mnist",), "non-private", True),
     "ch11-dqn": (dict(total_steps=300, learning_starts=50, eval_every=300, eval_episodes=1, final_episodes=2), (),
                  None, False),
+    "ch11-maml": (dict(iterations=2, ks=[5], meta_batch=2, eval_tasks=4), (), None, False),
     "ch08-explain": (dict(epochs=3, time_budget_s=1.0), ("cora",), ".", True),
     "ch08-superpixels": (dict(train_images=16, test_images=8, n_segments=20, hidden=8, layers=1, epochs=1),
                          ("mnist",), None, True),

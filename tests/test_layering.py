@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"data"},
     {"graph"},
     {"train"},
-    {"explain", "viz", "vision", "sklearn", "unsupervised", "privacy", "rl"},
+    {"explain", "viz", "vision", "sklearn", "unsupervised", "privacy", "rl", "meta"},
     {"__init__"},
     {"recipes"},
     {"testing"},
