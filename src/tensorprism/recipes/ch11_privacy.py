@@ -28,7 +28,8 @@ class DPMnistConfig(RecipeConfig):
         batch_size: expected batch size ``q N``.
         lr: SGD learning rate (the noisy average gradient is small: DP-SGD uses large rates).
         max_grad_norm: per-example clipping bound ``C``.
-        non_private: also train the same network without DP (same epochs, batch size, rate).
+        non_private: also train the same network without DP (same epochs and batch size, learning
+            rate ``non_private_lr``: without clipping, DP-SGD's large rate diverges).
         max_train, max_test: subsets of the 55,000 training and 10,000 test images (``None``: all).
         channels, hidden: the ``simple-cnn``'s conv widths and hidden layer.
     """
@@ -40,6 +41,7 @@ class DPMnistConfig(RecipeConfig):
     lr: float = setting(1.0, gt=0)
     max_grad_norm: float = setting(1.0, gt=0)
     non_private: bool = True
+    non_private_lr: float = setting(0.1, gt=0)
     max_train: int | None = setting(None, min=1)
     max_test: int | None = setting(None, min=1)
     channels: tuple[int, ...] = (16, 32)
@@ -67,6 +69,7 @@ def dp_mnist(cfg: DPMnistConfig) -> dict:
         common = dict(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer="sgd", scheduler="constant",
                       device="cpu", eval_batch_size=1000)
         if eps is None:
+            common["lr"] = cfg.non_private_lr
             trainer = make_trainer(cfg, model, "classification", train, sub=sub, dataset=dataset, **common)
             cb = None
         else:
