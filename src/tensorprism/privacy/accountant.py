@@ -17,6 +17,7 @@ Tested equal to Opacus' ``RDPAccountant`` on the same ``(q, σ, T, δ)``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -109,19 +110,26 @@ def _check(q: float, sigma: float, steps: int) -> None:
 def rdp_sampled_gaussian(q: float, sigma: float, steps: int, orders: Sequence[float] = DEFAULT_ORDERS) -> list[float]:
     """RDP ``ε_α`` of ``steps`` compositions of the sampled Gaussian mechanism, one per order."""
     _check(q, sigma, steps)
+    if q == 0 or steps == 0:
+        return [0.0] * len(orders)
+    return [r * steps for r in _rdp_one_step(float(q), float(sigma), tuple(float(a) for a in orders))]
+
+
+@functools.lru_cache(maxsize=256)
+def _rdp_one_step(q: float, sigma: float, orders: tuple[float, ...]) -> tuple[float, ...]:
+    """RDP of one step (composition over steps is a multiplication: cached, an accountant asks
+    for the same ``(q, sigma)`` at every step)."""
     out = []
     for a in orders:
-        if q == 0 or steps == 0:
-            r = 0.0
-        elif sigma == 0:
+        if sigma == 0:
             r = math.inf
         elif q == 1.0:
             r = a / (2 * sigma**2)
         else:
-            log_a = _log_a_int(q, sigma, int(a)) if float(a).is_integer() else _log_a_frac(q, sigma, float(a))
+            log_a = _log_a_int(q, sigma, int(a)) if a.is_integer() else _log_a_frac(q, sigma, a)
             r = log_a / (a - 1)
-        out.append(r * steps)
-    return out
+        out.append(r)
+    return tuple(out)
 
 
 def epsilon_from_rdp(rdp: Sequence[float], delta: float, orders: Sequence[float] = DEFAULT_ORDERS

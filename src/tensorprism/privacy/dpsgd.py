@@ -82,6 +82,7 @@ class DPSGD(Callback):
         self.target_epsilon, self.delta, self.batch_size = target_epsilon, delta, batch_size
         self.accountant = RDPAccountant()
         self.sample_rate = 0.0
+        self.epsilon_history: list[float] = []  # epsilon spent at the end of each epoch
 
     def setup_wrap(self, trainer: Any, model: Any, optimizers: list[Any], loaders: dict[str, Any]):
         task = trainer.task
@@ -119,7 +120,8 @@ class DPSGD(Callback):
                 trainer.should_stop = True
 
     def on_epoch_end(self, trainer: Any, logs: dict[str, float]) -> None:
-        logs["privacy/epsilon"] = self.epsilon()
+        self.epsilon_history.append(self.epsilon())
+        logs["privacy/epsilon"] = self.epsilon_history[-1]  # reaches the loggers after this callback
         logs["privacy/noise_multiplier"] = float(self.noise_multiplier)
 
     def state_dict(self) -> dict[str, Any]:
