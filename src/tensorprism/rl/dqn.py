@@ -167,8 +167,9 @@ def evaluate_policy(q: nn.Module, env_id: str, episodes: int = 100, seed: int = 
 
 
 def train_dqn(cfg: DQNConfig, log: Any = None) -> tuple[QNetwork, dict[str, list]]:
-    """Train a Q-network; returns it and a history: ``episode_returns`` with the step each episode
-    ended at, and periodic greedy ``evals`` ``(step, mean return)``."""
+    """Train a Q-network; returns it (the last weights) and a history: ``episode_returns`` with the
+    step each episode ended at, periodic greedy ``evals`` ``(step, mean return)``, and the weights
+    with the best periodic evaluation (``best_state``, ``best_eval_step``), like SB3's EvalCallback."""
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -182,6 +183,7 @@ def train_dqn(cfg: DQNConfig, log: Any = None) -> tuple[QNetwork, dict[str, list
     history: dict[str, list] = {"episode_returns": [], "episode_end_steps": [], "evals": [], "losses": []}
     obs, _ = env.reset(seed=cfg.seed)
     ep_return, updates = 0.0, 0
+    best: tuple[float, int, dict] | None = None
     for step in range(1, cfg.total_steps + 1):
         if rng.random() < epsilon_at(step, cfg):
             action = int(rng.integers(n_actions))
@@ -216,8 +218,12 @@ def train_dqn(cfg: DQNConfig, log: Any = None) -> tuple[QNetwork, dict[str, list
         if step % cfg.eval_every == 0:
             mean = float(np.mean(evaluate_policy(q, cfg.env_id, cfg.eval_episodes, seed=50_000 + step)))
             history["evals"].append((step, mean))
+            if best is None or mean >= best[0]:  # DQN's greedy policy can collapse later: keep the best
+                best = (mean, step, copy.deepcopy(q.state_dict()))
             if log is not None:
                 log(f"step {step}: greedy return {mean:.1f} over {cfg.eval_episodes} episodes, "
                     f"epsilon {epsilon_at(step, cfg):.3f}")
     env.close()
+    history["best_eval_step"] = best[1] if best else None
+    history["best_state"] = best[2] if best else None
     return q, history
