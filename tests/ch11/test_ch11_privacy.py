@@ -83,7 +83,7 @@ def test_noise_for_epsilon_meets_the_budget_and_refuses_impossible_ones():
     sigma = noise_for_epsilon(3.0, 1e-5, q, steps)
     assert compute_epsilon(q, sigma, steps, 1e-5) <= 3.0 < compute_epsilon(q, sigma - 0.05, steps, 1e-5)
     with pytest.raises(ConfigError, match="cannot be met"):
-        noise_for_epsilon(0.01, 1e-5, 0.5, 100_000)
+        noise_for_epsilon(0.01, 1e-5, 0.02, 10**6, max_sigma=5.0)
     with pytest.raises(ConfigError, match="delta"):
         compute_epsilon(q, 1.0, 10, 0.0)
     with pytest.raises(ConfigError, match="sampling rate"):

@@ -214,7 +214,7 @@ def train_dqn(cfg: DQNConfig, log: Any = None) -> tuple[QNetwork, dict[str, list
                         for pt, p in zip(q_target.parameters(), q.parameters(), strict=True):
                             pt.lerp_(p, cfg.tau)
             if step % 1000 == 0:
-                history["losses"].append((step, float(loss)))
+                history["losses"].append((step, float(loss.detach())))
         if step % cfg.eval_every == 0:
             mean = float(np.mean(evaluate_policy(q, cfg.env_id, cfg.eval_episodes, seed=50_000 + step)))
             history["evals"].append((step, mean))
