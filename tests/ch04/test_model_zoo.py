@@ -74,7 +74,7 @@ CNN_MODELS = [n for n in list_models(family="cnn") if not n.startswith(_SCALED) 
 @pytest.mark.parametrize("name", CNN_MODELS)
 def test_shared_interface_on_meta_device(name):
     m = _meta(name).eval()
-    size = 299 if name == "inception_v3" else {1: 28, 3: 96 if "embedding" in name else (32 if "cifar" in name else 224)}[m.in_chans]
+    size = m.default_cfg["input_size"][-1]  # each model's declared input size (224, 299, 32, 28...)
     x = torch.empty(2, m.in_chans, size, size, device="meta")
     pre = m.forward_head(m.forward_features(x), pre_logits=True)
     if not name.startswith("squeezenet"):  # SqueezeNet's classifier is a conv: pre-logits stay a map

@@ -104,7 +104,7 @@ class SSLConfig(RecipeConfig):
         encoder_kwargs: its settings (e.g. ``{"layers": [1, 1, 1, 1]}`` for a smaller one).
         epochs, batch_size, lr, weight_decay: pre-training (time_budget_s caps it).
         max_train_samples: pre-training images (random subset; None: all).
-        eval_train_samples, eval_test_samples: images for the kNN bank / probe and for testing.
+        eval_train_samples, eval_test_samples: images for the kNN bank / probe and for evaluation.
         knn_k, knn_temperature: the weighted kNN (200, 0.1).
         probe_epochs: linear-probe epochs on cached features.
         proj_dim, proj_hidden, queue_size, num_prototypes, temperature: method settings.
