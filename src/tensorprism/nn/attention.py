@@ -23,7 +23,7 @@ from ..errors import ConfigError, ShapeError
 from ..functional.attention import scaled_dot_product_attention
 from .positional import RotaryEmbedding, alibi_bias
 
-__all__ = ["KVCache", "MultiheadAttention"]
+__all__ = ["KVCache", "MultiheadAttention", "init_projections", "split_heads"]
 
 
 class KVCache:
@@ -58,6 +58,21 @@ class KVCache:
     def __repr__(self) -> str:
         shape = None if self.k is None else tuple(self.k.shape)
         return f"KVCache(static={self.static}, k={shape})"
+
+
+def init_projections(*linears: nn.Linear) -> None:
+    """Xavier-uniform weights and zero biases, the initialisation of ``torch.nn.MultiheadAttention``
+    (shared by every attention layer here so that they start alike)."""
+    for lin in linears:
+        nn.init.xavier_uniform_(lin.weight)
+        if lin.bias is not None:
+            nn.init.zeros_(lin.bias)
+
+
+def split_heads(x: Tensor, num_heads: int) -> Tensor:
+    """``(N, L, D)`` → ``(N, h, L, D / h)``: the per-head view of projected tokens."""
+    N, L, D = x.shape
+    return x.view(N, L, num_heads, D // num_heads).transpose(1, 2)
 
 
 class MultiheadAttention(nn.Module):
@@ -97,15 +112,10 @@ class MultiheadAttention(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.in_proj.weight)
-        nn.init.xavier_uniform_(self.out_proj.weight)
-        for lin in (self.in_proj, self.out_proj):
-            if lin.bias is not None:
-                nn.init.zeros_(lin.bias)
+        init_projections(self.in_proj, self.out_proj)
 
     def _heads(self, x: Tensor) -> Tensor:  # (N, L, D) -> (N, h, L, E)
-        N, L, _ = x.shape
-        return x.view(N, L, self.num_heads, self.head_dim).transpose(1, 2)
+        return split_heads(x, self.num_heads)
 
     def _rows(self, x: Tensor, rows: slice) -> Tensor:  # x @ in_proj[rows]^T + b[rows]
         b = self.in_proj.bias

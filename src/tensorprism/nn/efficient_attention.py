@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError, ShapeError
 from ..functional import efficient_attention as EA
 from ..functional.attention import block_sparse_mask, scaled_dot_product_attention, strided_mask
-from .attention import MultiheadAttention
+from .attention import MultiheadAttention, init_projections, split_heads
 
 __all__ = [
     "ATTENTION_KINDS",
@@ -71,15 +71,10 @@ class _SelfAttention(nn.Module):
         self.dropout = dropout
         self.in_proj = nn.Linear(embed_dim, 3 * embed_dim, bias=bias)
         self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
-        nn.init.xavier_uniform_(self.in_proj.weight)
-        nn.init.xavier_uniform_(self.out_proj.weight)
-        for lin in (self.in_proj, self.out_proj):
-            if lin.bias is not None:
-                nn.init.zeros_(lin.bias)
+        init_projections(self.in_proj, self.out_proj)
 
     def _heads(self, x: Tensor) -> Tensor:  # (N, L, D) -> (N, h, L, E)
-        N, L, _ = x.shape
-        return x.view(N, L, self.num_heads, self.head_dim).transpose(1, 2)
+        return split_heads(x, self.num_heads)
 
     def _merge(self, out: Tensor) -> Tensor:  # (N, h, L, E) -> (N, L, D) -> out_proj
         N, _, L, _ = out.shape
