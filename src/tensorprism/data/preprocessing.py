@@ -41,10 +41,10 @@ class Preprocessing:
 
     def params(self) -> dict[str, Any]:
         """The constructor arguments, JSON-able (lists, numbers, strings)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define params() (abstract base)")
 
     def __call__(self, raw: Any) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define __call__ (abstract base)")
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **self.params()}

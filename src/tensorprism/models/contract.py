@@ -205,10 +205,10 @@ class ImageClassifierMixin(ImageInputMixin):
     num_features: int
 
     def forward_features(self, x: Tensor) -> Tensor:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward_features (image contract)")
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward_head (image contract)")
 
     def reset_classifier(self, num_classes: int) -> None:
         raise NotImplementedError
