@@ -153,3 +153,14 @@ def test_a_model_pattern_that_matches_nothing_says_so(capsys):
     rc, out, err = run(capsys, "models", "nosuch*")
     assert rc == 2 and one_line(err) and "no registered model matches pattern 'nosuch*'" in err
     assert out == ""
+
+
+@pytest.mark.parametrize("model, dataset, says", [
+    ("swin-cifar", "karate", "use a graph model"),   # image model on a graph dataset
+    ("gcn", "digits", "use a graph dataset"),        # graph model on image data
+])
+def test_graph_model_and_non_graph_dataset_are_refused_before_loading(capsys, tmp_path, model, dataset, says):
+    rc, _, err = run(capsys, "train", "--model", model, "--dataset", dataset, "--epochs", "1",
+                     "--out", str(tmp_path / "r"), *QUIET)
+    assert rc != 0 and one_line(err) and says in err and "Traceback" not in err
+    assert not (tmp_path / "r" / "checkpoints").exists()

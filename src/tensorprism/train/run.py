@@ -465,6 +465,21 @@ def infer_model_config(cfg: dict[str, Any], describe: dict[str, Any]) -> dict[st
             if f in fields and f not in user and describe.get(key) is not None}
 
 
+def check_model_fits_dataset(cfg: dict[str, Any]) -> None:
+    """Refuse, before any data is loaded, a graph model on a non-graph dataset or the reverse:
+    their inputs (node features + edges vs tensors) cannot be adapted to each other."""
+    from ..data import dataset_info
+    from ..models import model_paradigm
+
+    name, dataset = cfg["model"]["name"], cfg["dataset"]["name"]
+    paradigm, modality = model_paradigm(name), dataset_info(dataset).modality
+    if (paradigm == "graph") != (modality == "graph"):
+        need = "a graph dataset (e.g. cora, citeseer, karate)" if paradigm == "graph" else (
+            "a graph model (e.g. gcn, gat, graphsage)")
+        raise ConfigError(f"model {name!r} is {'an' if paradigm[0] in 'aeiou' else 'a'} {paradigm} model but dataset {dataset!r} is {modality} data; "
+                          f"use {need}, or run `prism models` / `prism datasets` to pick a matching pair")
+
+
 def resolve_run(cfg: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``cfg`` with its task filled in from the dataset when none is named."""
     cfg = copy.deepcopy(cfg)
@@ -487,6 +502,7 @@ def build_trainer(cfg: dict[str, Any], **trainer_overrides: Any) -> Trainer:
                           "of models built in Python are resumed with Trainer.fit(resume_from=...)")
     tcfg = TrainerConfig.validate_settings({**cfg.get("trainer", {}), **trainer_overrides})
     cfg = resolve_run(cfg)
+    check_model_fits_dataset(cfg)
     seed_everything(int(tcfg.get("seed", 0)), bool(tcfg.get("deterministic", False)))
     data = prepare_data(cfg)
     model_cfg = {**infer_model_config(cfg, data.describe), **cfg["model"].get("config", {})}
