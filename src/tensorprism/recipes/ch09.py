@@ -205,6 +205,7 @@ def ssl(cfg: SSLConfig) -> dict:
     random encoder; ``method=supervised`` trains the same encoder on the labels for comparison."""
     from ..data.augment import Normalize  # noqa: F401 - documented: views are drawn on [0, 1] images
     from ..models.ssl import SSLNet
+    from ..train.budget_schedule import BudgetCosineLR
     from ..train.tasks import create_task
     from ..train.tasks.ssl import build_ssl_net
 
@@ -232,9 +233,11 @@ def ssl(cfg: SSLConfig) -> dict:
             model, train = net, WithIndex(train)
         else:
             model, task = net, create_task(cfg.method, seed=cfg.seed, **task_kw)
+    # a time-budgeted run anneals over its budget (a step cosine over `epochs` would stop near its peak)
+    budget = [BudgetCosineLR(cfg.time_budget_s)] if cfg.time_budget_s else []
     trainer = make_trainer(cfg, model, task, train, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                           optimizer=cfg.optimizer, weight_decay=cfg.weight_decay, scheduler="cosine",
-                           sub="pretrain", drop_last=True)
+                           optimizer=cfg.optimizer, weight_decay=cfg.weight_decay,
+                           scheduler=None if budget else "cosine", callbacks=budget, sub="pretrain", drop_last=True)
     t0 = time.perf_counter()
     trainer.fit()
     result["pretrain_seconds"] = time.perf_counter() - t0

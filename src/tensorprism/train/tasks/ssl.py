@@ -20,8 +20,9 @@ checkpointed run resumes exactly (tested: interrupted + resumed == uninterrupted
                crops, swapped prediction across all crops (multi-crop)
 ``deepcluster`` DeepCluster (Caron et al. 2018): k-means pseudo-labels of the features, refreshed
                every ``recluster_every`` steps, classifier re-initialised each time
-``masked-image`` masked image modelling: a conv encoder-decoder reconstructs hidden patches, loss on
-               the hidden pixels only (MAE's masking; the ViT-based MAE is not here)
+``masked-image`` masked image modelling: with an :class:`~tensorprism.models.mae.MAE` (ViT encoder on the
+               visible patches only, light decoder with mask tokens) MAE proper; with a conv
+               encoder-decoder the hidden squares are filled in; loss on the hidden pixels only
 ``rotation``   RotNet (Gidaris et al. 2018): 4-way classification of 0/90/180/270 degree rotations,
                labels 0..3 (the book's listing uses degrees as class ids, C9-07)
 =============  =====================================================================================
@@ -374,18 +375,39 @@ class MaskedImageTask(SSLTask):
     :math:`\mathcal L=\sum_{i\in M}\lVert x_i-\hat x_i\rVert^2/|M|` (L21248). The book's listing (C9-13)
     erases in the dataset, so its "clean" target is erased too, and averages over every pixel.
 
+    **ViT variant (MAE proper).** With a :class:`~tensorprism.models.mae.MAE` model the mask is drawn
+    per image over the ViT's patches (:func:`~tensorprism.models.mae.random_masking`), the encoder
+    sees only the visible patches, the decoder fills in mask tokens, and the loss is
+    :func:`~tensorprism.models.mae.mae_loss` on the hidden patches (``norm_pix_loss``: against
+    per-patch normalised pixels); ``patch_size`` and ``fill`` are then the ViT's own.
+
     Args:
         patch_size: side of the masked squares. mask_ratio: fraction hidden (MAE: 0.75).
         fill: value of hidden pixels in the input.
+        norm_pix_loss: (MAE) per-patch normalised pixel targets.
     """
 
-    def __init__(self, patch_size: int = 4, mask_ratio: float = 0.75, fill: float = 0.0, **kw):
+    def __init__(self, patch_size: int = 4, mask_ratio: float = 0.75, fill: float = 0.0, norm_pix_loss: bool = False,
+                 **kw):
         super().__init__(**kw)
         if not 0 < mask_ratio < 1:
             raise ConfigError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
         self.patch_size, self.mask_ratio, self.fill = patch_size, mask_ratio, fill
+        self.norm_pix_loss = norm_pix_loss
+
+    def _mae_loss(self, model, net, x):
+        from ...models.mae import mae_loss, random_masking
+
+        keep, mask = random_masking(x.shape[0], net.num_patches, self.mask_ratio, self.generator, x.device)
+        pred = model(x, keep)
+        return {"loss": mae_loss(pred, net.patchify(x), mask, self.norm_pix_loss), "mask": mask}
 
     def _loss(self, model, x):
+        from ...models.mae import MAE
+
+        net = self.trainer.model if self.trainer is not None else model
+        if isinstance(net, MAE):
+            return self._mae_loss(model, net, x)
         mask = patch_mask(x.shape[0], tuple(x.shape[-2:]), self.patch_size, self.mask_ratio, self.generator).to(x.device)
         out = model(torch.where(mask, torch.full_like(x, self.fill), x))
         if out.shape != x.shape:
@@ -402,12 +424,17 @@ class MaskedImageTask(SSLTask):
             return {"loss": self._loss(model, split_batch(batch)[0])["loss"]}
 
     def predict_step(self, model, batch):
-        return model(split_batch(batch)[0])
+        from ...models.mae import MAE
+
+        net = self.trainer.model if self.trainer is not None else model
+        x = split_batch(batch)[0]
+        return net.unpatchify(model(x)) if isinstance(net, MAE) else model(x)
 
 
 def build_ssl_net(method: str, encoder: nn.Module, *, proj_dim: int = 128, proj_hidden: int = 512,
                   queue_size: int = 4096, num_prototypes: int = 100) -> nn.Module:
-    """The :class:`~tensorprism.models.ssl.SSLNet` each method's task expects."""
+    """The :class:`~tensorprism.models.ssl.SSLNet` each method's task expects (``mae``: an
+    :class:`~tensorprism.models.mae.MAE` around a ViT ``encoder``, for the ``masked-image`` task)."""
     from ...models.ssl import SSLNet
 
     if method == "simclr":
@@ -422,10 +449,14 @@ def build_ssl_net(method: str, encoder: nn.Module, *, proj_dim: int = 128, proj_
         return SSLNet(encoder, proj_dim=0, head_classes=4)
     if method == "deepcluster":
         return SSLNet(encoder, proj_dim=0, head_classes=num_prototypes)
+    if method == "mae":  # the masked-image task's ViT variant; proj_hidden sizes the decoder
+        from ...models.mae import MAE
+
+        return MAE(encoder, decoder_dim=min(proj_hidden, 128))
     raise ConfigError(f"unknown SSL method {method!r}; choose one of {SSL_METHODS}")
 
 
-SSL_METHODS = ("simclr", "moco", "byol", "swav", "rotation", "deepcluster")
+SSL_METHODS = ("simclr", "moco", "byol", "swav", "rotation", "deepcluster", "mae")
 
 __all__ = ["SSL_METHODS", "SSLTask", "DeepClusterTask", "MaskedImageTask", "WithIndex", "patch_mask", "SimCLRTask", "MoCoTask", "BYOLTask", "SwAVTask", "RotationTask", "build_ssl_net",
            "rotate90"]
