@@ -48,7 +48,9 @@ class AdversarialTask(Task):
     The model follows the ``gan`` contract (``generator``, ``discriminator``, ``discriminate``,
     ``latent_dim``; conditional models get the batch's labels). Evaluation reports the two losses on
     held-out real images and ``d_real_acc`` / ``d_fake_acc``, the share of real and generated images
-    the discriminator classifies correctly (logit > 0 = real). Sample quality (FID with our
+    the discriminator classifies correctly (logit > 0 = real). A model with ``set_progress(step)``
+    (the progressive GAN) is told the global step before each training step, and one with
+    ``prepare_real(x)`` gets to show its discriminator the real images at its current resolution. Sample quality (FID with our
     classifier, precision/recall) is measured by :mod:`tensorprism.metrics.generative`.
     """
 
@@ -92,6 +94,10 @@ class AdversarialTask(Task):
         check_unit_interval(x, "GAN trained on images in [0, 1] (rescale=True)")
         return x * 2 - 1
 
+    def _prepare(self, net: nn.Module, real: torch.Tensor) -> torch.Tensor:
+        # progressive GANs show the discriminator real images at the current resolution / fade-in
+        return net.prepare_real(real) if hasattr(net, "prepare_real") else real
+
     def _cond(self, net: nn.Module, y: Any) -> Any:
         return y if getattr(net, "num_classes", 0) else None
 
@@ -103,8 +109,10 @@ class AdversarialTask(Task):
         tr = self.trainer
         net = tr.model
         opt_g, opt_d = tr.optimizers
+        if hasattr(net, "set_progress"):  # growth schedule of a progressive GAN: a function of the step
+            net.set_progress(tr.global_step)
         x, y = split_batch(batch)
-        real, cond = self._real(x), self._cond(net, y)
+        real, cond = self._prepare(net, self._real(x)), self._cond(net, y)
         z = self._latent(net, real.shape[0], real)
         fake = net(z, cond) if cond is not None else net(z)
 
@@ -146,7 +154,7 @@ class AdversarialTask(Task):
     def evaluation_step(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
         net = self.trainer.model if self.trainer is not None else model
         x, y = split_batch(batch)
-        real, cond = self._real(x), self._cond(net, y)
+        real, cond = self._prepare(net, self._real(x)), self._cond(net, y)
         fake = net(self._latent(net, real.shape[0], real), cond) if cond is not None else \
             net(self._latent(net, real.shape[0], real))
         d_real, d_fake = net.discriminate(real, cond), net.discriminate(fake, cond)
