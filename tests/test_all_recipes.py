@@ -20,6 +20,9 @@ from tensorprism.testing import in_ci
 CANVAS = dict(train_canvases=32, test_canvases=8, epochs=1, batch_size=16, canvas_size=48, max_digits=2)
 VIT_CIFAR = dict(max_train_samples=64, max_test_samples=64, epochs=1, batch_size=32, randaugment=1,
                  model_kwargs=dict(depth=1, embed_dim=16, num_heads=2))
+SUMMARISE = dict(train_limit=32, eval_limit=8, vocab_size=300, pretrain_steps=2, finetune_steps=2, finetune_seeds=1,
+                 d_model=16, d_ff=32, nhead=2, layers=1, hidden=16, bert_layers=1, heads=2, max_source=32, num_beams=1,
+                 warmup=2, batch_size=16)
 CHAR_LM = dict(embed_dim=8, hidden_size=16, num_layers=1, batch_size=64, seq_len=32, max_steps=3, warmup=1,
                eval_every=3, eval_batch=256, sample_tokens=5)
 
@@ -61,6 +64,9 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
                        vocab_size=300, max_length=24), ("sst2", "multi30k"), None, True),
     "ch06-translation": (dict(train_limit=200, max_steps=2, eval_limit=4, d_model=16, d_ff=32, nhead=2, layers=1,
                               vocab_size=300, num_beams=1, warmup=2), ("multi30k",), None, True),
+    "ch06-summarise": (dict(SUMMARISE, pretrain="t5"), ("debian-descriptions",), None, True),
+    "ch06-domain-adapt": (dict(SUMMARISE, arms=("none", "adapt"), general_steps=1, adapt_steps=1, general_limit=64),
+                          ("debian-descriptions", "shakespeare-plays"), None, True),
     "ch06-cifar10-vit": (dict(VIT_CIFAR), ("cifar10",), None, True),
     "ch06-cifar10-swin": (dict(VIT_CIFAR, model_kwargs=dict(embed_dim=8, depths=(1, 1), num_heads=(1, 2))),
                           ("cifar10",), None, True),
@@ -95,7 +101,7 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
     "ch09-clustering": (dict(n_samples=120, tsne_iter=250), (), None, False),
     "ch09-ssl": (dict(method="simclr", dataset="mnist", encoder="resnet20-cifar", encoder_kwargs={"layers": (1, 1, 1)},
                       epochs=1, batch_size=16, max_train_samples=32, eval_train_samples=32, eval_test_samples=16,
-                      probe_epochs=1, throughput_steps=1), ("mnist",), None, True),
+                      probe_epochs=1, throughput_steps=1, time_budget_s=600), ("mnist",), "pretrain", True),
     "ch09-anomaly": (dict(classes=[0], max_train_per_class=50, max_test=100, ecg=False), ("mnist",), None, False),
     "ch10-video-ae": (dict(frames=3, train_clips=8, test_clips=4, epochs=1, batch_size=4,
                            model_config={"widths": [4, 8], "feature_dim": 16, "hidden_size": 8}), ("mnist",), None, True),
@@ -118,6 +124,9 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
     "ch11-dqn": (dict(total_steps=300, learning_starts=50, eval_every=300, eval_episodes=1, final_episodes=2), (),
                  None, False),
     "ch11-maml": (dict(iterations=2, ks=[5], meta_batch=2, eval_tasks=4), (), None, False),
+    "ch11-snn": (dict(max_train=256, max_test=128, steps=3, hidden=(16,)), ("mnist",), None, True),
+    "ch11-hebbian": (dict(epochs=2, hebb_epochs=2, components=2), (), None, False),
+    "ch11-hopfield": (dict(neurons=60, loads=[0.05, 0.2], trials=1), (), None, False),
     "ch08-explain": (dict(epochs=3, time_budget_s=1.0), ("cora",), ".", True),
     "ch08-superpixels": (dict(train_images=16, test_images=8, n_segments=20, hidden=8, layers=1, epochs=1),
                          ("mnist",), None, True),
@@ -169,6 +178,10 @@ CHECKS = {
     **{name: (lambda r, out: 0.0 <= r["test_acc"] <= 1.0 and r["parameters"] > 0) for name in (
         "ch06-cifar10-vit", "ch06-cifar10-swin")},
     "ch06-cifar10-deit": lambda r, out: 0.0 <= r["teacher_test_acc"] <= 1.0 and r["teacher_run"] == str(out / "teacher"),
+    "ch06-summarise": lambda r, out: r["pretrain"] == "t5" and r["pretrain_steps_done"] == 2 and all(
+        0.0 <= r[k] <= 100.0 for k in ("rouge1_fmeasure", "rouge2_fmeasure", "rougeL_fmeasure")),
+    "ch06-domain-adapt": lambda r, out: set(r) >= {"none", "adapt", "adapt_target_mlm_loss"} and all(
+        0.0 <= r[a]["rouge1_fmeasure"] <= 100.0 for a in ("none", "adapt")),
     "ch06-long-lm": lambda r, out: r["attentions"]["full"]["speedup_vs_full_at_64"] == 1.0 and all(
         row["val_loss"] > 0 for row in r["attentions"].values()),
     **{name: (lambda r, out: _check_ch07(r, out)) for name in (
