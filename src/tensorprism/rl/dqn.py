@@ -16,7 +16,6 @@ space (``Box``) has no finite argmax — it needs an actor (DDPG, SAC), so it is
 from __future__ import annotations
 
 import copy
-import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import setting
-from ..errors import ConfigError
-from ..optional import require
+from .common import evaluate_policy, make_env, seed_all
 
 __all__ = ["DQNConfig", "ReplayBuffer", "QNetwork", "epsilon_at", "make_env", "train_dqn", "evaluate_policy",
            "td_targets"]
@@ -60,25 +58,6 @@ class DQNConfig:
     eval_every: int = setting(5000, min=1)
     eval_episodes: int = setting(10, min=1)
     seed: int = setting(0, min=0)
-
-
-def make_env(env_id: str, seed: int | None = None):
-    """A gymnasium environment with a discrete action space (else :class:`ConfigError`)."""
-    gym = require("gymnasium", feature="reinforcement learning environments")
-    env = gym.make(env_id)
-    if not isinstance(env.action_space, gym.spaces.Discrete):
-        env.close()
-        raise ConfigError(
-            f"DQN needs a discrete action space (one Q-value per action), but {env_id} has "
-            f"{type(env.action_space).__name__} {env.action_space}; for continuous actions use an actor-critic "
-            "method such as DDPG/TD3/SAC, or discretise the actions with a wrapper")
-    if len(env.observation_space.shape or ()) != 1:
-        env.close()
-        raise ConfigError(f"this DQN takes flat vector observations, {env_id} gives {env.observation_space}")
-    if seed is not None:
-        env.reset(seed=seed)
-        env.action_space.seed(seed)
-    return env
 
 
 class QNetwork(nn.Module):
@@ -146,34 +125,12 @@ def td_targets(q_target: nn.Module, q_online: nn.Module, batch: dict[str, torch.
         return batch["rewards"] + gamma * (1.0 - batch["dones"]) * next_v
 
 
-def evaluate_policy(q: nn.Module, env_id: str, episodes: int = 100, seed: int = 10_000) -> list[float]:
-    """Returns of ``episodes`` greedy episodes (each its own seed)."""
-    env = make_env(env_id)
-    returns = []
-    q.eval()
-    for k in range(episodes):
-        obs, _ = env.reset(seed=seed + k)
-        done, total = False, 0.0
-        while not done:
-            with torch.no_grad():
-                a = int(q(torch.as_tensor(obs, dtype=torch.float32)[None]).argmax(1))
-            obs, r, terminated, truncated, _ = env.step(a)
-            total += float(r)
-            done = terminated or truncated
-        returns.append(total)
-    env.close()
-    q.train()
-    return returns
-
-
 def train_dqn(cfg: DQNConfig, log: Any = None) -> tuple[QNetwork, dict[str, list]]:
     """Train a Q-network; returns it (the last weights) and a history: ``episode_returns`` with the
     step each episode ended at, periodic greedy ``evals`` ``(step, mean return)``, and the weights
     with the best periodic evaluation (``best_state``, ``best_eval_step``), like SB3's EvalCallback."""
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    env = make_env(cfg.env_id, seed=cfg.seed)
+    seed_all(cfg.seed)
+    env = make_env(cfg.env_id, seed=cfg.seed, algorithm="DQN")
     obs_dim, n_actions = env.observation_space.shape[0], int(env.action_space.n)
     q = QNetwork(obs_dim, n_actions, tuple(cfg.hidden))
     q_target = copy.deepcopy(q).requires_grad_(False)
