@@ -119,6 +119,7 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
     "ch08-freesolv": (dict(epochs=1, hidden=8, steps=1), ("freesolv",), None, True),
     "ch08-movielens": (dict(epochs=1, dim=8, layers=1, batch_size=16384), ("movielens",), None, True),
     "ch08-karate": (dict(epochs=5), ("karate",), ".", True),
+    "ch03-scaling-polynomial": (dict(steps=5, seeds=[0], degrees=[1, 2], folds=2), (), None, False),
     "ch08-wordnet-kg": (dict(epochs=1, dim=8, negatives=32, max_eval=32, models=("rgcn", "transe")), ("wordnet-kg",),
                         None, True),
     "ch08-tgcn-flights": (dict(epochs=1, hidden=4, seeds=[0], airports=6, k=2), ("nyc-flight-delays",), None, True),

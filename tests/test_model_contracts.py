@@ -72,6 +72,7 @@ SMALL = {
     "ViTConfig": lambda d: dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=10),
     "SwinConfig": lambda d: dict(img_size=32, patch_size=2, embed_dim=16, depths=(1, 1), num_heads=(1, 2),
                                  window_size=4, num_classes=10),
+    "CycleGANConfig": lambda d: dict(width=8, res_blocks=2, d_width=8, img_size=32 if d.get("downsample") else 16),
 }
 
 

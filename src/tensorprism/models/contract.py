@@ -35,6 +35,10 @@ paradigm       contract
                "question")``, ``("video",)``); ``output`` says what comes out: ``logits`` ``(N, C)``
                or ``sequence-logits`` ``(N, T, V)``; ``token_argument`` is the index of the token-id
                argument, if any
+``detection``  ``raw = forward(images (N, C, H, W))`` → a dict of raw outputs (first entry a tensor
+               ``(N, ...)``); ``loss(raw, targets)`` → dict with ``"loss"``; ``detect(raw)`` → one dict
+               ``(boxes (D, 4), scores (D,), labels (D,)[, masks (D, H, W)])`` per image;
+               ``num_classes`` (objects, background not counted); ``default_cfg`` as for images
 =============  ==============================================================================
 
 Every model also declares ``example_input(batch_size=2)``: a tensor (or a tuple of positional
@@ -55,8 +59,9 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
 
-PARADIGMS = ("image", "dense", "lm", "encoder", "seq2seq", "sequence", "graph", "tabular", "generative", "multimodal")
-GENERATIVE_KINDS = ("autoencoder", "vae", "gan", "flow", "autoregressive", "energy")
+PARADIGMS = ("image", "dense", "lm", "encoder", "seq2seq", "sequence", "graph", "tabular", "generative", "multimodal",
+             "detection")
+GENERATIVE_KINDS = ("autoencoder", "vae", "gan", "flow", "autoregressive", "energy", "translation")
 GRAPH_LEVELS = ("node", "graph", "pair", "temporal")
 
 
@@ -443,6 +448,8 @@ class GenerativeMixin(ModelContract):
     ``flow``            ``x`` → ``(z (N, *data_shape), logdet (N,))``; ``inverse(z)`` → ``x``
     ``autoregressive``  ``x`` → per-pixel logits ``(N, ...)``
     ``energy``          ``v`` → mean-field reconstruction; ``free_energy(v)`` ``(N,)`` (RBM)
+    ``translation``     ``x`` (its own ``example_input`` shape) → image ``(N, *data_shape)``
+                        (CycleGAN A → B, SRGAN low → high resolution)
     ==================  =====================================================================
 
     Every kind but ``autoencoder`` offers ``sample(n, y=None)`` → ``(n, *data_shape)``; flows,
@@ -515,6 +522,17 @@ class MultimodalMixin(ModelContract):
     token_argument: ClassVar[int | None] = None
 
 
+# ------------------------------------------------------------------------------------ detection
+class DetectionMixin(ImageInputMixin):
+    """Object detectors (Chapter 4, §4.6.2): ``raw = forward(images)`` (a dict whose first entry is a
+    tensor with the batch first), ``loss(raw, targets)`` with ``targets`` one dict ``(boxes (G, 4) xyxy,
+    labels (G,)[, masks (G, H, W)])`` per image, and ``detect(raw)`` → one dict ``(boxes, scores,
+    labels[, masks])`` per image. ``num_classes`` counts object classes (no background)."""
+
+    paradigm = "detection"
+    num_classes: int
+
+
 def paradigm_of(model: nn.Module) -> str:
     """The model's paradigm, or :class:`ShapeError` naming the mixins when it declares none."""
     p = getattr(model, "paradigm", "")
@@ -529,5 +547,5 @@ __all__ = [
     "MNIST_STD", "check_token_ids", "model_label", "forward_on", "run_example", "paradigm_of", "ring_edge_index", "ModelContract",
     "ImageInputMixin", "ImageClassifierMixin", "DenseImageMixin", "TokenInputMixin", "LanguageModelMixin",
     "EncoderMixin", "Seq2SeqMixin", "SequenceMixin", "GraphModelMixin", "TabularMixin",
-    "GENERATIVE_KINDS", "GenerativeMixin", "MultimodalMixin",
+    "GENERATIVE_KINDS", "GenerativeMixin", "MultimodalMixin", "DetectionMixin",
 ]
