@@ -122,8 +122,9 @@ class MovingMNIST(Dataset):
     f"generator version {GENERATOR_VERSION})", modality="video", extra={"num_classes": 19, "frames": 20, "size": 64}, model="video-attention-net"),
     available=lambda root: _mnist_available(root))
 def moving_mnist(root, split: str = "train", n: int | None = None, seed: int = 0, frames: int = 20, size: int = 64,
-                 label: str = "sum") -> MovingMNIST:
-    """Videos of ``split`` (train/val from MNIST training digits, test from MNIST test digits)."""
+                 label: str = "sum", num_digits: int = 2) -> MovingMNIST:
+    """Videos of ``split`` (train/val from MNIST training digits, test from MNIST test digits);
+    ``num_digits=1`` (one digit) only with ``label="direction"``."""
     from .. import load_dataset
 
     check_split(split, ("train", "val", "test"), "moving-mnist")
@@ -132,7 +133,8 @@ def moving_mnist(root, split: str = "train", n: int | None = None, seed: int = 0
     n = {"train": 10000, "val": 1000, "test": 1000}[split] if n is None else n
     # distinct streams per split, so no video of one split is a video of another
     stream = {"train": 0, "val": 1, "test": 2}[split]
-    return MovingMNIST(x[:, 0].numpy(), y.numpy(), n, seed=seed * 3 + stream, frames=frames, size=size, label=label)
+    return MovingMNIST(x[:, 0].numpy(), y.numpy(), n, seed=seed * 3 + stream, frames=frames, size=size, label=label,
+                       num_digits=num_digits)
 
 
 def _mnist_available(root) -> bool:
