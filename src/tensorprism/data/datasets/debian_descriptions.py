@@ -165,6 +165,7 @@ def debian_descriptions(root: Path | None = None, split: str = "train", with_pac
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Command line: regenerate the snapshot from a Translation-en file and print its SHA-256."""
     ap = argparse.ArgumentParser(description="Freeze Debian (description, synopsis) pairs from a Translation-en "
                                  "file: apt-get -o Dir::State::Lists=L -o Acquire::Languages=en update, then "
                                  "/usr/lib/apt/apt-helper cat-file L/*bookworm_main_i18n_Translation-en.lz4 > T")
