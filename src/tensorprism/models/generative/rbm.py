@@ -7,7 +7,8 @@ Summing out ``h`` gives the free energy :math:`F(v)=-b^\top v-\sum_j\mathrm{soft
 Hinton 2002) or persistent CD (Tieleman 2008), whose chains live in the ``chains`` buffer (so a
 resumed run continues them). :meth:`RBM.log_partition` is **exact** by enumerating the
 :math:`2^H` hidden states (``H ≤ 24``), so :meth:`RBM.log_prob` is an exact log-likelihood for
-small hidden layers; AIS for large ones is not implemented.
+small hidden layers; :meth:`RBM.log_partition_ais` estimates it by annealed importance sampling
+(:func:`~tensorprism.functional.ais.ais_log_partition`) for any size.
 
 ``forward(v)`` returns the mean-field reconstruction :math:`p(v\mid E[h\mid v])` ``(N, *data_shape)``.
 """
@@ -91,13 +92,23 @@ class RBM(GenerativeMixin, nn.Module):
         hdim = self.h_bias.shape[0]
         if hdim > MAX_EXACT_HIDDEN:
             raise ConfigError(f"the exact partition function enumerates 2^{hdim} hidden states; it is offered for "
-                              f"at most {MAX_EXACT_HIDDEN} hidden units (AIS for larger RBMs is not implemented)")
+                              f"at most {MAX_EXACT_HIDDEN} hidden units; estimate it by AIS with log_partition_ais()")
         total = []
         states = torch.tensor(list(itertools.product((0.0, 1.0), repeat=hdim)), dtype=self.weight.dtype,
                               device=self.weight.device)
         for chunk in states.split(65536):
             total.append(chunk @ self.h_bias + F.softplus(chunk @ self.weight.t() + self.v_bias).sum(1))
         return torch.logsumexp(torch.cat(total), 0)
+
+    def log_partition_ais(self, num_chains: int = 100, num_betas: int = 10000, base_bias: Tensor | None = None,
+                          generator: torch.Generator | None = None) -> Tensor:
+        """Annealed-importance-sampling estimate of :math:`\\log Z` (any number of hidden units);
+        ``base_bias (D,)``: visible biases of the base model, e.g. the log-odds of the training
+        data's pixel means (Salakhutdinov & Murray 2008)."""
+        from ...functional.ais import ais_log_partition
+
+        return ais_log_partition(self.weight, self.v_bias, self.h_bias, num_chains, num_betas, base_bias,
+                                 generator)[0]
 
     def log_prob(self, v: Tensor) -> Tensor:
         """Exact :math:`\\log p(v)=-F(v)-\\log Z` ``(N,)`` in nats (small hidden layers)."""
