@@ -67,14 +67,15 @@ def _loss(net: nn.Module, params: dict[str, Tensor], x: Tensor, y: Tensor) -> Te
 
 
 def adapt(net: nn.Module, params: dict[str, Tensor], x: Tensor, y: Tensor, lr: float, steps: int,
-          first_order: bool = False) -> dict[str, Tensor]:
+          first_order: bool = False, loss: Callable[[Tensor, Tensor], Tensor] = F.mse_loss) -> dict[str, Tensor]:
     """``steps`` gradient steps on one task's support set ``x, y (K, 1)`` with ``torch.func.grad``;
     differentiable with respect to ``params`` (second order) unless ``first_order``. Works under
-    ``vmap`` (one call adapts a whole meta-batch)."""
-    from torch.func import grad
+    ``vmap`` (one call adapts a whole meta-batch). ``loss(prediction, y)`` defaults to the MSE
+    (regression); few-shot classification passes the cross-entropy."""
+    from torch.func import functional_call, grad
 
     for _ in range(steps):
-        g = grad(lambda p: _loss(net, p, x, y))(params)
+        g = grad(lambda p: loss(functional_call(net, p, (x,)), y))(params)
         params = {k: p - lr * (g[k].detach() if first_order else g[k]) for k, p in params.items()}
     return params
 
