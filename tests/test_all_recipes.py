@@ -123,6 +123,8 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
                           None, True),
     "ch05-frame-tagger": (dict(epochs=1, train_videos=32, test_videos=16, frames=4, hidden=8, feature_dim=8), ("mnist",),
                           None, True),
+    "ch05-sst2-word2vec-init": (dict(w2v_epochs=1, w2v_time_budget_s=2.0, max_train=32, epochs=1, hidden_size=4,
+                                     seeds=[0]), ("sst2",), None, True),
     "ch03-scaling-polynomial": (dict(steps=5, seeds=[0], degrees=[1, 2], folds=2), (), None, False),
     "ch08-wordnet-kg": (dict(epochs=1, dim=8, negatives=32, max_eval=32, models=("rgcn", "transe")), ("wordnet-kg",),
                         None, True),

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from ..config import setting
 from ..train.callbacks import Callback
 from ..train.tasks import Task
 from . import register_recipe
@@ -97,6 +98,8 @@ class Word2VecConfig(RecipeConfig):
     queries, topk: words whose nearest neighbours are reported.
     plot_words: the most frequent words drawn in the t-SNE figure.
     data_root: where Tiny Shakespeare is (default: ``$TENSORPRISM_DATA`` or ``~/.cache/tensorprism/data``).
+    corpus: ``tinyshakespeare`` (train/val text), or ``sst2``: the text of the SST-2 training phrases
+        (their labels are not read), validated on the dev sentences.
     """
 
     embed_dim: int = 100
@@ -114,6 +117,7 @@ class Word2VecConfig(RecipeConfig):
     topk: int = 6
     plot_words: int = 250
     data_root: str | None = None
+    corpus: str = setting("tinyshakespeare", choices=("tinyshakespeare", "sst2"))
 
 
 class EpochPairs(Dataset):
@@ -177,13 +181,18 @@ def _sparse_adam(params, lr: float) -> torch.optim.Optimizer:
 
 @register_recipe("ch02-word2vec", config=Word2VecConfig)
 def word2vec(cfg: Word2VecConfig) -> dict:
-    """Train skip-gram with negative sampling on Tiny Shakespeare; report held-out loss and neighbours."""
+    """Train skip-gram with negative sampling on Tiny Shakespeare (or the SST-2 training text); report
+    held-out loss and neighbours."""
     from ..data import load_dataset
 
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    train_words = tokenize(load_dataset("tinyshakespeare", root=cfg.data_root, split="train"))
-    val_words = tokenize(load_dataset("tinyshakespeare", root=cfg.data_root, split="val"))
+    if cfg.corpus == "sst2":  # unlabelled text: the sentences only
+        train_words = tokenize(" ".join(s for s, _ in load_dataset("sst2", root=cfg.data_root, split="train")))
+        val_words = tokenize(" ".join(s for s, _ in load_dataset("sst2", root=cfg.data_root, split="dev")))
+    else:
+        train_words = tokenize(load_dataset("tinyshakespeare", root=cfg.data_root, split="train"))
+        val_words = tokenize(load_dataset("tinyshakespeare", root=cfg.data_root, split="val"))
     counts = Counter(train_words)
     vocab = [w for w, c in counts.most_common() if c >= cfg.min_count]
     stoi = {w: i for i, w in enumerate(vocab)}
