@@ -78,8 +78,8 @@ class SummariseConfig(RecipeConfig):
 
     method: str = setting("abstractive", choices=("lead", "oracle", "extractive", "abstractive"))
     pretrain: str = setting("none", choices=("none", "bart", "t5"))
-    pretrain_steps: int = setting(800, min=1)
-    finetune_steps: int = setting(400, min=1)
+    pretrain_steps: int = setting(300, min=1)
+    finetune_steps: int = setting(150, min=1)
     finetune_seeds: int = setting(3, min=1)
     train_limit: int | None = setting(None, min=1)
     eval_limit: int | None = setting(None, min=1)
@@ -114,9 +114,9 @@ class DomainAdaptConfig(SummariseConfig):
     """
 
     method: str = setting("extractive", choices=("extractive",))
-    arms: tuple[str, ...] = ("none", "adapt", "general")
-    general_steps: int = setting(600, min=1)
-    adapt_steps: int = setting(400, min=1)
+    arms: tuple[str, ...] = ("none", "adapt")
+    general_steps: int = setting(300, min=1)
+    adapt_steps: int = setting(200, min=1)
     mlm_lr: float = setting(1e-3, gt=0)
     general_limit: int = setting(60000, min=1)
     lr: float = setting(3e-4, gt=0)
@@ -208,7 +208,8 @@ def _seq2seq_trainer(cfg: SummariseConfig, model: Any, train: Any, val: Any, ste
                         _Seq2SeqTask(0.1), loader, val_loader, sub=sub, seed=seed,
                         optimizer="adam", optimizer_kwargs={"betas": (0.9, 0.98), "eps": 1e-9},
                         lr=cfg.lr * cfg.warmup**0.5, epochs=epochs, max_steps=steps, val_every=epochs,
-                        scheduler={"name": "noam", "d_model": 1, "warmup": cfg.warmup}, grad_clip_norm=1.0)
+                        scheduler={"name": "noam", "d_model": 1, "warmup": cfg.warmup}, grad_clip_norm=1.0,
+                        log_every_steps=50)
 
 
 def _generate(model: Any, tok: Any, docs: Sequence[str], cfg: SummariseConfig, device: Any) -> list[str]:
@@ -353,7 +354,7 @@ def _fit_extractive(cfg: SummariseConfig, tok: Any, encoder_state: dict | None, 
         trainer = make_trainer(cfg, net, "classification", loader, val.loader(256, shuffle=False),
                                sub=f"{sub}-seed{seed}", seed=seed, epochs=epochs, max_steps=cfg.finetune_steps,
                                val_every=epochs, lr=cfg.lr, weight_decay=0.01, grad_clip_norm=1.0,
-                               scheduler={"name": "polynomial", "warmup": cfg.warmup})
+                               scheduler={"name": "polynomial", "warmup": cfg.warmup}, log_every_steps=50)
         trainer.fit()
         probs = _sentence_probs(net.eval(), test_ids, tok.pad_id, trainer.device)
         hyps, hits, start = [], 0, 0
@@ -424,7 +425,8 @@ def _mlm(cfg: DomainAdaptConfig, pre: Any, tok: Any, texts: Sequence[str], held_
     trainer = make_trainer(cfg, pre, MaskedLMTask(tok.mask_id, len(tok), tok.special_ids(), tok.pad_id), loader,
                            held_out.loader(256, shuffle=False), sub=sub, seed=seed, epochs=epochs, max_steps=steps,
                            val_every=epochs, lr=cfg.mlm_lr, weight_decay=0.01, grad_clip_norm=1.0,
-                           scheduler={"name": "polynomial", "warmup": min(cfg.warmup, steps // 10 + 1)})
+                           scheduler={"name": "polynomial", "warmup": min(cfg.warmup, steps // 10 + 1)},
+                           log_every_steps=50)
     trainer.fit()
     return round(float(trainer.final_metrics["val/loss"]), 4)
 
