@@ -117,6 +117,13 @@ class ModelContract:
         p = next(iter(self.parameters()), None)  # type: ignore[attr-defined]
         return p.device if p is not None else torch.device("cpu")
 
+    def set_grad_checkpointing(self, enable: bool = True) -> int:
+        """Activation checkpointing of the model's repeated blocks, on or off (as timm's method of the
+        same name); returns the number of blocks (:mod:`tensorprism.nn.checkpointing`)."""
+        from ..nn.checkpointing import set_grad_checkpointing
+
+        return set_grad_checkpointing(self, enable)  # type: ignore[arg-type]
+
     def example_input(self, batch_size: int = 2) -> Tensor | tuple[Any, ...]:
         """Inputs the model's default configuration accepts: a tensor or a tuple of positional
         arguments for ``forward`` (see :func:`run_example`)."""
@@ -446,7 +453,8 @@ class GenerativeMixin(ModelContract):
     ``vae``             ``x[, y]`` → ``(decoder output (N, *data_shape), mu (N, d), logvar (N, d))``
     ``gan``             ``z (N, latent_dim)[, y]`` → samples ``(N, *data_shape)``
     ``flow``            ``x`` → ``(z (N, *data_shape), logdet (N,))``; ``inverse(z)`` → ``x``
-    ``autoregressive``  ``x`` → per-pixel logits ``(N, ...)``
+    ``autoregressive``  ``x`` → per-pixel logits ``(N, *data_shape)`` (binary) or
+                        ``(N, C, levels, H, W)`` (models with ``levels`` values per sub-pixel)
     ``energy``          ``v`` → mean-field reconstruction; ``free_energy(v)`` ``(N,)`` (RBM)
     ``translation``     ``x`` (its own ``example_input`` shape) → image ``(N, *data_shape)``
                         (CycleGAN A → B, SRGAN low → high resolution)

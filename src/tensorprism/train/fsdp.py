@@ -16,8 +16,8 @@ takes whatever is left (embeddings, final norm, head; tied weights stay together
 3. otherwise the members of every :class:`~torch.nn.ModuleList` of two or more modules of one class
    (ResNet stages, GNN convolutions, ...).
 
-Activation checkpointing (``activation_checkpointing=True``) recomputes each block's forward during
-the backward pass (:func:`torch.utils.checkpoint.checkpoint`) instead of storing its activations:
+Activation checkpointing (``activation_checkpointing=True``, :mod:`tensorprism.nn.checkpointing`,
+where the block rule above lives) recomputes each block's forward during the backward pass (:func:`torch.utils.checkpoint.checkpoint`) instead of storing its activations:
 memory for one block's activations instead of all of them, at the price of one more forward. It
 replaces the block's ``forward`` on the instance, so parameter names (and checkpoints) are unchanged.
 It works with every strategy, on one process too.
@@ -25,78 +25,18 @@ It works with every strategy, on one process too.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import torch
 import torch.nn as nn
 
-from ..errors import ConfigError
-
-
-def block_classes(model: nn.Module) -> tuple[type, ...]:
-    """The classes whose instances are FSDP units / activation-checkpointed blocks of ``model``."""
-    declared = getattr(model, "fsdp_blocks", None)
-    if declared is not None:
-        classes = tuple(declared) if isinstance(declared, (list, tuple)) else (declared,)
-        if not all(isinstance(c, type) and issubclass(c, nn.Module) for c in classes):
-            raise ConfigError(f"{type(model).__name__}.fsdp_blocks must be a tuple of nn.Module classes, "
-                              f"got {declared!r}")
-        return classes
-    from ..nn.transformer import TransformerEncoderLayer  # the decoder layer subclasses it
-
-    if any(isinstance(m, TransformerEncoderLayer) for m in model.modules()):
-        return (TransformerEncoderLayer,)
-    found: list[type] = []
-    for m in model.modules():
-        if isinstance(m, nn.ModuleList) and len(m) >= 2 and len({type(c) for c in m}) == 1:
-            cls = type(m[0])
-            if cls not in found:
-                found.append(cls)
-    return tuple(found)
-
-
-def blocks_of(model: nn.Module) -> list[nn.Module]:
-    """The block instances of ``model`` in definition order, outermost only (a block inside a block
-    is part of its parent's unit)."""
-    classes = block_classes(model)
-    if not classes:
-        return []
-    out: list[nn.Module] = []
-    inside: set[int] = set()
-    for m in model.modules():
-        if id(m) in inside or m is model:
-            continue
-        if isinstance(m, classes):
-            out.append(m)
-            inside.update(id(sub) for sub in m.modules())
-    return out
+from ..nn.checkpointing import block_classes, blocks_of, set_grad_checkpointing
 
 
 def apply_activation_checkpointing(model: nn.Module) -> int:
-    """Recompute every block's forward in the backward pass; returns the number of blocks."""
-    from torch.utils.checkpoint import checkpoint
-
-    blocks = blocks_of(model)
-    if not blocks:
-        raise ConfigError(
-            f"activation_checkpointing: {type(model).__name__} has no blocks to checkpoint (no "
-            f"transformer layers, no list of repeated modules); give the model an `fsdp_blocks` "
-            f"attribute naming its block classes, or turn activation_checkpointing off")
-    for block in blocks:
-        if getattr(block, "_tensorprism_checkpointed", False):
-            continue
-        forward = block.forward
-
-        @functools.wraps(forward)
-        def checkpointed(*args: Any, _forward=forward, **kwargs: Any) -> Any:
-            if not torch.is_grad_enabled():  # evaluation: nothing to recompute
-                return _forward(*args, **kwargs)
-            return checkpoint(_forward, *args, use_reentrant=False, **kwargs)
-
-        block.forward = checkpointed
-        block._tensorprism_checkpointed = True
-    return len(blocks)
+    """Recompute every block's forward in the backward pass; returns the number of blocks
+    (:func:`tensorprism.nn.checkpointing.set_grad_checkpointing`)."""
+    return set_grad_checkpointing(model, True)
 
 
 def mixed_precision_policy(precision: str, device: torch.device) -> Any:

@@ -66,6 +66,7 @@ def resnet(cfg: ResNetConfig) -> ConvNet:
         stages.append(nn.Sequential(*blocks))
         info.append(FeatureInfo(cin, reduction))
     model = ConvNet(stem, stages, pool_flatten(), cin, cfg.num_classes, cfg.in_chans, info)
+    model.fsdp_blocks = (block,)  # FSDP units / checkpointed blocks: the residual blocks
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
