@@ -110,6 +110,9 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
     "ch10-cyclegan": (dict(test_digits=20, max_digits=64, max_mnist=64, max_test=40, epochs=1, batch_size=16, classifier_epochs=1,
                            classifier_max_train=128, model_config={"width": 4, "res_blocks": 1, "d_width": 4}),
                       ("mnist",), None, True),
+    "ch10-pixelcnn-colour": (dict(max_train=32, max_test=16, epochs=1, batch_size=16, samples=0,
+                                  model_config={"channels": 6, "blocks": 1, "first_kernel": 3, "img_size": 32}),
+                             ("cifar10",), None, True),
     "ch10-srgan": (dict(train_images=32, test_images=16, srcnn_widths=(4, 4), srcnn_epochs=1, srresnet_epochs=1,
                         srgan_epochs=1, batch_size=16, model_config={"width": 4, "blocks": 1, "d_width": 4,
                                                                      "d_stages": 2}), ("cifar10",), None, True),
@@ -139,6 +142,8 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
                           max_test=128), ("mnist",), None, True),
     "ch11-dp-mnist": (dict(epsilons=[8.0], max_train=512, max_test=128, batch_size=64, channels=(4,), hidden=(8,)),
                       ("mnist",), "non-private", True),
+    "ch11-fedavg": (dict(rounds=2, clients=4, max_train=256, max_test=128, channels=(4,), hidden=(8,)), ("mnist",),
+                    None, False),
     "ch11-dqn": (dict(total_steps=300, learning_starts=50, eval_every=300, eval_episodes=1, final_episodes=2), (),
                  None, False),
     "ch11-maml": (dict(iterations=2, ks=[5], meta_batch=2, eval_tasks=4), (), None, False),
@@ -192,6 +197,7 @@ def _check_ch07(r: dict, out: Path) -> None:
 
 # what a recipe's result must say beyond "it ran" (folded in from the per-chapter smoke tests)
 CHECKS = {
+    "ch11-fedavg": lambda r, out: len(r["curves"]["iid"]) == 2 and r["rows"][1]["classes_per_client_mean"] < 10,
     "ch04-superres": lambda r, out: 20.0 < r["psnr_bicubic"] < 40.0 and r["psnr_srcnn"] > 0.0,
     "ch04-transfer": _check_transfer,
     "ch04-ensembles": _check_ensembles,
@@ -217,6 +223,7 @@ CHECKS = {
     "ch10-anomaly": lambda r, out: 0.0 <= r["roc_auc"] <= 1.0,
     "ch10-cyclegan": lambda r, out: 0.0 <= r["acc_on_digits_translated"] <= 1.0 and r["fid_digits_raw_vs_mnist"] > 0
     and (out / "samples" / "a_to_mnist.png").is_file(),
+    "ch10-pixelcnn-colour": lambda r, out: 4.0 < r["test_bits_per_dim"] < 9.0,
     "ch10-srgan": lambda r, out: 15.0 < r["psnr_bicubic"] < 40.0 and 0.0 < r["ssim_srgan"] <= 1.0
     and r["srgan_steps"] > 0,
     "ch09-clustering": lambda r, out: r["scores"]["kmeans"]["ari"] > 0.3 and r["scores"]["ward"]["clusters"] == 10,

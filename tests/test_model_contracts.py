@@ -163,7 +163,9 @@ def _check_output_shape(m, inp, out: torch.Tensor) -> None:
     elif p == "multimodal":
         assert out.shape[0] == n and out.dim() == (2 if m.output == "logits" else 3)
     elif p == "generative":  # reconstruction, VAE decoder output, GAN sample, flow latent or pixel logits
-        assert m.kind in GENERATIVE_KINDS and out.shape == (n, *m.data_shape)
+        levels = getattr(m, "levels", None)  # multi-level autoregressive models: (N, C, levels, H, W) logits
+        shape = (n, m.data_shape[0], levels, *m.data_shape[1:]) if levels else (n, *m.data_shape)
+        assert m.kind in GENERATIVE_KINDS and out.shape == shape
 
 
 def _one_per_builder(names: list[str]) -> list[str]:

@@ -24,7 +24,9 @@ def _mean_metric():
 class DensityTask(Task):
     r"""Minimise :math:`-\frac1N\sum_n\log p_\theta(x_n)` (nats per example) for models with an
     exact likelihood: ``flow`` models (``model(x) → (z, logdet)``, standard normal prior) and
-    ``autoregressive`` binary models (``model(x) → logits``, one Bernoulli per pixel).
+    ``autoregressive`` binary models (``model(x) → logits``, one Bernoulli per pixel) and multi-level
+    ones with a ``to_index`` method (the colour PixelCNN: ``model(x) → (N, C, levels, H, W)`` logits,
+    one softmax per sub-pixel; ``bits_per_dim`` then is that of the discrete images).
 
     Args:
         dequantize: for flows on 8-bit images scaled to [0, 1]: ``x ← (255·x + u) / 256`` with
@@ -60,6 +62,12 @@ class DensityTask(Task):
                 x = (x * (self.bins - 1) + torch.rand_like(x)) / self.bins
             z, logdet = model(x)
             lp = log_normal_diag(z.flatten(1)) + logdet
+        elif hasattr(self.trainer.model if self.trainer is not None else model, "to_index"):
+            # a multi-level (colour) autoregressive model: one softmax over the levels per sub-pixel
+            from ...models.generative.pixelcnn_colour import categorical_log_prob
+
+            net = self.trainer.model if self.trainer is not None else model
+            lp = categorical_log_prob(model(x), net.to_index(x))
         else:
             if not bool(((x == 0) | (x == 1)).all()):
                 raise ShapeError("an autoregressive binary model needs data of 0s and 1s: use 'binarized-mnist' "
