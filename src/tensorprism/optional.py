@@ -50,6 +50,7 @@ PACKAGES: dict[str, tuple[str, str]] = {
     "onnx": ("onnx", "export"),
     "onnxruntime": ("onnxruntime", "export"),
     "onnxscript": ("onnxscript", "export"),
+    "torchao": ("torchao", "export"),
     "webdataset": ("webdataset", "stream"),
 }
 

@@ -39,6 +39,45 @@ def test_onnx_export_is_checked_in_onnxruntime(tmp_path):
         export_onnx(model, torch.randn(2, 1, 28, 28), tmp_path / "lenet.pt")
 
 
+def _lstm_classifier(pooling="last", bidirectional=False):
+    from tensorprism.models import create_model
+
+    return create_model("rnn-classifier", vocab_size=None, input_size=28, embed_dim=8, hidden_size=12,
+                        bidirectional=bidirectional, pooling=pooling, dropout=0.0, num_classes=10).eval()
+
+
+@pytest.mark.parametrize("pooling", ["last", "max", "mean", "attention"])
+def test_lstm_classifier_without_lengths_equals_the_packed_full_length_run(pooling):
+    """Feature input without ``lengths`` runs the fused LSTM unpacked (exportable); it must give
+    exactly what packing with every length = T gives."""
+    torch.manual_seed(0)
+    model = _lstm_classifier(pooling, bidirectional=True)
+    x = torch.randn(4, 28, 28)
+    assert torch.allclose(model(x), model(x, lengths=torch.full((4,), 28)), atol=1e-6)
+    short = model(x, lengths=torch.tensor([28, 10, 28, 5]))  # lengths still change the answer
+    assert not torch.allclose(short, model(x), atol=1e-4)
+
+
+@pytest.mark.slow  # torch.export of the LSTM takes ~20 s on a loaded machine
+def test_lstm_classifier_exports_with_torch_export():
+    """The row-LSTM of ch11-quantize: torch.export used to stop on its data-dependent packing."""
+    torch.manual_seed(0)
+    model = _lstm_classifier()
+    program = export_program(model, torch.randn(2, 28, 28))
+    x = torch.randn(6, 28, 28)  # another batch size
+    assert torch.allclose(program.module()(x), model(x), atol=1e-5)
+
+
+@pytest.mark.slow  # the dynamo ONNX exporter takes ~30 s for the LSTM on a loaded machine
+def test_lstm_classifier_onnx_export_runs_in_onnxruntime(tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    torch.manual_seed(0)
+    model = _lstm_classifier()
+    path = export_onnx(model, torch.randn(2, 28, 28), tmp_path / "lstm.onnx")
+    assert check_onnx(path, model, torch.randn(5, 28, 28)) < 1e-4
+
+
 def _mlp(hidden=(16,)):
     return build_mlp(MLPConfig(in_features=8, hidden=hidden, num_classes=3))
 

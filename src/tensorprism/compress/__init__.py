@@ -5,7 +5,7 @@
 * pruning (§11): unstructured magnitude pruning (per layer / global, ``torch.nn.utils.prune``),
   structured L1 filter pruning that removes channels, iterative schedules (:mod:`.prune`);
 * int8 quantisation (§11): post-training dynamic and static, quantisation-aware training through
-  ``torch.ao.quantization`` (:mod:`.quantize`; the min–max reference is
+  ``torch.ao.quantization``, and an exportable PT2E int8 graph through torchao (:mod:`.quantize`; the min–max reference is
   :mod:`tensorprism.functional.quantization`);
 * export: ``torch.export`` and ONNX checked in onnxruntime (:mod:`.export`).
 
@@ -39,6 +39,7 @@ from .quantize import (
     model_size_bytes,
     prepare_qat,
     quantize_dynamic_int8,
+    quantize_pt2e_int8,
     quantize_static_int8,
 )
 
@@ -47,6 +48,6 @@ __all__ = [
     "CPConv2d", "TuckerConv2d", "TTConv2d", "balanced_factors",
     "prune_magnitude", "remove_masks", "sparsity", "sparsity_schedule", "prune_filters_l1",
     "prunable_filter_pairs", "check_amount",
-    "quantize_dynamic_int8", "quantize_static_int8", "prepare_qat", "convert_qat", "model_size_bytes",
+    "quantize_dynamic_int8", "quantize_static_int8", "quantize_pt2e_int8", "prepare_qat", "convert_qat", "model_size_bytes",
     "export_program", "export_onnx", "check_onnx", "run_onnx", "cpu_latency",
 ]

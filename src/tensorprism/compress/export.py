@@ -38,7 +38,7 @@ def export_program(model: nn.Module, example: Tensor | tuple, *, dynamic_batch: 
                    strict: bool = False) -> torch.export.ExportedProgram:
     """``torch.export.export`` of ``model`` in eval mode on ``example`` (a tensor or a tuple of
     positional arguments), with a dynamic batch axis; ``program.module()(x)`` runs it."""
-    model = model.eval()
+    model.eval()  # not `model = model.eval()`: an exported graph's eval() returns None
     args = _args(example)
     return torch.export.export(model, args, dynamic_shapes=_batch_dims(args, dynamic_batch), strict=strict)
 
@@ -59,7 +59,8 @@ def check_onnx(path: str | Path, model: nn.Module, example: Tensor | tuple, *, a
     """Max absolute difference between onnxruntime's and PyTorch's outputs on ``example``;
     :class:`ShapeError` when it exceeds ``atol + rtol |torch|``."""
     with torch.no_grad():
-        ref = model.eval()(*_args(example))
+        model.eval()
+        ref = model(*_args(example))
     refs = [ref] if isinstance(ref, Tensor) else list(ref)
     outs = run_onnx(path, example)
     worst = 0.0
@@ -85,7 +86,7 @@ def export_onnx(model: nn.Module, example: Tensor | tuple, path: str | Path, *, 
     if path.suffix != ".onnx":
         raise ConfigError(f"an ONNX file should end in .onnx, got {path.name!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = model.eval()
+    model.eval()  # not `model = model.eval()`: an exported graph's eval() returns None
     args = _args(example)
     kw = {} if opset is None else {"opset_version": opset}
     torch.onnx.export(model, args, str(path), dynamo=True, dynamic_shapes=_batch_dims(args, dynamic_batch),

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError, ShapeError
 from ..nn.recurrent import GRU, LSTM, check_lengths
 
-__all__ = ["quantize_dynamic_int8", "quantize_static_int8", "prepare_qat", "convert_qat", "model_size_bytes",
+__all__ = ["quantize_dynamic_int8", "quantize_static_int8", "quantize_pt2e_int8", "prepare_qat", "convert_qat", "model_size_bytes",
            "DynamicQuantRNN", "BACKENDS"]
 
 BACKENDS = ("x86", "fbgemm", "onednn", "qnnpack")
@@ -211,3 +211,43 @@ def convert_qat(qat_model: nn.Module) -> nn.Module:
 
     with _quiet():
         return convert_fx(copy.deepcopy(qat_model).cpu().eval())
+
+
+def quantize_pt2e_int8(model: nn.Module, calibration: Iterable, *, max_batches: int | None = None) -> nn.Module:
+    """Post-training static int8 as an **exportable graph** (PT2E, through ``torchao``).
+
+    :func:`quantize_static_int8` gives modules that hold packed int8 weights and call torch's
+    ``quantized::`` kernels; ``torch.export`` cannot trace those (fake tensors have no quantised
+    dtype), so such a model cannot go to ONNX. The PT2E flow instead exports the float model,
+    inserts observers chosen by torchao's ``X86InductorQuantizer`` (int8 activations per tensor,
+    int8 weights per channel), calibrates, and converts to a graph of float operators between
+    explicit ``quantize``/``dequantize`` nodes. That graph exports: :func:`~.export.export_onnx`
+    writes it as a QDQ model (``QuantizeLinear``/``DequantizeLinear`` around ``Conv``/``Gemm``,
+    int8 weight initialisers), which onnxruntime fuses into integer kernels.
+
+    In PyTorch eager mode the returned module *simulates* int8 (its speed is float speed); its
+    use is export. ``calibration``: batches ``(N, ...)`` or ``(inputs, labels)`` pairs.
+    """
+    from ..optional import require
+    from .export import export_program
+
+    x, batches = _example(calibration)  # refuse an empty calibration set before the slow import
+    require("torchao", feature="PT2E int8 quantisation for export")
+    from torchao.quantization.pt2e import allow_exported_model_train_eval
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as xiq
+
+    quantizer = xiq.X86InductorQuantizer()
+    quantizer.set_global(xiq.get_default_x86_inductor_quantization_config())
+    graph = export_program(copy.deepcopy(model).cpu().eval(), x.cpu()).module()
+    with _quiet():
+        prepared = prepare_pt2e(graph, quantizer)
+        with torch.no_grad():
+            for i, b in enumerate(batches):
+                if max_batches is not None and i >= max_batches:
+                    break
+                prepared(b.cpu())
+        # exported graphs refuse .eval(); allow it so the module works like any other (export, check_onnx)
+        converted = convert_pt2e(prepared)
+    allow_exported_model_train_eval(converted)  # in place
+    return converted

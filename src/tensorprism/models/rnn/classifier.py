@@ -63,15 +63,18 @@ class RNNClassifier(SequenceMixin, nn.Module):
         self.check_sequence(x)
         if self.cfg.vocab_size is not None and lengths is None:
             lengths = (x != self.cfg.pad_id).sum(1).clamp(min=1)
-        if lengths is None:
-            lengths = torch.full((x.shape[0],), x.shape[1], device=x.device)
+        # features without lengths: every sequence runs the full T steps, so the fused layer runs
+        # unpacked (same result as packing) and the graph has no data-dependent lengths checks,
+        # which lets torch.export / ONNX capture it
         h, state = self.rnn(self.drop(self.embed(x)), lengths=lengths)  # (B, T, D*H)
-        mask = torch.arange(h.shape[1], device=h.device)[None] < lengths.to(h.device)[:, None]  # (B, T)
+        mask = None if lengths is None else torch.arange(h.shape[1], device=h.device)[None] < lengths.to(h.device)[:, None]
         pooling = self.cfg.pooling
         if pooling == "last":
             h_n = state[0] if isinstance(state, tuple) else state  # (L*D, B, H)
             D = 2 if self.cfg.bidirectional else 1
             feat = torch.cat(list(h_n[-D:]), dim=-1)
+        elif mask is None:  # (B, T, D*H) over all T steps
+            feat = h.amax(1) if pooling == "max" else h.mean(1) if pooling == "mean" else self.pool(h, None)[0]
         elif pooling == "max":
             feat = h.masked_fill(~mask[..., None], float("-inf")).amax(1)
         elif pooling == "mean":
