@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from tensorprism.errors import ConfigError, ShapeError
-from tensorprism.explain.lime import kernel_weights, lime_image, lime_tabular, patch_segments, weighted_ridge
+from tensorprism.explain.lime import (
+    kernel_weights,
+    lime_image,
+    lime_tabular,
+    patch_segments,
+    weighted_ridge,
+)
 from tensorprism.explain.permutation import permutation_importance
 from tensorprism.explain.shapley import exact_shapley, sampling_shapley
 
