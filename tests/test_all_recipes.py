@@ -42,6 +42,9 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
     "ch04-cifar10-resnet20": (dict(max_train_samples=128, epochs=1, model_kwargs={"layers": (1, 1, 1)}), ("cifar10",),
                               None, True),
     "ch04-detect": (dict(CANVAS), ("mnist",), None, True),
+    "ch04-faster-rcnn": (dict(CANVAS, speed_repeats=1), ("mnist",), None, True),
+    "ch04-mask-rcnn": (dict(CANVAS, speed_repeats=1, model_kwargs=dict(backbone_channels=(8, 16, 16), representation=32)),
+                       ("mnist",), None, True),
     "ch04-segment": (dict(CANVAS), ("mnist",), None, True),
     "ch04-superres": (dict(train_images=64, test_images=16, epochs=1, batch_size=32, widths=(8, 4)), ("cifar10",),
                       None, True),
@@ -102,7 +105,8 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
     "ch09-ssl": (dict(method="simclr", dataset="mnist", encoder="resnet20-cifar", encoder_kwargs={"layers": (1, 1, 1)},
                       epochs=1, batch_size=16, max_train_samples=32, eval_train_samples=32, eval_test_samples=16,
                       probe_epochs=1, throughput_steps=1, time_budget_s=600), ("mnist",), None, True),  # prism eval: tests/ch09/test_ssl_eval.py (slow)
-    "ch09-anomaly": (dict(classes=[0], max_train_per_class=50, max_test=100, ecg=False), ("mnist",), None, False),
+    "ch09-anomaly": (dict(classes=[0], max_train_per_class=50, max_test=100, ecg=False, ae_epochs=1), ("mnist",), None,
+                     True),
     "ch10-video-ae": (dict(frames=3, train_clips=8, test_clips=4, epochs=1, batch_size=4,
                            model_config={"widths": [4, 8], "feature_dim": 16, "hidden_size": 8}), ("mnist",), None, True),
     "ch10-augment": (dict(labels_per_class=3, seeds=1, generated_per_class=3, vae_epochs=1, clf_epochs=1, max_test=64),
@@ -147,6 +151,12 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
     "ch11-dqn": (dict(total_steps=300, learning_starts=50, eval_every=300, eval_episodes=1, final_episodes=2), (),
                  None, False),
     "ch11-maml": (dict(iterations=2, ks=[5], meta_batch=2, eval_tasks=4), (), None, False),
+    "ch11-adversarial": (dict(max_train=256, max_eval=32, epochs=2, warm_epochs=1, train_steps=2, eval_steps=3,
+                              channels=(4,), hidden=(8,)), ("mnist",), "standard", True),
+    "ch11-explain": (dict(epochs=2, repeats=2, points=2, background=4, permutations=4, lime_samples=32,
+                          image_train=128), ("mnist",), "mlp", True),
+    "ch11-fairness": (dict(dataset="arrests", seeds=1, epochs=1, arms=["none", "adversarial"]), ("arrests",), None,
+                      True),
     "ch11-snn": (dict(max_train=256, max_test=128, steps=3, hidden=(16,)), ("mnist",), None, True),
     "ch11-hebbian": (dict(epochs=2, hebb_epochs=2, components=2), (), None, False),
     "ch11-hopfield": (dict(neurons=60, loads=[0.05, 0.2], trials=1), (), None, False),
@@ -228,7 +238,7 @@ CHECKS = {
     and r["srgan_steps"] > 0,
     "ch09-clustering": lambda r, out: r["scores"]["kmeans"]["ari"] > 0.3 and r["scores"]["ward"]["clusters"] == 10,
     "ch09-ssl": lambda r, out: 0.0 <= r["knn_acc"] <= 1.0 and r["throughput"]["ratio"] > 0,
-    "ch09-anomaly": lambda r, out: r["auroc_mean"]["pca"] > 0.9,
+    "ch09-anomaly": lambda r, out: r["auroc_mean"]["pca"] > 0.9 and 0.0 <= r["auroc_mean"]["ae_recon"] <= 1.0,
 }
 
 

@@ -16,17 +16,27 @@ state each method needs, in one module, so that a checkpoint holds all of it.
 All of it is parameters and buffers, so the Trainer's checkpoints save and restore it and a resumed
 run continues bit for bit (tested). The encoder alone (``net.encoder``) is what downstream
 evaluation uses.
+
+Registered as ``ssl-net`` (``create_model("ssl-net", encoder="resnet20-cifar", encoder_config={...},
+method="simclr")``), so a run directory of an SSL recipe names its model in the checkpoint and
+``prism eval RUN`` rebuilds it. As an ``image``-contract model, ``forward_features`` gives the
+encoder's features ``(N, F)`` and the head is the projector: ``forward`` → ``(N, proj_dim)``.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..config import setting
 from ..errors import ConfigError
+from . import create_model, register_model
+from .contract import ImageClassifierMixin
 
 
 def mlp_head(in_dim: int, hidden: int, out: int, *, layers: int = 2, batch_norm: bool = True,
@@ -49,7 +59,7 @@ def mlp_head(in_dim: int, hidden: int, out: int, *, layers: int = 2, batch_norm:
     return nn.Sequential(*mods)
 
 
-class SSLNet(nn.Module):
+class SSLNet(ImageClassifierMixin, nn.Module):
     """Encoder + the heads and state of one self-supervised method.
 
     Args:
@@ -92,6 +102,37 @@ class SSLNet(nn.Module):
             self.queue = None
         self.prototypes = nn.Linear(out_dim, num_prototypes, bias=False) if num_prototypes else None
         self.head = nn.Linear(self.num_features, head_classes) if head_classes else None
+        # the image contract reads the encoder's input defaults
+        self.in_chans = int(getattr(encoder, "in_chans", 3))
+        self.img_size = getattr(encoder, "img_size", 224)
+        self.mean, self.std = getattr(encoder, "mean", None), getattr(encoder, "std", None)
+
+    # --- image contract (the projector is the head) --------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        """Outputs of ``forward``: the projection size (0 after ``reset_classifier(0)``)."""
+        return getattr(self, "_num_outputs", self.out_dim)
+
+    @property
+    def default_cfg(self) -> dict[str, Any]:
+        return {**self.encoder.default_cfg, "num_classes": self.num_classes, "num_features": self.num_features,
+                "paradigm": self.paradigm}
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        return self.encoder(x)
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        return x if pre_logits else self.projector(x)
+
+    def get_classifier(self) -> nn.Module:
+        return self.projector
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the projector by a fresh ``Linear(F, num_classes)`` (0: none, ``forward`` = features)."""
+        dev = next(self.encoder.parameters()).device
+        self.projector = nn.Linear(self.num_features, num_classes).to(dev) if num_classes else nn.Identity()
+        self.out_dim = num_classes or self.num_features
+        self._num_outputs = num_classes
 
     # --- branches ------------------------------------------------------------------------------
     def features(self, x: Tensor) -> Tensor:
@@ -135,4 +176,54 @@ class SSLNet(nn.Module):
         self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
 
 
-__all__ = ["SSLNet", "mlp_head"]
+# ------------------------------------------------------------------------------------ registry
+METHOD_HEADS: dict[str, dict[str, Any]] = {  # what each method's task needs on top of the encoder
+    "simclr": {}, "moco": {"momentum": True}, "byol": {"momentum": True, "predictor": True},
+    "swav": {"prototypes": True}, "rotation": {"proj": False, "head": 4}, "deepcluster": {"proj": False, "head": -1},
+}
+
+
+@dataclass
+class SSLNetConfig:
+    """``ssl-net`` settings.
+
+    Attributes:
+        encoder: a registered image model (its classifier is removed).
+        encoder_config: its settings (``in_chans``, ``layers``...).
+        method: simclr, moco, byol, swav, rotation or deepcluster: which heads and state to build.
+        proj_dim, proj_hidden: the projector (and BYOL's predictor width: ``proj_hidden``).
+        queue_size: MoCo's queue. num_prototypes: SwAV's prototypes (DeepCluster: its clusters).
+    """
+
+    encoder: str = "resnet20-cifar"
+    encoder_config: dict = field(default_factory=dict)
+    method: str = setting("simclr", choices=tuple(METHOD_HEADS))
+    proj_dim: int = setting(128, min=1)
+    proj_hidden: int = setting(512, min=1)
+    queue_size: int = setting(4096, min=1)
+    num_prototypes: int = setting(100, min=2)
+
+
+def ssl_net_kwargs(method: str, *, proj_dim: int = 128, proj_hidden: int = 512, queue_size: int = 4096,
+                   num_prototypes: int = 100) -> dict[str, Any]:
+    """:class:`SSLNet` keyword arguments for ``method`` (the heads and state its task expects)."""
+    if method not in METHOD_HEADS:
+        raise ConfigError(f"unknown SSL method {method!r}; choose one of {tuple(METHOD_HEADS)}")
+    h = METHOD_HEADS[method]
+    if h.get("proj", True) is False:
+        return {"proj_dim": 0, "head_classes": h["head"] if h["head"] > 0 else num_prototypes}
+    return {"proj_dim": proj_dim, "proj_hidden": proj_hidden, "momentum": bool(h.get("momentum")),
+            "queue_size": queue_size if method == "moco" else 0,
+            "pred_hidden": proj_hidden if h.get("predictor") else 0,
+            "num_prototypes": num_prototypes if h.get("prototypes") else 0}
+
+
+@register_model("ssl-net", config=SSLNetConfig, family="ssl")
+def ssl_net(cfg: SSLNetConfig) -> SSLNet:
+    """A registered encoder with one SSL method's heads and state (book Ch. 9; see :class:`SSLNet`)."""
+    encoder = create_model(cfg.encoder, **cfg.encoder_config)
+    return SSLNet(encoder, **ssl_net_kwargs(cfg.method, proj_dim=cfg.proj_dim, proj_hidden=cfg.proj_hidden,
+                                            queue_size=cfg.queue_size, num_prototypes=cfg.num_prototypes))
+
+
+__all__ = ["SSLNet", "SSLNetConfig", "mlp_head", "ssl_net_kwargs", "METHOD_HEADS"]

@@ -14,6 +14,7 @@ kNN / linear-probe evaluation (case study 9.7.1), and anomaly detection (§9.5.3
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,7 +99,8 @@ def clustering(cfg: ClusteringConfig) -> dict:
 class SSLConfig(RecipeConfig):
     """Attributes:
         method: simclr, moco, byol, swav, rotation, deepcluster (``num_prototypes`` clusters, refreshed
-            every epoch), or supervised (the baseline with labels).
+            every epoch), mae (needs a ViT ``encoder`` such as vit-cifar; the masked-image task), or
+            supervised (the baseline with labels).
         dataset: cifar10, mnist or fashion-mnist.
         encoder: a registered image model (classifier removed); resnet18-cifar by default.
         encoder_kwargs: its settings (e.g. ``{"layers": [1, 1, 1, 1]}`` for a smaller one).
@@ -113,7 +115,8 @@ class SSLConfig(RecipeConfig):
         tsne_points: >0: a t-SNE picture of that many test features.
     """
 
-    method: str = setting("simclr", choices=("simclr", "moco", "byol", "swav", "rotation", "deepcluster", "supervised"))
+    method: str = setting("simclr", choices=("simclr", "moco", "byol", "swav", "rotation", "deepcluster", "mae",
+                                             "supervised"))
     dataset: str = setting("cifar10", choices=("cifar10", "mnist", "fashion-mnist"))
     encoder: str = "resnet18-cifar"
     encoder_kwargs: dict = field(default_factory=dict)
@@ -154,10 +157,10 @@ def _evaluate(encoder, train, test, cfg: SSLConfig, device) -> dict[str, float]:
     return {"knn_acc": knn, "probe_acc": probe["test_acc"], "probe_train_acc": probe["train_acc"]}, (fte, yte)
 
 
-def _encoder(cfg: SSLConfig, in_chans: int):
+def _encoder(cfg: SSLConfig, in_chans: int, **kw):
     from ..models import create_model
 
-    return create_model(cfg.encoder, in_chans=in_chans, **cfg.encoder_kwargs)
+    return create_model(cfg.encoder, in_chans=in_chans, **{**cfg.encoder_kwargs, **kw})
 
 
 def _throughput(cfg: SSLConfig, net, task, batch, device) -> dict[str, float]:
@@ -182,7 +185,7 @@ def _throughput(cfg: SSLConfig, net, task, batch, device) -> dict[str, float]:
         opt_s.zero_grad()
         task.training_step(net, (x, y))["loss"].backward()
         opt_s.step()
-        if hasattr(task, "on_after_optimizer_step") and net.target_encoder is not None:
+        if hasattr(task, "on_after_optimizer_step") and getattr(net, "target_encoder", None) is not None:
             task.on_after_optimizer_step(net, i)
         t1 = time.perf_counter()
         opt_c.zero_grad()
@@ -204,7 +207,8 @@ def ssl(cfg: SSLConfig) -> dict:
     then the encoder frozen in eval mode and evaluated by weighted kNN and a linear probe, beside a
     random encoder; ``method=supervised`` trains the same encoder on the labels for comparison."""
     from ..data.augment import Normalize  # noqa: F401 - documented: views are drawn on [0, 1] images
-    from ..models.ssl import SSLNet
+    from ..models import create_model
+    from ..models.ssl import METHOD_HEADS
     from ..train.budget_schedule import BudgetCosineLR
     from ..train.tasks import create_task
     from ..train.tasks.ssl import build_ssl_net
@@ -217,13 +221,17 @@ def ssl(cfg: SSLConfig) -> dict:
     in_chans = train[0][0].shape[0]
     result: dict[str, Any] = {"method": cfg.method, "dataset": cfg.dataset, "encoder": cfg.encoder,
                               "pretrain_images": len(train), "bank_images": len(bank), "test_images": len(test)}
-    task_kw = {"temperature": cfg.temperature} if cfg.temperature and cfg.method not in ("byol", "rotation") else {}
-    if cfg.method == "supervised":
-        net = SSLNet(_encoder(cfg, in_chans), proj_dim=0, head_classes=10)
-        model, task = torch.nn.Sequential(net.encoder, net.head), "classification"
+    task_kw = {"temperature": cfg.temperature} if cfg.temperature and cfg.method not in ("byol", "rotation", "mae") else {}
+    heads = dict(proj_dim=cfg.proj_dim, proj_hidden=cfg.proj_hidden, queue_size=cfg.queue_size,
+                 num_prototypes=cfg.num_prototypes)
+    if cfg.method == "supervised":  # the encoder itself with a 10-class classifier
+        model, task = _encoder(cfg, in_chans, num_classes=10), "classification"
     else:
-        net = build_ssl_net(cfg.method, _encoder(cfg, in_chans), proj_dim=cfg.proj_dim, proj_hidden=cfg.proj_hidden,
-                            queue_size=cfg.queue_size, num_prototypes=cfg.num_prototypes)
+        if cfg.method in METHOD_HEADS:  # registered: the run's checkpoint names it, `prism eval RUN` rebuilds it
+            net = create_model("ssl-net", encoder=cfg.encoder, encoder_config={"in_chans": in_chans, **cfg.encoder_kwargs},
+                               method=cfg.method, **heads)
+        else:  # mae: the masked-image task's ViT variant
+            net = build_ssl_net(cfg.method, _encoder(cfg, in_chans), **heads)
         if cfg.method == "deepcluster":
             from ..train.tasks.ssl import WithIndex
             from ..unsupervised.evaluation import cluster_assigner
@@ -232,19 +240,27 @@ def ssl(cfg: SSLConfig) -> dict:
                                recluster_every=max(1, len(train) // cfg.batch_size))
             model, train = net, WithIndex(train)
         else:
-            model, task = net, create_task(cfg.method, seed=cfg.seed, **task_kw)
+            model, task = net, create_task("masked-image" if cfg.method == "mae" else cfg.method, seed=cfg.seed,
+                                           **task_kw)
     # a time-budgeted run anneals over its budget (a step cosine over `epochs` would stop near its peak)
     budget = [BudgetCosineLR(cfg.time_budget_s)] if cfg.time_budget_s else []
     trainer = make_trainer(cfg, model, task, train, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                            optimizer=cfg.optimizer, weight_decay=cfg.weight_decay,
-                           scheduler=None if budget else "cosine", callbacks=budget, sub="pretrain", drop_last=True)
+                           scheduler=None if budget else "cosine", callbacks=budget, sub="pretrain", drop_last=True,
+                           # recorded so that `prism eval RUN/pretrain` sees the [0, 1] images trained on
+                           dataset={"name": cfg.dataset, "config": {"normalize": False}}, task_config=task_kw)
     t0 = time.perf_counter()
     trainer.fit()
     result["pretrain_seconds"] = time.perf_counter() - t0
     result["pretrain_steps"] = trainer.global_step
     result["pretrain_epochs_done"] = trainer.global_step / max(1, len(train) // cfg.batch_size)
-    device = next(net.parameters()).device
-    scores, (fte, yte) = _evaluate(net.encoder, bank, test, cfg, device)
+    if cfg.method == "supervised":  # its features: the trained encoder without its classifier
+        encoder = copy.deepcopy(model)
+        encoder.reset_classifier(0)
+    else:
+        encoder = net.encoder
+    device = next(model.parameters()).device
+    scores, (fte, yte) = _evaluate(encoder, bank, test, cfg, device)
     result.update(scores)
     if cfg.baseline_random:
         torch.manual_seed(cfg.seed)
@@ -255,7 +271,8 @@ def ssl(cfg: SSLConfig) -> dict:
         loader = torch.utils.data.DataLoader(train, batch_size=cfg.batch_size, shuffle=True)
         tnet = build_ssl_net(cfg.method, _encoder(cfg, in_chans), proj_dim=cfg.proj_dim, proj_hidden=cfg.proj_hidden,
                              queue_size=cfg.queue_size, num_prototypes=cfg.num_prototypes).to(device)
-        result["throughput"] = _throughput(cfg, tnet, create_task(cfg.method, seed=cfg.seed, **task_kw),
+        tname = "masked-image" if cfg.method == "mae" else cfg.method
+        result["throughput"] = _throughput(cfg, tnet, create_task(tname, seed=cfg.seed, **task_kw),
                                            next(iter(loader)), device)
     out = run_dir(cfg)
     if out is not None and cfg.plots and cfg.tsne_points:
@@ -284,6 +301,8 @@ class AnomalyConfig(RecipeConfig):
             training images of all classes, gives features for a kNN score (None: skipped).
         ssl_epochs, ssl_max_train: its pre-training (``time_budget_s`` caps it); ssl_encoder_kwargs:
             settings of its resnet20-cifar encoder.
+        ae_epochs: >0: per class, an autoencoder (``ae_model``, e.g. ae-mlp-deep 784-256-128-32) trained
+            that many epochs on the class's normal images; its reconstruction error is the score.
         ecg: also run the MIT-BIH ECG excerpt (needs sktime). ecg_window, ecg_stride: its windows.
     """
 
@@ -297,6 +316,8 @@ class AnomalyConfig(RecipeConfig):
     ssl_epochs: int = setting(5, min=1)
     ssl_max_train: int = setting(10000, min=16)
     ssl_encoder_kwargs: dict = field(default_factory=lambda: {"layers": (1, 1, 1)})
+    ae_epochs: int = setting(0, min=0)
+    ae_model: str = "ae-mlp-deep"
     ecg: bool = True
     ecg_window: int = setting(64, min=4)
     ecg_stride: int = setting(8, min=1)
@@ -332,7 +353,8 @@ def _ecg(cfg: AnomalyConfig) -> dict[str, Any]:
 def anomaly(cfg: AnomalyConfig) -> dict:
     """One-class anomaly detection (book §9.5.3): for each class c, models of class c's training
     images score the test set; AUROC of "not c" vs c. PCA reconstruction error is the classical
-    baseline; kNN cosine distance on pixels and, with ``ssl_run``, on self-supervised features."""
+    baseline; kNN cosine distance on pixels and, with ``ssl_method``, on self-supervised features;
+    with ``ae_epochs``, an autoencoder's reconstruction error."""
     from ..data import load_dataset
     from ..unsupervised.anomaly import knn_scores, one_class_auroc, pca_scores
 
@@ -372,6 +394,17 @@ def anomaly(cfg: AnomalyConfig) -> dict:
             fn, _ = extract_features(encoder, normal)
             ft, _ = extract_features(encoder, xte)
             row["knn_ssl"] = one_class_auroc(knn_scores(fn, ft, cfg.knn_k), yte, c)
+        if cfg.ae_epochs:
+            from torch.utils.data import TensorDataset
+
+            from ..models import create_model
+            from ..unsupervised.anomaly import reconstruction_scores
+
+            torch.manual_seed(cfg.seed + int(c))
+            ae = create_model(cfg.ae_model, data_shape=tuple(normal.shape[1:]))
+            make_trainer(cfg, ae, "autoencoder", TensorDataset(normal), sub=f"ae-{c}", epochs=cfg.ae_epochs,
+                         batch_size=min(128, len(normal)), lr=1e-3, optimizer="adam").fit()
+            row["ae_recon"] = one_class_auroc(reconstruction_scores(ae, xte), yte, c)
         per_class[str(c)] = row
     means = {k: float(np.mean([r[k] for r in per_class.values()])) for k in next(iter(per_class.values()))}
     result: dict[str, Any] = {"dataset": cfg.dataset, "test_images": len(xte), "auroc_per_class": per_class,

@@ -16,6 +16,10 @@ thousands of points). ``method="sparse"`` keeps each point's ``3 * perplexity`` 
 :math:`P` (as Barnes-Hut t-SNE does, van der Maaten 2014) and computes the repulsion exactly in row
 blocks, so memory is :math:`O(N\cdot\text{block})`; it is *not* the Barnes-Hut tree approximation of
 the repulsion (time stays :math:`O(N^2)` per step, which a GPU handles for ~10^5 points).
+``method="barnes_hut"`` (van der Maaten 2014, scikit-learn's default) uses the same sparse :math:`P`
+and approximates the repulsion with a quadtree (octree in 3-D) and opening angle ``angle``
+(:mod:`tensorprism.unsupervised.barnes_hut`): :math:`O(N\log N)` per step; its ``kl_divergence_``
+uses the approximated normaliser :math:`Z`, as scikit-learn's does.
 ``kl_divergence_`` is the objective at the end (reference: :func:`tensorprism.functional.unsupervised.tsne_kl`).
 """
 
@@ -29,6 +33,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..errors import ConfigError
 from ._base import as_tensor, generator, sq_distances, to_numpy
+from .barnes_hut import barnes_hut_repulsion
 
 MACHINE_EPSILON = float(np.finfo(np.double).eps)
 
@@ -67,7 +72,9 @@ class TSNE(TransformerMixin, BaseEstimator):
         learning_rate: step size or ``"auto"`` (``max(N / early_exaggeration / 4, 50)``).
         max_iter: total gradient steps. min_grad_norm: stop when the gradient norm falls below it.
         init: ``"pca"`` (scaled to std 1e-4), ``"random"`` (N(0, 1e-4)) or an array ``(N, n_components)``.
-        method: ``"exact"`` or ``"sparse"`` (see the module docstring). block: rows per repulsion block.
+        method: ``"exact"``, ``"sparse"`` or ``"barnes_hut"`` (see the module docstring).
+        angle: Barnes-Hut opening angle θ (0.5 as scikit-learn; 0 visits every leaf).
+        block: rows per repulsion block (``"sparse"``).
         random_state, device, dtype: as for KMeans.
 
     Attributes:
@@ -76,7 +83,7 @@ class TSNE(TransformerMixin, BaseEstimator):
 
     def __init__(self, n_components=2, *, perplexity=30.0, early_exaggeration=12.0, learning_rate="auto",
                  max_iter=1000, early_exaggeration_iter=250, min_grad_norm=1e-7, init="pca", method="exact",
-                 block=2048, random_state=None, device=None, dtype="float64"):
+                 angle=0.5, block=2048, random_state=None, device=None, dtype="float64"):
         self.n_components = n_components
         self.perplexity = perplexity
         self.early_exaggeration = early_exaggeration
@@ -86,6 +93,7 @@ class TSNE(TransformerMixin, BaseEstimator):
         self.min_grad_norm = min_grad_norm
         self.init = init
         self.method = method
+        self.angle = angle
         self.block = block
         self.random_state = random_state
         self.device = device
@@ -124,11 +132,16 @@ class TSNE(TransformerMixin, BaseEstimator):
             w = (pe - q) * num
             grad = 4.0 * (w.sum(1, keepdim=True) * y - w @ y)
             return kl, grad
-        # sparse attraction over the kept pairs, exact repulsion in row blocks
+        # sparse attraction over the kept pairs; repulsion exact in row blocks or by Barnes-Hut
         idx, val = p.indices(), p.values() * exaggeration
         diff = y[idx[0]] - y[idx[1]]
         pair_num = 1.0 / (1.0 + (diff * diff).sum(1))
         attract = torch.zeros_like(y).index_add_(0, idx[0], (val * pair_num)[:, None] * diff)
+        if self.method == "barnes_hut":
+            rep, z = barnes_hut_repulsion(y, float(self.angle))
+            q_pairs = (pair_num / z).clamp_min(MACHINE_EPSILON)
+            kl = (val * torch.log(val.clamp_min(MACHINE_EPSILON) / q_pairs)).sum() if need_kl else None
+            return kl, 4.0 * (attract - rep / z)
         z = y.new_zeros(())
         rep = torch.zeros_like(y)
         for s in range(0, n, int(self.block)):
@@ -159,8 +172,11 @@ class TSNE(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X, y=None):
         del y
-        if self.method not in ("exact", "sparse"):
-            raise ConfigError(f"TSNE: method must be 'exact' or 'sparse', got {self.method!r}")
+        if self.method not in ("exact", "sparse", "barnes_hut"):
+            raise ConfigError(f"TSNE: method must be 'exact', 'sparse' or 'barnes_hut', got {self.method!r}")
+        if self.method == "barnes_hut" and not 1 <= int(self.n_components) <= 3:
+            raise ConfigError(f"TSNE: method='barnes_hut' needs n_components <= 3 (a quad/octree), got "
+                              f"{self.n_components}; use method='exact' or 'sparse'")
         x = as_tensor(X, estimator="TSNE", device=self.device, dtype=self.dtype, min_samples=2)
         n = x.shape[0]
         if not 0 < float(self.perplexity) < n:

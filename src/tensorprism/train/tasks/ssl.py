@@ -10,9 +10,9 @@ checkpointed run resumes exactly (tested: interrupted + resumed == uninterrupted
 =============  =====================================================================================
 ``simclr``     NT-Xent over two views (Chen et al. 2020)
 ``moco``       MoCo v2 (Chen et al. 2020b): InfoNCE of queries against the momentum key of the other
-               view and a FIFO queue; EMA key encoder. *Shuffled BN* needs several devices; on one
-               device the substitute is the symmetrised loss (both views as queries, as in lightly's
-               CIFAR-10 benchmark), and the key encoder's BN uses the key batch's statistics
+               view and a FIFO queue; EMA key encoder; *shuffled BN* simulated on one device with
+               ``shuffle_bn_groups`` (keys in BN groups of a permuted batch), or off (default) with
+               the symmetrised loss as the substitute (lightly's CIFAR-10 benchmark)
 ``byol``       BYOL (Grill et al. 2020): predictor on the online branch, EMA target with the
                momentum raised from ``momentum`` to 1 on a cosine schedule, normalised loss
                (``normalize=False``: the book's unnormalised form)
@@ -75,9 +75,19 @@ class SSLTask(Task):
             self.views = self.default_views(x)
         return self.views(x, generator=self.generator)
 
+    #: evaluation also reports ``knn_acc``: leave-one-out weighted kNN (k=200, cosine, T=0.1) of the
+    #: encoder's eval-mode features over the evaluated split, when its batches carry class labels
+    knn_metric = True
+    knn_k, knn_temperature = 200, 0.1
+
     def evaluation_step(self, model, batch):
+        x, y = split_batch(batch)
         with torch.no_grad():
-            return {"loss": self.loss(model, self.draw(split_batch(batch)[0]))["loss"]}
+            out = {"loss": self.loss(model, self.draw(x))["loss"]}
+            if self.knn_metric and isinstance(y, torch.Tensor) and y.dim() == 1 and not y.is_floating_point():
+                net = self.trainer.model if self.trainer is not None else model
+                out["features"], out["target"] = net.features(x), y
+        return out
 
     def training_step(self, model, batch):
         x, _ = split_batch(batch)
@@ -86,8 +96,16 @@ class SSLTask(Task):
     def loss(self, model, views: list[torch.Tensor]) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def metrics(self):
+        if not self.knn_metric:
+            return {}
+        from ...metrics.knn import LeaveOneOutKNNAccuracy
+
+        return {"knn_acc": LeaveOneOutKNNAccuracy(self.knn_k, self.knn_temperature)}
+
     def update_metrics(self, metrics, out) -> None:
-        del metrics, out
+        if "features" in out and "knn_acc" in metrics:
+            metrics["knn_acc"].update(out["features"], out["target"])
 
     def predict_step(self, model, batch):
         x, _ = split_batch(batch)
@@ -141,26 +159,54 @@ class _MomentumTask(SSLTask):
         model.momentum_update(self.momentum_at(step))
 
 
+def grouped_forward(fn, x: torch.Tensor, groups: int) -> torch.Tensor:
+    """``fn`` on ``groups`` contiguous chunks of the batch, concatenated: each chunk is its own BatchNorm
+    batch, as the per-device batches of a ``groups``-GPU run."""
+    return torch.cat([fn(c) for c in x.chunk(groups)]) if groups > 1 else fn(x)
+
+
+def shuffled_grouped_forward(fn, x: torch.Tensor, groups: int, generator: torch.Generator) -> torch.Tensor:
+    """MoCo's *shuffling BN* on one device: permute the batch, run ``fn`` on ``groups`` chunks of the
+    permuted batch (BN statistics per chunk), and undo the permutation. A key is then normalised with
+    statistics of samples other than those its query was normalised with (contiguous chunks, see
+    :func:`grouped_forward`), which closes the shortcut the paper describes: the positive pair
+    recognised through shared batch statistics instead of content (He et al. 2020, §3.3)."""
+    perm = torch.randperm(x.shape[0], generator=generator).to(x.device)
+    return grouped_forward(fn, x[perm], groups)[perm.argsort()]
+
+
 @register_task("moco")
 class MoCoTask(_MomentumTask):
     """MoCo v2: queries from the online branch, keys from the momentum branch of the other view,
-    negatives from the queue (enqueued after the loss, so a positive is never its own negative)."""
+    negatives from the queue (enqueued after the loss, so a positive is never its own negative).
+
+    ``shuffle_bn_groups = G > 1`` simulates the multi-GPU *shuffled BN* on one device: queries are
+    encoded in ``G`` contiguous BN groups, keys in ``G`` groups of a random permutation of the batch
+    (then un-permuted), so a query and its key never share their BatchNorm batch except by the
+    chance overlap of ~``B/G**2`` samples (tested). ``G = 0`` or 1: one BN batch each (the symmetrised
+    loss is then the single-device substitute, as in lightly's CIFAR-10 benchmark)."""
 
     def __init__(self, temperature: float = 0.2, momentum: float = 0.99, cosine_momentum: bool = False,
-                 symmetric: bool = True, **kw):
+                 symmetric: bool = True, shuffle_bn_groups: int = 0, **kw):
         super().__init__(momentum=momentum, cosine_momentum=cosine_momentum, **kw)
-        self.temperature, self.symmetric = temperature, symmetric
+        if shuffle_bn_groups < 0:
+            raise ConfigError(f"shuffle_bn_groups must be >= 0, got {shuffle_bn_groups}")
+        self.temperature, self.symmetric, self.groups = temperature, symmetric, shuffle_bn_groups
 
     def loss(self, model, views):
         net = self.trainer.model if self.trainer is not None else model
         if getattr(net, "queue", None) is None:
             raise ConfigError("the moco task needs an SSLNet built with momentum=True and queue_size > 0")
         v1, v2 = views[:2]
-        k2, k1 = net.target(v2), net.target(v1)
+        if self.groups > 1 and v1.shape[0] < 2 * self.groups:
+            raise ConfigError(f"shuffle_bn_groups={self.groups} needs batches of at least {2 * self.groups} "
+                              f"(two samples per BN group), got {v1.shape[0]}")
+        k2 = shuffled_grouped_forward(net.target, v2, self.groups, self.generator) if self.groups > 1 else net.target(v2)
+        k1 = shuffled_grouped_forward(net.target, v1, self.groups, self.generator) if self.groups > 1 else net.target(v1)
         queue = net.queue.clone().detach()
-        loss = info_nce(model(v1), k2, queue, self.temperature)
+        loss = info_nce(grouped_forward(model, v1, self.groups), k2, queue, self.temperature)
         if self.symmetric:
-            loss = (loss + info_nce(model(v2), k1, queue, self.temperature)) / 2
+            loss = (loss + info_nce(grouped_forward(model, v2, self.groups), k1, queue, self.temperature)) / 2
         if torch.is_grad_enabled():  # training: the keys join the queue after the loss
             net.enqueue(torch.cat([k2, k1]) if self.symmetric else k2)
         return {"loss": loss}
@@ -303,6 +349,7 @@ class DeepClusterTask(SSLTask):
     """
 
     n_views = 1
+    knn_metric = False  # batches carry sample indices, not classes
 
     def __init__(self, assign=None, recluster_every: int = 100, **kw):
         super().__init__(**kw)
@@ -387,6 +434,8 @@ class MaskedImageTask(SSLTask):
         norm_pix_loss: (MAE) per-patch normalised pixel targets.
     """
 
+    knn_metric = False
+
     def __init__(self, patch_size: int = 4, mask_ratio: float = 0.75, fill: float = 0.0, norm_pix_loss: bool = False,
                  **kw):
         super().__init__(**kw)
@@ -435,20 +484,11 @@ def build_ssl_net(method: str, encoder: nn.Module, *, proj_dim: int = 128, proj_
                   queue_size: int = 4096, num_prototypes: int = 100) -> nn.Module:
     """The :class:`~tensorprism.models.ssl.SSLNet` each method's task expects (``mae``: an
     :class:`~tensorprism.models.mae.MAE` around a ViT ``encoder``, for the ``masked-image`` task)."""
-    from ...models.ssl import SSLNet
+    from ...models.ssl import METHOD_HEADS, SSLNet, ssl_net_kwargs
 
-    if method == "simclr":
-        return SSLNet(encoder, proj_dim=proj_dim, proj_hidden=proj_hidden)
-    if method == "moco":
-        return SSLNet(encoder, proj_dim=proj_dim, proj_hidden=proj_hidden, momentum=True, queue_size=queue_size)
-    if method == "byol":
-        return SSLNet(encoder, proj_dim=proj_dim, proj_hidden=proj_hidden, pred_hidden=proj_hidden, momentum=True)
-    if method == "swav":
-        return SSLNet(encoder, proj_dim=proj_dim, proj_hidden=proj_hidden, num_prototypes=num_prototypes)
-    if method == "rotation":
-        return SSLNet(encoder, proj_dim=0, head_classes=4)
-    if method == "deepcluster":
-        return SSLNet(encoder, proj_dim=0, head_classes=num_prototypes)
+    if method in METHOD_HEADS:
+        return SSLNet(encoder, **ssl_net_kwargs(method, proj_dim=proj_dim, proj_hidden=proj_hidden,
+                                                queue_size=queue_size, num_prototypes=num_prototypes))
     if method == "mae":  # the masked-image task's ViT variant; proj_hidden sizes the decoder
         from ...models.mae import MAE
 
@@ -458,5 +498,5 @@ def build_ssl_net(method: str, encoder: nn.Module, *, proj_dim: int = 128, proj_
 
 SSL_METHODS = ("simclr", "moco", "byol", "swav", "rotation", "deepcluster", "mae")
 
-__all__ = ["SSL_METHODS", "SSLTask", "DeepClusterTask", "MaskedImageTask", "WithIndex", "patch_mask", "SimCLRTask", "MoCoTask", "BYOLTask", "SwAVTask", "RotationTask", "build_ssl_net",
+__all__ = ["grouped_forward", "shuffled_grouped_forward", "SSL_METHODS", "SSLTask", "DeepClusterTask", "MaskedImageTask", "WithIndex", "patch_mask", "SimCLRTask", "MoCoTask", "BYOLTask", "SwAVTask", "RotationTask", "build_ssl_net",
            "rotate90"]
