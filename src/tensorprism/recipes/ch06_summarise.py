@@ -148,6 +148,19 @@ def _summary_stats(per_seed: list[dict[str, float]]) -> dict[str, Any]:
     return out
 
 
+def _write_partial(cfg: SummariseConfig, result: dict[str, Any]) -> None:
+    """``<out_dir>/partial.json`` after each fine-tuning seed, so a run stopped by its time limit
+    keeps the seeds it finished (the final ``result.json`` replaces nothing else)."""
+    import json
+
+    from .kit import run_dir
+
+    out = run_dir(cfg)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "partial.json").write_text(json.dumps(result, indent=2, default=str))
+
+
 class _Noised(torch.utils.data.Dataset):
     """``(source, target)`` id lists made from token sequences by ``corrupt(tokens, seed)``, with a
     fresh seed at every read (dynamic noise)."""
@@ -275,6 +288,7 @@ def _abstractive(cfg: SummariseConfig) -> dict[str, Any]:
         scores = _score(hyps, [s for _, s in test_rows])
         scores["val_loss"] = round(float(trainer.final_metrics.get("val/loss", float("nan"))), 4)
         per_seed.append(scores)
+        _write_partial(cfg, {**result, **_summary_stats(per_seed)})
         if k == 0:
             result["examples"] = [{"synopsis": s, "generated": h} for (_, s), h in zip(test_rows[:5], hyps, strict=False)]
     result.update(_summary_stats(per_seed))
@@ -330,16 +344,24 @@ def _bert_arch(cfg: SummariseConfig, tok: Any) -> dict[str, Any]:
                 num_heads=cfg.heads, intermediate_size=4 * cfg.hidden)
 
 
-def _fit_extractive(cfg: SummariseConfig, tok: Any, encoder_state: dict | None, sub: str) -> dict[str, Any]:
+def _extractive_examples(cfg: SummariseConfig, tok: Any) -> dict[str, Any]:
+    """The per-sentence examples of the three splits (built once, shared by every arm)."""
+    test_rows = _pairs("test", cfg.eval_limit)
+    return {"train": _sentence_examples(tok, _pairs("train", cfg.train_limit), cfg),
+            "val": _sentence_examples(tok, _pairs("val", cfg.eval_limit), cfg),
+            "test": _sentence_examples(tok, test_rows, cfg), "test_rows": test_rows}
+
+
+def _fit_extractive(cfg: SummariseConfig, tok: Any, encoder_state: dict | None, sub: str,
+                    examples: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fine-tune the per-sentence classifier (``finetune_seeds`` times, from ``encoder_state`` or a
     fresh BERT) and score its choices on the test split."""
     from .. import create_model
     from .ch06_sst2 import _Encoded, _Logits
 
-    train_ids, train_y, _ = _sentence_examples(tok, _pairs("train", cfg.train_limit), cfg)
-    val_ids, val_y, _ = _sentence_examples(tok, _pairs("val", cfg.eval_limit), cfg)
-    test_rows = _pairs("test", cfg.eval_limit)
-    test_ids, test_y, test_docs = _sentence_examples(tok, test_rows, cfg)
+    ex = examples or _extractive_examples(cfg, tok)
+    (train_ids, train_y, _), (val_ids, val_y, _) = ex["train"], ex["val"]
+    (test_ids, test_y, test_docs), test_rows = ex["test"], ex["test_rows"]
     train, val = _Encoded(train_ids, train_y, tok.pad_id), _Encoded(val_ids, val_y, tok.pad_id)
     per_seed = []
     for k in range(cfg.finetune_seeds):
@@ -458,12 +480,13 @@ def domain_adapt(cfg: DomainAdaptConfig) -> dict:
     result["target_mlm_loss_after_general"] = _mlm(cfg, pre, tok, general, held_out, cfg.general_steps,
                                                    "mlm-general", cfg.seed)
     base = {k: v.detach().clone() for k, v in pre.state_dict().items()}
+    examples = _extractive_examples(cfg, tok)
     for arm in cfg.arms:
         pre.load_state_dict(base)
         if arm != "none":
             texts = target if arm == "adapt" else general
             result[f"{arm}_target_mlm_loss"] = _mlm(cfg, pre, tok, texts, held_out, cfg.adapt_steps, f"mlm-{arm}",
                                                     cfg.seed + 1)
-        result[arm] = _fit_extractive(cfg, tok, pre.bert.state_dict(), f"extractive-{arm}")
+        result[arm] = _fit_extractive(cfg, tok, pre.bert.state_dict(), f"extractive-{arm}", examples)
     result["total_seconds"] = round(time.perf_counter() - t0, 1)
     return save_result(cfg, result)
