@@ -31,8 +31,8 @@ class AdversarialConfig(RecipeConfig):
         epochs, batch_size, lr: training of both networks (Adam).
         warm_epochs: epochs of clean training before the adversarial epochs (``epochs`` counts both).
         channels, hidden: the ``simple-cnn``'s conv widths (3×3, 'same', each + 2×2 max pool) and FC sizes.
-        max_train, max_eval: subsets of the 55,000 training and 10,000 test images (``None``: all);
-            clean accuracy uses the whole test set, the attacks its first ``max_eval`` images.
+        max_train, max_test: seeded subsets of the 55,000 training and 10,000 test images (``None``:
+            all); clean accuracy uses them all, the attacks the first ``max_eval`` of them.
         baseline: also train the normally trained network.
     """
 
@@ -49,6 +49,7 @@ class AdversarialConfig(RecipeConfig):
     channels: tuple[int, ...] = (32, 64)
     hidden: tuple[int, ...] = (256,)
     max_train: int | None = setting(None, min=1)
+    max_test: int | None = setting(None, min=1)
     max_eval: int | None = setting(2000, min=1)
     baseline: bool = True
     data_root: str | None = None
@@ -93,7 +94,7 @@ def adversarial(cfg: AdversarialConfig) -> dict:
 
     check_budget(cfg.eps, cfg.eval_alpha, cfg.eval_steps)
     train = mnist_unit_range("train", cfg.max_train, cfg.seed, cfg.data_root)
-    test = mnist_unit_range("test", None, cfg.seed, cfg.data_root)
+    test = mnist_unit_range("test", cfg.max_test, cfg.seed, cfg.data_root)
     attack_set = torch.utils.data.Subset(test, range(min(cfg.max_eval or len(test), len(test))))
     dataset = {"name": "mnist", "config": {"normalize": False}, "root": cfg.data_root}
     gen = torch.Generator().manual_seed(cfg.seed)

