@@ -162,7 +162,7 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
     "ch11-hopfield": (dict(neurons=60, loads=[0.05, 0.2], trials=1), (), None, False),
     "ch11-reinforce": (dict(total_steps=300, eval_every=300, eval_episodes=1, final_episodes=2), (), None, False),
     "ch11-a2c": (dict(total_steps=320, eval_every=320, eval_episodes=1, final_episodes=2), (), None, False),
-    "ch11-fewshot": (dict(shots=[1], methods=["protonet", "fomaml"], protonet_episodes=2, meta_iterations=1,
+    "ch11-fewshot": (dict(shots=[1], methods=["pixels", "protonet", "fomaml"], protonet_episodes=2, meta_iterations=1,
                           meta_batch=1, queries=2, eval_episodes=2, test_inner_steps=1, width=4), ("mnist",), None,
                      False),
     "ch08-explain": (dict(epochs=3, time_budget_s=1.0), ("cora",), ".", True),

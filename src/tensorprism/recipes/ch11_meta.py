@@ -69,7 +69,8 @@ class FewShotConfig(RecipeConfig):
         train_classes: classes of the meta-training episodes (their *training* images).
         test_classes: classes of the test episodes (their *test* images); disjoint from the above.
         n_way: classes per episode; shots: the K values (each method is trained and tested per K).
-        methods: any of ``protonet``, ``maml`` (second order), ``fomaml``, ``reptile``.
+        methods: any of ``protonet``, ``maml`` (second order), ``fomaml``, ``reptile``, and
+            ``pixels`` (the baseline without learning: nearest class mean of the raw pixels).
         protonet_episodes: training episodes of the prototypical network.
         meta_iterations, meta_batch: outer steps and tasks per step of the optimisation-based methods.
         inner_lr, inner_steps, test_inner_steps: their inner SGD (1 step in training, more at test).
@@ -112,9 +113,9 @@ def fewshot(cfg: FewShotConfig) -> dict:
         train_protonet,
     )
 
-    bad = set(cfg.methods) - {"protonet", "maml", "fomaml", "reptile"}
+    bad = set(cfg.methods) - {"protonet", "maml", "fomaml", "reptile", "pixels"}
     if bad:
-        raise ConfigError(f"unknown methods {sorted(bad)}; expected protonet, maml, fomaml, reptile")
+        raise ConfigError(f"unknown methods {sorted(bad)}; expected protonet, maml, fomaml, reptile, pixels")
     if set(cfg.train_classes) & set(cfg.test_classes):
         raise ConfigError(f"train_classes {cfg.train_classes} and test_classes {cfg.test_classes} overlap: the "
                           "test classes must be held out from meta-training")
@@ -127,7 +128,9 @@ def fewshot(cfg: FewShotConfig) -> dict:
         for method in cfg.methods:
             torch.manual_seed(cfg.seed)
             t0 = time.perf_counter()
-            if method == "protonet":
+            if method == "pixels":  # no learning: prototypes of the raw images
+                learner = torch.nn.Flatten(1)
+            elif method == "protonet":
                 learner = train_protonet(conv_embedding(x_tr.shape[1], cfg.width), train,
                                          episodes=cfg.protonet_episodes, n_way=cfg.n_way, k_shot=k,
                                          queries=cfg.queries, seed=cfg.seed)
@@ -137,7 +140,7 @@ def fewshot(cfg: FewShotConfig) -> dict:
                                              queries=cfg.queries, meta_batch=cfg.meta_batch, inner_lr=cfg.inner_lr,
                                              inner_steps=cfg.inner_steps, seed=cfg.seed)
             train_s = time.perf_counter() - t0
-            res = evaluate_fewshot(learner, method, test, n_way=cfg.n_way, k_shot=k, episodes=cfg.eval_episodes,
+            res = evaluate_fewshot(learner, "protonet" if method == "pixels" else method, test, n_way=cfg.n_way, k_shot=k, episodes=cfg.eval_episodes,
                                    queries=cfg.queries, inner_lr=cfg.inner_lr, inner_steps=cfg.test_inner_steps,
                                    seed=cfg.seed + 12345)
             rows.append({"method": method, "k_shot": k, "accuracy": res.accuracy, "ci95": res.ci95,
