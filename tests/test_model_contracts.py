@@ -107,6 +107,8 @@ def test_declares_a_paradigm_and_its_image_contract(name):
         assert m.vocab_size > 0 and (m.block_size is None or m.block_size > 0)
     if paradigm == "sequence":
         assert m.input_layout in ("tokens", "features")
+    if paradigm == "detection":
+        assert m.num_classes > 0 and callable(m.loss) and callable(m.detect) and m.default_cfg["num_classes"] == m.num_classes
     if paradigm not in ("image", "dense"):
         return
     cfg = m.default_cfg
@@ -166,6 +168,9 @@ def _check_output_shape(m, inp, out: torch.Tensor) -> None:
         levels = getattr(m, "levels", None)  # multi-level autoregressive models: (N, C, levels, H, W) logits
         shape = (n, m.data_shape[0], levels, *m.data_shape[1:]) if levels else (n, *m.data_shape)
         assert m.kind in GENERATIVE_KINDS and out.shape == shape
+    elif p == "detection":  # the first raw output (e.g. objectness per anchor); detect gives one dict per image
+        dets = m.detect(forward_on(m, inp))
+        assert out.shape[0] == n and len(dets) == n and all({"boxes", "scores", "labels"} <= set(d) for d in dets)
 
 
 def _one_per_builder(names: list[str]) -> list[str]:

@@ -34,12 +34,15 @@ def make_canvases(digits: Tensor, labels: Tensor, n: int, cfg: CanvasConfig, see
     """Build ``n`` canvases from ``digits`` ``(M, 1, 28, 28)`` in [0, 1] and their ``labels`` ``(M,)``.
 
     Returns ``images (n, 1, S, S)``, ``masks (n, S, S)`` long, and per-canvas lists ``boxes``
-    ``[(k, 4)]`` (xyxy pixels, right/bottom exclusive) and ``labels`` ``[(k,)]``.
+    ``[(k, 4)]`` (xyxy pixels, right/bottom exclusive) and ``labels`` ``[(k,)]``, and ``instances``
+    ``(n, S, S)`` long: 0 = background, ``1 + i`` = ink of the ``i``-th digit of that canvas (a later
+    digit's ink covers an earlier one's, as in ``masks``).
     """
     g = torch.Generator().manual_seed(seed)
     S = cfg.size
     images = torch.zeros(n, 1, S, S)
     masks = torch.zeros(n, S, S, dtype=torch.long)
+    instances = torch.zeros(n, S, S, dtype=torch.long)
     all_boxes, all_labels = [], []
     for i in range(n):
         k = int(torch.randint(cfg.min_digits, cfg.max_digits + 1, (1,), generator=g))
@@ -63,12 +66,13 @@ def make_canvases(digits: Tensor, labels: Tensor, n: int, cfg: CanvasConfig, see
             images[i, 0, y : y + side, x : x + side] = torch.maximum(region, d[0])
             ink = d[0] > cfg.ink
             masks[i, y : y + side, x : x + side][ink] = int(labels[j]) + 1
+            instances[i, y : y + side, x : x + side][ink] = len(boxes) + 1
             rows, cols = ink.any(1).nonzero().flatten(), ink.any(0).nonzero().flatten()
             boxes.append([x + int(cols[0]), y + int(rows[0]), x + int(cols[-1]) + 1, y + int(rows[-1]) + 1])
             cls.append(int(labels[j]))
         all_boxes.append(torch.tensor(boxes, dtype=torch.float32).view(-1, 4))
         all_labels.append(torch.tensor(cls, dtype=torch.long))
-    return {"images": images, "masks": masks, "boxes": all_boxes, "labels": all_labels}
+    return {"images": images, "masks": masks, "instances": instances, "boxes": all_boxes, "labels": all_labels}
 
 
 def collate_canvases(batch):
@@ -78,7 +82,8 @@ def collate_canvases(batch):
 
 
 class DigitCanvases(Dataset):
-    """Canvases as a dataset of ``(image (1, S, S), dict(boxes, labels, mask))`` (``target="detection"``)
+    """Canvases as a dataset of ``(image (1, S, S), dict(boxes, labels, mask, masks))`` (``target="detection"``;
+    ``mask`` the label map ``(S, S)``, ``masks`` the instance masks ``(k, S, S)`` bool, one per box)
     or ``(image, mask (S, S))`` (``target="segmentation"``, 11 classes: background + 10 digits).
 
     ``split`` picks the MNIST split the digits come from (``"train"``/``"trainval"``/``"val"``/``"test"``).
@@ -101,7 +106,9 @@ class DigitCanvases(Dataset):
         d = self.data
         if self.target == "segmentation":
             return d["images"][i], d["masks"][i]
-        return d["images"][i], {"boxes": d["boxes"][i], "labels": d["labels"][i], "mask": d["masks"][i]}
+        k = len(d["boxes"][i])
+        instance_masks = d["instances"][i][None] == torch.arange(1, k + 1)[:, None, None]  # (k, S, S)
+        return d["images"][i], {"boxes": d["boxes"][i], "labels": d["labels"][i], "mask": d["masks"][i], "masks": instance_masks}
 
     @property
     def collate_fn(self):
