@@ -320,7 +320,7 @@ def test_mask_ap_on_a_hand_computed_case():
     assert average_precision(preds, targets, 0.75) == pytest.approx(253 / 303, abs=1e-12)
 
 
-def test_mask_and_box_map_equal_pycocotools():
+def test_mask_and_box_map_equal_the_pycocotools_oracle():
     pytest.importorskip("pycocotools", reason="dev dependency (requirements-dev.txt)")
     preds, targets = _hand_case()
     coco = coco_evaluate(preds, targets, "segm")
