@@ -26,8 +26,8 @@ GRID = [
     ("strong teacher, alpha 0.5, T 2, 5 ep", "strong", 0.5, 2.0, 5, SMALL),
     ("weak teacher, alpha 0.5, T 4, 5 ep", "weak", 0.5, 4.0, 5, SMALL),
     ("strong teacher, alpha 0.5, T 4, 20 ep", "strong", 0.5, 4.0, 20, SMALL),
-    ("strong teacher, alpha 0.5, T 4, 5 ep, 4x wider student", "strong", 0.5, 4.0, 5, LARGE),
-    ("strong teacher, alpha 0.5, T 4, 20 ep, 4x wider student", "strong", 0.5, 4.0, 20, LARGE),
+    ("strong teacher, alpha 0.5, T 4, 5 ep, 16-filter 64-unit student", "strong", 0.5, 4.0, 5, LARGE),
+    ("strong teacher, alpha 0.5, T 4, 20 ep, 16-filter 64-unit student", "strong", 0.5, 4.0, 20, LARGE),
 ]
 
 
