@@ -46,8 +46,11 @@ def barnes_hut_repulsion(y: Tensor, theta: float = 0.5, max_depth: int | None = 
         raise ConfigError(f"Barnes-Hut t-SNE supports 1 to 3 embedding dimensions, got {d}; use method='exact'")
     if theta < 0:
         raise ConfigError(f"the Barnes-Hut angle must be >= 0, got {theta}")
-    # deep enough for ~16 cells per point on the last level, capped at ~1-2 million cells
-    depth = max_depth or min({1: 20, 2: 10, 3: 7}[d], max(2, math.ceil(math.log2(max(n, 2)) / d) + 4 // d))
+    # deep enough for ~64 cells per point on the last level (few leaves shared by 3+ points), capped
+    depth = max_depth or min({1: 20, 2: 11, 3: 7}[d], max(2, math.ceil((math.log2(max(n, 2)) + 6) / d)))
+    if (1 << depth) ** d > 1 << 22:  # the deepest level's grid is dense: keep it to ~4 million cells
+        raise ConfigError(f"max_depth={depth} gives {(1 << depth) ** d:,} cells in {d}-D; use at most "
+                          f"{22 // d} levels")
     lo = y.min(0).values
     width = float((y.max(0).values - lo).max()) * (1 + 1e-9) + 1e-12
     top = 1 << depth
