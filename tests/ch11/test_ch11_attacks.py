@@ -154,3 +154,15 @@ def test_adversarial_training_task_on_the_trainer():
         create_task("adversarial-training", eps=-1)
     with pytest.raises(ConfigError):
         create_task("adversarial-training", norm="l0")
+
+
+@pytest.mark.parametrize("name, bad", [("ch11-adversarial", dict(eps=-0.1)), ("ch11-adversarial", dict(norm="l1")),
+                                       ("ch11-adversarial", dict(train_steps=0)),
+                                       ("ch11-fairness", dict(arms=["threshold"])),
+                                       ("ch11-fairness", dict(criterion="calibration")),
+                                       ("ch11-explain", dict(table="titanic"))])
+def test_recipes_refuse_bad_settings_before_any_work(name, bad, tmp_path):
+    from tensorprism.recipes import run_recipe
+
+    with pytest.raises(ConfigError):
+        run_recipe(name, out_dir=str(tmp_path / "run"), progress=False, **bad)
