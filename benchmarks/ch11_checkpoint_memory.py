@@ -26,6 +26,7 @@ import time
 
 CASES = {  # model, its settings, input
     "resnet18 (224², batch 16)": ("resnet18", {}, ("image", 16, 224)),
+    "resnet18-cifar (32², batch 64)": ("resnet18-cifar", {}, ("image", 64, 32)),
     "vit-small-patch16 (224², batch 16)": ("vit-small-patch16", {}, ("image", 16, 224)),
     "gpt-char 8 layers (context 256, batch 32)": ("gpt-char", {"n_layer": 8, "block_size": 256}, ("tokens", 32, 256)),
 }

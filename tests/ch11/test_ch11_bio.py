@@ -21,7 +21,7 @@ def test_lif_first_spike_time_matches_the_ode():
     Euler at a fine step (the reference) agrees."""
     tau, current, dt = 10.0, 1.5, 0.01
     beta = math.exp(-dt / tau)
-    steps = 4000
+    steps = 2500
     s, _ = lif_sequence(torch.full((steps, 1, 1), current), beta, threshold=1.0, reset="zero")
     first = (int(s[:, 0, 0].nonzero()[0]) + 1) * dt
     analytic = tau * math.log(current / (current - 1.0))
