@@ -13,6 +13,8 @@ Shapes: ``x (B, T, N, F)`` — batch, past time steps, nodes, features per node;
 
 :func:`synthetic_traffic` makes a small *synthetic* road-traffic series (no real traffic data set
 such as METR-LA or the Los-Loop/SZ-taxi sets of the paper is available offline).
+A real temporal graph is the dataset ``nyc-flight-delays`` (daily delays at 40 US airports,
+nearest-airport graph), trained by the recipe ``ch08-tgcn-flights``.
 """
 
 from __future__ import annotations
