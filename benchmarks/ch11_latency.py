@@ -18,6 +18,7 @@ import time
 import torch
 
 from tensorprism.compress import (
+    compress,
     model_size_bytes,
     prune_filters_l1,
     quantize_dynamic_int8,
@@ -41,7 +42,10 @@ def variants(batch: int):
     yield "lenet5", x_img, {"fp32": lenet, "int8-static": quantize_static_int8(lenet, calib_m),
                             **{f"filters-{a}": prune_filters_l1(lenet, a) for a in (0.25, 0.5, 0.75)}}
     yield "resnet20-cifar", x_c, {"fp32": resnet, "int8-static": quantize_static_int8(resnet, calib_c),
-                                  **{f"filters-{a}": prune_filters_l1(resnet, a) for a in (0.25, 0.5, 0.75)}}
+                                  **{f"filters-{a}": prune_filters_l1(resnet, a) for a in (0.25, 0.5, 0.75)},
+                                  # Tucker at the parameter budgets the filter pruning reaches (ch11-prune)
+                                  **{f"tucker-{r}": compress(resnet, "tucker", r, min_params=1000)
+                                     for r in (0.75, 0.5, 0.25)}}
 
 
 def main() -> None:
@@ -50,10 +54,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--only", nargs="*", default=None, help="model names to time (default: all)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
     for name, x, models in variants(args.batch):
+        if args.only and name not in args.only:
+            continue
         times = {k: [] for k in models}
         with torch.inference_mode():
             for m in models.values():  # warm-up
