@@ -89,7 +89,10 @@ def explain(cfg: ExplainConfig) -> dict:
                                n_permutations=cfg.permutations, seed=cfg.seed)
     lime = lime_tabular(lambda z: prob(z)[:, c0], pts[0].double(), xtr.double(), num_samples=cfg.lime_samples,
                         seed=cfg.seed)
-    names = getattr(train, "feature_names", None) or [f"x{j}" for j in range(xtr.shape[1])]
+    import sklearn.datasets
+
+    loader = {"wine": "load_wine", "breast-cancer": "load_breast_cancer", "iris": "load_iris"}[cfg.table]
+    names = list(getattr(sklearn.datasets, loader)().feature_names)  # the bundled table's column names
     features = [{"feature": str(n), "permutation_importance": float(perm.importances_mean[j]),
                  "permutation_std": float(perm.importances_std[j]), "mean_abs_shapley": float(mean_abs[j]),
                  "shapley_point0": float(exact0[j]), "sampled_point0": float(sampled.values[j]),
