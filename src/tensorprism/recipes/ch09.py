@@ -104,7 +104,8 @@ class SSLConfig(RecipeConfig):
         dataset: cifar10, mnist or fashion-mnist.
         encoder: a registered image model (classifier removed); resnet18-cifar by default.
         encoder_kwargs: its settings (e.g. ``{"layers": [1, 1, 1, 1]}`` for a smaller one).
-        epochs, batch_size, lr, weight_decay: pre-training (time_budget_s caps it).
+        epochs, batch_size, lr, weight_decay: pre-training (time_budget_s caps it and the rate is then
+            annealed over the budget). momentum: SGD's momentum (lightly's benchmarks: 0.9).
         max_train_samples: pre-training images (random subset; None: all).
         eval_train_samples, eval_test_samples: images for the kNN bank / probe and for evaluation.
         knn_k, knn_temperature: the weighted kNN (200, 0.1).
@@ -125,6 +126,7 @@ class SSLConfig(RecipeConfig):
     lr: float = setting(6e-2, gt=0)
     weight_decay: float = setting(5e-4, min=0)
     optimizer: str = "sgd"
+    momentum: float = setting(0.9, min=0, max=1)
     max_train_samples: int | None = setting(None, min=2)
     eval_train_samples: int | None = setting(None, min=1)
     eval_test_samples: int | None = setting(None, min=1)
@@ -246,6 +248,7 @@ def ssl(cfg: SSLConfig) -> dict:
     budget = [BudgetCosineLR(cfg.time_budget_s)] if cfg.time_budget_s else []
     trainer = make_trainer(cfg, model, task, train, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                            optimizer=cfg.optimizer, weight_decay=cfg.weight_decay,
+                           optimizer_kwargs={"momentum": cfg.momentum} if cfg.optimizer == "sgd" else {},
                            scheduler=None if budget else "cosine", callbacks=budget, sub="pretrain", drop_last=True,
                            # recorded so that `prism eval RUN/pretrain` sees the [0, 1] images trained on
                            dataset={"name": cfg.dataset, "config": {"normalize": False}}, task_config=task_kw)
