@@ -2,7 +2,8 @@
 values and LIME on a real table (scikit-learn's wine, 13 features, or another bundled table), and
 LIME over image patches for an MNIST CNN.
 
-Global: permutation importance on the test split (the accuracy drop, positive for a used feature)
+Global: permutation importance on the test split (the drop of the score, by default the negative
+log-loss, positive for a used feature)
 beside the mean absolute exact Shapley value over ``points`` test rows (value function: the
 interventional expectation over ``background`` training rows), with their rank correlation.
 Local: for the first test row, the exact Shapley values, the permutation-sampling estimate's error,
@@ -26,6 +27,8 @@ class ExplainConfig(RecipeConfig):
         table: a bundled scikit-learn table (``wine``, ``breast-cancer``, ``iris``).
         epochs: training epochs of the MLP (Adam, lr 1e-2).
         repeats: shuffles per feature of the permutation importance.
+        scoring: its score: ``neg_cross_entropy`` (the test log-loss; sensitive even when no
+            prediction flips) or ``accuracy``.
         points, background: test rows explained, training rows of the Shapley value function.
         permutations: orders of the sampling Shapley estimator.
         lime_samples: perturbations per LIME explanation.
@@ -36,6 +39,7 @@ class ExplainConfig(RecipeConfig):
     table: str = setting("wine", choices=("wine", "breast-cancer", "iris"))
     epochs: int = setting(60, min=1)
     repeats: int = setting(10, min=1)
+    scoring: str = setting("neg_cross_entropy", choices=("neg_cross_entropy", "accuracy"))
     points: int = setting(10, min=1)
     background: int = setting(30, min=1)
     permutations: int = setting(200, min=1)
@@ -70,7 +74,7 @@ def explain(cfg: ExplainConfig) -> dict:
     model.eval()
     with torch.no_grad():
         test_acc = float((model(xte).argmax(1) == yte).double().mean())
-    perm = permutation_importance(model, xte, yte, n_repeats=cfg.repeats, seed=cfg.seed)
+    perm = permutation_importance(model, xte, yte, scoring=cfg.scoring, n_repeats=cfg.repeats, seed=cfg.seed)
     bg = xtr[torch.randperm(len(xtr), generator=torch.Generator().manual_seed(cfg.seed))[:cfg.background]]
 
     def prob(x):  # the explained output: the probability of each row's predicted class is picked below
@@ -97,7 +101,7 @@ def explain(cfg: ExplainConfig) -> dict:
                  "permutation_std": float(perm.importances_std[j]), "mean_abs_shapley": float(mean_abs[j]),
                  "shapley_point0": float(exact0[j]), "sampled_point0": float(sampled.values[j]),
                  "lime_point0": float(lime.coef[j])} for j, n in enumerate(names)]
-    result = {"table": cfg.table, "test_acc": test_acc, "baseline_score": perm.baseline,
+    result = {"table": cfg.table, "test_acc": test_acc, "scoring": cfg.scoring, "baseline_score": perm.baseline,
               "spearman_permutation_vs_shapley": rho,
               "sampling_max_abs_error": float((sampled.values - exact0).abs().max()),
               "sampling_max_stderr": float(sampled.stderr.max()),
