@@ -91,14 +91,25 @@ def conv_embedding(in_chans: int = 1, width: int = 32, blocks: int = 4) -> nn.Se
 
 
 class FewShotNet(nn.Module):
-    """Embedding + linear ``n_way`` head, for the optimisation-based learners."""
+    """Embedding + linear ``n_way`` head, for the optimisation-based learners.
 
-    def __init__(self, n_way: int, in_chans: int = 1, width: int = 32, img_size: int = 28, blocks: int = 4):
+    ``zero_head`` (default) starts the head at zero, as Ye & Chao (2022, "How to train your MAML
+    to excel in few-shot classification") do: an episode's labels are a random permutation, so a
+    learned initial head can only be wrong on average; from zero, the network is invariant to that
+    permutation and the first inner step builds class weights from the support embeddings (a
+    prototype-like classifier). With a random head and no batch norm, MAML here stayed at chance.
+    """
+
+    def __init__(self, n_way: int, in_chans: int = 1, width: int = 32, img_size: int = 28, blocks: int = 4,
+                 zero_head: bool = True):
         super().__init__()
         self.embed = conv_embedding(in_chans, width, blocks)
         with torch.no_grad():
             dim = self.embed(torch.zeros(1, in_chans, img_size, img_size)).shape[1]
         self.head = nn.Linear(dim, n_way)
+        if zero_head:
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.embed(x))
@@ -133,7 +144,7 @@ def train_protonet(embed: nn.Module, sampler: EpisodeSampler, *, episodes: int, 
 
 
 def meta_train_fewshot(net: FewShotNet, method: str, sampler: EpisodeSampler, *, iterations: int, n_way: int,
-                       k_shot: int, queries: int = 15, meta_batch: int = 4, inner_lr: float = 0.4,
+                       k_shot: int, queries: int = 15, meta_batch: int = 4, inner_lr: float = 0.1,
                        inner_steps: int = 1, outer_lr: float = 1e-3, reptile_steps: int = 5,
                        reptile_eps: float = 0.1, seed: int = 0,
                        log: Callable[[int, float], None] | None = None) -> FewShotNet:
@@ -183,7 +194,7 @@ class FewShotResult:
 
 
 def evaluate_fewshot(learner: nn.Module, method: str, sampler: EpisodeSampler, *, n_way: int, k_shot: int,
-                     episodes: int = 600, queries: int = 15, inner_lr: float = 0.4, inner_steps: int = 10,
+                     episodes: int = 600, queries: int = 15, inner_lr: float = 0.1, inner_steps: int = 10,
                      seed: int = 12345) -> FewShotResult:
     """Accuracy of ``learner`` on ``episodes`` new episodes: prototypes (``"protonet"``) or
     ``inner_steps`` SGD steps on the support set (the optimisation-based methods)."""

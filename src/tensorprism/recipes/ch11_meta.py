@@ -88,7 +88,7 @@ class FewShotConfig(RecipeConfig):
     protonet_episodes: int = setting(1000, min=1)
     meta_iterations: int = setting(300, min=1)
     meta_batch: int = setting(4, min=1)
-    inner_lr: float = setting(0.4, gt=0)
+    inner_lr: float = setting(0.1, gt=0)  # Finn et al.'s 0.4 (with batch norm) collapses this BN-free net
     inner_steps: int = setting(1, min=1)
     test_inner_steps: int = setting(10, min=1)
     queries: int = setting(15, min=1)
