@@ -232,22 +232,22 @@ def quantize_pt2e_int8(model: nn.Module, calibration: Iterable, *, max_batches: 
     from .export import export_program
 
     x, batches = _example(calibration)  # refuse an empty calibration set before the slow import
-    require("torchao", feature="PT2E int8 quantisation for export")
-    from torchao.quantization.pt2e import allow_exported_model_train_eval
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-    from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as xiq
+    feature = "PT2E int8 quantisation for export"
+    pt2e = require("torchao.quantization.pt2e", feature=feature)
+    flow = require("torchao.quantization.pt2e.quantize_pt2e", feature=feature)
+    xiq = require("torchao.quantization.pt2e.quantizer.x86_inductor_quantizer", feature=feature)
 
     quantizer = xiq.X86InductorQuantizer()
     quantizer.set_global(xiq.get_default_x86_inductor_quantization_config())
     graph = export_program(copy.deepcopy(model).cpu().eval(), x.cpu()).module()
     with _quiet():
-        prepared = prepare_pt2e(graph, quantizer)
+        prepared = flow.prepare_pt2e(graph, quantizer)
         with torch.no_grad():
             for i, b in enumerate(batches):
                 if max_batches is not None and i >= max_batches:
                     break
                 prepared(b.cpu())
         # exported graphs refuse .eval(); allow it so the module works like any other (export, check_onnx)
-        converted = convert_pt2e(prepared)
-    allow_exported_model_train_eval(converted)  # in place
+        converted = flow.convert_pt2e(prepared)
+    pt2e.allow_exported_model_train_eval(converted)  # in place
     return converted
