@@ -45,13 +45,13 @@ class VideoSequenceConfig(RecipeConfig):
     """
 
     data_root: str | None = None
-    train_videos: int = setting(1000, min=1)
+    train_videos: int = setting(3000, min=1)
     test_videos: int = setting(500, min=1)
     frames: int = setting(10, min=2)
     size: int = setting(40, min=28)
     feature_dim: int = setting(64, min=1)
     hidden: int = setting(128, min=1)
-    epochs: int = setting(6, min=1)
+    epochs: int = setting(12, min=1)
     batch_size: int = setting(32, min=1)
     lr: float = setting(1e-3, gt=0)
 
