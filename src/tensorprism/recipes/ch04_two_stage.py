@@ -4,10 +4,11 @@
 * ``ch04-mask-rcnn``: Mask R-CNN, the same plus the mask branch trained on the canvases' instance masks.
 
 Same canvases, splits, backbone (``simple-cnn`` 32-64-128, conv-BN) and optimiser as the YOLO- and SSD-style
-detectors of ``ch04-detect``. The defaults are the budget of the YOLO-style run that gave mAP@0.5 0.934
-(2,500 training canvases × 5 epochs, 300 test canvases). Reported: COCO mAP@0.5 and mAP@[.5:.95] on the test
-canvases (pycocotools, with the plain-torch mAP@0.5 beside it), mask AP for Mask R-CNN, and inference
-images per second.
+detectors of ``ch04-detect``, and the 300 test canvases of the YOLO-style run that gave mAP@0.5 0.934. The defaults
+(1,500 training canvases × 4 epochs in batches of 16: 376 steps, about 170 CPU-seconds on one core) gave Mask
+R-CNN box mAP@0.5 0.956 and mask mAP@0.5 0.958 (benchmarks/results/ch04_two_stage.md); with batches of 64 the
+second stage gets too few steps to learn. Reported: COCO mAP@0.5 and mAP@[.5:.95] on the test canvases
+(pycocotools, with the plain-torch mAP@0.5 beside it), mask AP for Mask R-CNN, and inference images per second.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from .kit import save_result
 @dataclass
 class TwoStageRecipeConfig(CanvasRecipeConfig):
     head: str = "two-stage"
-    train_canvases: int = 2500
+    train_canvases: int = 1500
     test_canvases: int = 300
-    epochs: int = 5
+    epochs: int = 4
+    batch_size: int = 16
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # TwoStageConfig overrides (e.g. roi_batch)
     speed_repeats: int = 3
 
