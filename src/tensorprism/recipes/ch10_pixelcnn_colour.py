@@ -48,10 +48,10 @@ def run_pixelcnn_colour(cfg: ColourPixelCNNRecipeConfig) -> dict[str, Any]:
 
     def split(name: str, n: int | None):
         x, y = load_dataset("cifar10", split=name, normalize=False).tensors()
-        x = (x.float() * 255).round() / 255  # exactly on the 8-bit grid
-        if n:
+        if n:  # subset first: the float copies of all 50,000 images would take 1-2 GB
             keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(cfg.seed))[:n]
             x, y = x[keep], y[keep]
+        x = (x.float() * 255).round() / 255  # exactly on the 8-bit grid
         return torch.utils.data.TensorDataset(x, y)
 
     train, test = split("trainval", cfg.max_train), split("test", cfg.max_test)
