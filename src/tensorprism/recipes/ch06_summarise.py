@@ -485,8 +485,9 @@ def domain_adapt(cfg: DomainAdaptConfig) -> dict:
         pre.load_state_dict(base)
         if arm != "none":
             texts = target if arm == "adapt" else general
-            result[f"{arm}_target_mlm_loss"] = _mlm(cfg, pre, tok, texts, held_out, cfg.adapt_steps, f"mlm-{arm}",
-                                                    cfg.seed + 1)
+            # its own sub-folder: "mlm-general" is the shared first stage
+            result[f"{arm}_target_mlm_loss"] = _mlm(cfg, pre, tok, texts, held_out, cfg.adapt_steps,
+                                                    f"mlm-{arm}-continued", cfg.seed + 1)
         result[arm] = _fit_extractive(cfg, tok, pre.bert.state_dict(), f"extractive-{arm}", examples)
     result["total_seconds"] = round(time.perf_counter() - t0, 1)
     return save_result(cfg, result)
