@@ -77,8 +77,9 @@ def chemistry_baselines(smiles: tuple[str, ...], pairs: torch.Tensor) -> dict[st
     from ..optional import require
 
     Chem = require("rdkit.Chem", feature="the fingerprint baselines")
-    from rdkit import DataStructs
-    from rdkit.Chem import Crippen, rdFingerprintGenerator
+    DataStructs = require("rdkit.DataStructs", feature="the fingerprint baselines")
+    Crippen = require("rdkit.Chem.Crippen", feature="the fingerprint baselines")
+    rdFingerprintGenerator = require("rdkit.Chem.rdFingerprintGenerator", feature="the fingerprint baselines")
 
     mols = [Chem.MolFromSmiles(s) for s in smiles]
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
