@@ -116,3 +116,31 @@ def test_erratum_27_style_loss_is_the_gatys_normalisation_not_the_listings_mean(
     assert not torch.allclose(listing, ours, rtol=0.1)
     assert math.isclose(F.mse_loss(gram_matrix(gen, "hw"), gram_matrix(sty, "hw")).item(),
                         (formula * 4).item(), rel_tol=1e-5)
+
+
+def test_erratum_20_bn_order_of_the_tf_and_pytorch_listings_is_a_setting():
+    """Catalogue ch04 §5 entry 20 (book lines 7467–7473 vs 7500–7503): the TF listing (and the §4.3.1
+    example) uses conv → ReLU → BN, the PyTorch listing conv → BN → ReLU, so the two "same" models
+    differ. ``ConvNormAct`` defaults to conv → BN → ReLU and ``norm_position="after"`` is the TF
+    order; with the same weights and non-trivial BN statistics they compute different functions
+    (after the ReLU, BN's shift can make outputs negative)."""
+    from tensorprism.nn.conv import ConvNormAct
+
+    torch.manual_seed(0)
+    before = ConvNormAct(2, 3, 3).eval()
+    after = ConvNormAct(2, 3, 3, norm_position="after").eval()
+    assert [type(m) for m in before] == [nn.Conv2d, nn.BatchNorm2d, nn.ReLU]
+    assert [type(m) for m in after] == [nn.Conv2d, nn.ReLU, nn.BatchNorm2d]
+    assert before[0].bias is None and after[0].bias is not None
+    with torch.no_grad():
+        after[0].weight.copy_(before[0].weight)
+        after[0].bias.zero_()
+        for bn in (before[1], after[2]):
+            bn.running_mean.fill_(0.5)
+            bn.running_var.fill_(2.0)
+    x = torch.randn(2, 2, 5, 5)
+    assert (before(x) >= 0).all()
+    assert (after(x) < 0).any()
+    assert not torch.allclose(before(x), after(x))
+    with pytest.raises(Exception, match="norm_position"):
+        ConvNormAct(2, 3, norm_position="middle")

@@ -59,18 +59,26 @@ class ConvNormAct(nn.Sequential):
 
     Shapes ``(N, C_in, H, W) → (N, C_out, H_o, W_o)``. ``padding=None`` gives 'same'-style
     padding ``d(k−1)/2`` for odd kernels. The conv has no bias when a norm follows (the norm's
-    shift β makes it redundant).
+    shift β makes it redundant). ``norm_position="after"`` gives conv → act → norm instead, the order
+    of the book's TF listing (lines 7467–7473) and §4.3.1 example, where the PyTorch listing
+    (7500–7503) uses conv → BN → ReLU (erratum 20); the conv then keeps its bias.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int] = 3, stride: int = 1,
                  padding: int | tuple[int, int] | None = None, groups: int = 1, dilation: int = 1,
-                 norm: str | Callable | None = "bn", act: str | Callable | None = "relu", bias: bool | None = None):
+                 norm: str | Callable | None = "bn", act: str | Callable | None = "relu", bias: bool | None = None,
+                 norm_position: str = "before"):
+        if norm_position not in ("before", "after"):
+            raise ConfigError(f"norm_position must be 'before' or 'after', got {norm_position!r}")
         ks = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
         if padding is None:
             padding = tuple(dilation * (k - 1) // 2 for k in ks)
         conv = nn.Conv2d(in_channels, out_channels, ks, stride, padding, dilation, groups,
-                         bias=(norm is None) if bias is None else bias)
-        super().__init__(conv, make_norm(norm, out_channels), make_act(act))
+                         bias=(norm is None or norm_position == "after") if bias is None else bias)
+        if norm_position == "before":
+            super().__init__(conv, make_norm(norm, out_channels), make_act(act))
+        else:
+            super().__init__(conv, make_act(act), make_norm(norm, out_channels))
         self.out_channels = out_channels
 
 
