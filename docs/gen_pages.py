@@ -213,13 +213,15 @@ def recipes_by_chapter() -> dict[int, list[tuple[str, str]]]:
 
 
 def benchmark_rows(recipe: str) -> list[str]:
-    """Rows of BENCHMARKS.md (and its detail pages) whose command runs ``recipe``."""
+    """Rows of BENCHMARKS.md (and its detail pages) whose command runs ``recipe``, with their links
+    re-pointed for a chapter page (``chapters/chNN.md``)."""
     rows = []
     files = [REPO / "BENCHMARKS.md", *sorted((REPO / "benchmarks" / "results").glob("*.md"))]
     pat = re.compile(rf"prism run {re.escape(recipe)}(?![\w-])")
     for f in files:
         for line in f.read_text(encoding="utf-8").splitlines():
             if line.startswith("|") and pat.search(line):
+                line = rewrite_links(line, f, "chapters/page.md")
                 cells = [c.strip() for c in line.strip("|").split("|")]
                 rows.append(" — ".join(c for c in cells[:-1] if c) or line)
     return list(dict.fromkeys(rows))
