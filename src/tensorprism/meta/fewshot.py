@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError, DataError
-from .sinusoid import adapt
+from .sinusoid import adapt, meta_step
 
 __all__ = ["EpisodeSampler", "conv_embedding", "FewShotNet", "prototypical_logits", "train_protonet",
            "meta_train_fewshot", "evaluate_fewshot", "FewShotResult"]
@@ -149,7 +149,6 @@ def meta_train_fewshot(net: FewShotNet, method: str, sampler: EpisodeSampler, *,
                        reptile_eps: float = 0.1, seed: int = 0,
                        log: Callable[[int, float], None] | None = None) -> FewShotNet:
     """MAML (``"maml"``, second order), ``"fomaml"`` or ``"reptile"`` on few-shot episodes, in place."""
-    from torch.func import functional_call, vmap
 
     if method not in ("maml", "fomaml", "reptile"):
         raise ConfigError(f"method must be 'maml', 'fomaml' or 'reptile', got {method!r}")
@@ -157,28 +156,9 @@ def meta_train_fewshot(net: FewShotNet, method: str, sampler: EpisodeSampler, *,
     opt = torch.optim.Adam(net.parameters(), lr=outer_lr)
     for it in range(iterations):
         xs, ys, xq, yq = sampler.sample_batch(meta_batch, n_way, k_shot, queries, g)
-        params = dict(net.named_parameters())
-        if method == "reptile":  # SGD on support + query, then theta += eps * mean(theta' - theta)
-            start = {n: p.detach() for n, p in params.items()}
-            x, y = torch.cat([xs, xq], 1), torch.cat([ys, yq], 1)
-            fast = vmap(lambda xi, yi, st=start: adapt(net, st, xi, yi, inner_lr, reptile_steps, first_order=True,
-                                                       loss=F.cross_entropy))(x, y)
-            with torch.no_grad():
-                for n, p in net.named_parameters():
-                    p.add_(reptile_eps * (fast[n].mean(0) - start[n]))
-            loss = float("nan")
-        else:
-            first = method == "fomaml"
-
-            def task_loss(xs_t, ys_t, xq_t, yq_t, params=params, first=first):
-                fast = adapt(net, params, xs_t, ys_t, inner_lr, inner_steps, first, loss=F.cross_entropy)
-                return F.cross_entropy(functional_call(net, fast, (xq_t,)), yq_t)
-
-            outer = vmap(task_loss, randomness="same")(xs, ys, xq, yq).mean()
-            opt.zero_grad()
-            outer.backward()
-            opt.step()
-            loss = float(outer.detach())
+        loss = meta_step(net, opt, method, xs, ys, xq, yq, inner_lr=inner_lr, inner_steps=inner_steps,
+                         reptile_lr=inner_lr, reptile_steps=reptile_steps, reptile_eps=reptile_eps,
+                         loss=F.cross_entropy, randomness="same")
         if log is not None:
             log(it, loss)
     return net

@@ -80,13 +80,46 @@ def adapt(net: nn.Module, params: dict[str, Tensor], x: Tensor, y: Tensor, lr: f
     return params
 
 
+def meta_step(net: nn.Module, opt: torch.optim.Optimizer, method: str, xs: Tensor, ys: Tensor, xq: Tensor,
+              yq: Tensor, *, inner_lr: float, inner_steps: int, reptile_lr: float, reptile_steps: int,
+              reptile_eps: float, loss: Callable[[Tensor, Tensor], Tensor] = F.mse_loss,
+              randomness: str = "error") -> float:
+    """One meta-update of ``net`` from a meta-batch of tasks ``xs, ys`` (support, ``(B, K, ...)``) and
+    ``xq, yq`` (query); the tasks are adapted together with ``torch.func.vmap`` (``randomness`` is
+    passed to it). ``"maml"``/``"fomaml"``: the mean query loss after adaptation, back-propagated
+    (second or first order) and stepped with ``opt``; returns it. ``"reptile"``: SGD on support +
+    query, then ``theta += reptile_eps * mean(theta' - theta)``; returns NaN (no outer loss)."""
+    from torch.func import functional_call, vmap
+
+    params = dict(net.named_parameters())
+    if method == "reptile":
+        start = {n: p.detach() for n, p in params.items()}
+        x, y = torch.cat([xs, xq], 1), torch.cat([ys, yq], 1)
+        fast = vmap(lambda xi, yi: adapt(net, start, xi, yi, reptile_lr, reptile_steps, first_order=True,
+                                         loss=loss))(x, y)
+        with torch.no_grad():
+            for n, p in net.named_parameters():
+                p.add_(reptile_eps * (fast[n].mean(0) - start[n]))
+        return float("nan")
+    first = method == "fomaml"
+
+    def task_loss(xs_t, ys_t, xq_t, yq_t):
+        fast = adapt(net, params, xs_t, ys_t, inner_lr, inner_steps, first, loss=loss)
+        return loss(functional_call(net, fast, (xq_t,)), yq_t)
+
+    outer = vmap(task_loss, randomness=randomness)(xs, ys, xq, yq).mean()
+    opt.zero_grad()
+    outer.backward()
+    opt.step()
+    return float(outer.detach())
+
+
 def meta_train(net: nn.Module, method: str, *, iterations: int, k: int, tasks: SinusoidTasks | None = None,
                meta_batch: int = 25, inner_lr: float = 0.01, inner_steps: int = 1, outer_lr: float = 1e-3,
                reptile_steps: int = 5, reptile_lr: float = 0.01, reptile_eps: float = 0.1, seed: int = 0,
                log: Callable[[int, float], None] | None = None) -> nn.Module:
     """Meta-train ``net`` in place with ``"maml"``, ``"fomaml"`` or ``"reptile"``; the tasks of a
     meta-batch are adapted together with ``torch.func.vmap``."""
-    from torch.func import vmap
 
     if method not in ("maml", "fomaml", "reptile"):
         raise ConfigError(f"method must be 'maml', 'fomaml' or 'reptile', got {method!r}")
@@ -95,26 +128,8 @@ def meta_train(net: nn.Module, method: str, *, iterations: int, k: int, tasks: S
     opt = torch.optim.Adam(net.parameters(), lr=outer_lr)
     for it in range(iterations):
         xs, ys, xq, yq = tasks.sample(meta_batch, k, g)
-        params = dict(net.named_parameters())
-        if method == "reptile":  # inner SGD on all 2K points, then theta += eps * mean(theta' - theta)
-            start = {n: p.detach() for n, p in params.items()}
-            x, y = torch.cat([xs, xq], 1), torch.cat([ys, yq], 1)
-            fast = vmap(lambda xi, yi, st=start: adapt(net, st, xi, yi, reptile_lr, reptile_steps, first_order=True))(x, y)
-            with torch.no_grad():
-                for n, p in net.named_parameters():
-                    p.add_(reptile_eps * (fast[n].mean(0) - start[n]))
-            loss = float("nan")
-        else:
-            first = method == "fomaml"
-
-            def task_loss(xs_t, ys_t, xq_t, yq_t, params=params, first=first):
-                return _loss(net, adapt(net, params, xs_t, ys_t, inner_lr, inner_steps, first), xq_t, yq_t)
-
-            outer = vmap(task_loss)(xs, ys, xq, yq).mean()
-            opt.zero_grad()
-            outer.backward()
-            opt.step()
-            loss = float(outer.detach())
+        loss = meta_step(net, opt, method, xs, ys, xq, yq, inner_lr=inner_lr, inner_steps=inner_steps,
+                         reptile_lr=reptile_lr, reptile_steps=reptile_steps, reptile_eps=reptile_eps)
         if log is not None:
             log(it, loss)
     return net
