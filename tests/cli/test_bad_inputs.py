@@ -164,3 +164,11 @@ def test_graph_model_and_non_graph_dataset_are_refused_before_loading(capsys, tm
                      "--out", str(tmp_path / "r"), *QUIET)
     assert rc != 0 and one_line(err) and says in err and "Traceback" not in err
     assert not (tmp_path / "r" / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("model", ["faster-rcnn", "mask-rcnn"])
+def test_detection_model_is_refused_by_train_and_pointed_to_its_recipe(capsys, tmp_path, model):
+    rc, _, err = run(capsys, "train", "--model", model, "--dataset", "mnist", "--epochs", "1",
+                     "--out", str(tmp_path / "r"), *QUIET)
+    assert rc != 0 and one_line(err) and "detection model" in err and f"prism run ch04-{model}" in err
+    assert "Traceback" not in err and not (tmp_path / "r" / "checkpoints").exists()

@@ -466,13 +466,17 @@ def infer_model_config(cfg: dict[str, Any], describe: dict[str, Any]) -> dict[st
 
 
 def check_model_fits_dataset(cfg: dict[str, Any]) -> None:
-    """Refuse, before any data is loaded, a graph model on a non-graph dataset or the reverse:
-    their inputs (node features + edges vs tensors) cannot be adapted to each other."""
+    """Refuse, before any data is loaded, a graph model on a non-graph dataset or the reverse (their
+    inputs, node features + edges vs tensors, cannot be adapted to each other), and a detection
+    model, which trains through its recipes only."""
     from ..data import dataset_info
     from ..models import model_paradigm
 
     name, dataset = cfg["model"]["name"], cfg["dataset"]["name"]
     paradigm, modality = model_paradigm(name), dataset_info(dataset).modality
+    if paradigm == "detection":  # boxes and masks come from the canvas generator, not a registered dataset
+        raise ConfigError(f"model {name!r} is a detection model, and `prism train` has no detection dataset; "
+                          "train it on the digit canvases with `prism run ch04-faster-rcnn` or `prism run ch04-mask-rcnn`")
     if (paradigm == "graph") != (modality == "graph"):
         need = "a graph dataset (e.g. cora, citeseer, karate)" if paradigm == "graph" else (
             "a graph model (e.g. gcn, gat, graphsage)")
