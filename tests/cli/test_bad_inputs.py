@@ -172,3 +172,23 @@ def test_detection_model_is_refused_by_train_and_pointed_to_its_recipe(capsys, t
                      "--out", str(tmp_path / "r"), *QUIET)
     assert rc != 0 and one_line(err) and "detection model" in err and f"prism run ch04-{model}" in err
     assert "Traceback" not in err and not (tmp_path / "r" / "checkpoints").exists()
+
+
+def _generative_models():
+    from tensorprism.models import list_models, model_paradigm
+
+    return [m for m in list_models() if model_paradigm(m) == "generative"]
+
+
+@pytest.mark.parametrize("model", _generative_models())
+def test_generative_model_under_the_datasets_supervised_task_is_refused_with_its_task_named(capsys, tmp_path, model):
+    """Every registered generative model: `prism train` on a labelled dataset without --task would
+    run classification on it; it is refused in one line that names the task of the model's kind."""
+    from tensorprism.models import model_kind
+    from tensorprism.train.run import TASK_OF_GENERATIVE_KIND
+
+    rc, _, err = run(capsys, "train", "--model", model, "--dataset", "digits", "--epochs", "1",
+                     "--out", str(tmp_path / "r"), *QUIET)
+    assert rc != 0 and one_line(err) and "Traceback" not in err
+    assert f"--task {TASK_OF_GENERATIVE_KIND[model_kind(model)]}" in err
+    assert not (tmp_path / "r" / "checkpoints").exists()

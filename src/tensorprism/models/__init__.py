@@ -90,6 +90,12 @@ def model_paradigm(name: str) -> str:
     return paradigm_of(_on_meta(name))
 
 
+def model_kind(name: str) -> str:
+    """The ``kind`` of generative model ``name`` (``gan``, ``vae``, ``flow``... see ``GENERATIVE_KINDS``);
+    ``""`` for models of other paradigms."""
+    return getattr(_on_meta(name), "kind", "")
+
+
 def model_default_cfg(name: str, **config: Any) -> dict[str, Any]:
     """timm-style ``default_cfg`` (``input_size (C, H, W)``, ``mean``, ``std``, ``num_classes``...)
     of image model ``name`` (with config overrides), without allocating its weights."""
@@ -106,5 +112,5 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in seen.values())
 
 
-__all__ = ["MODELS", "register_model", "create_model", "list_models", "model_entry", "model_paradigm",
+__all__ = ["MODELS", "register_model", "create_model", "list_models", "model_entry", "model_paradigm", "model_kind",
            "model_default_cfg", "count_parameters"]

@@ -465,18 +465,33 @@ def infer_model_config(cfg: dict[str, Any], describe: dict[str, Any]) -> dict[st
             if f in fields and f not in user and describe.get(key) is not None}
 
 
+# the task that trains each generative kind (models/contract.py GENERATIVE_KINDS)
+TASK_OF_GENERATIVE_KIND = {"autoencoder": "autoencoder", "vae": "vae", "gan": "adversarial", "flow": "density",
+                           "autoregressive": "density", "energy": "energy",
+                           "translation": "cycle-adversarial (CycleGAN) or sr-adversarial (SRGAN)"}
+GENERATIVE_TASKS = {"autoencoder", "vae", "adversarial", "density", "energy", "cycle-adversarial", "sr-adversarial"}
+
+
 def check_model_fits_dataset(cfg: dict[str, Any]) -> None:
     """Refuse, before any data is loaded, a graph model on a non-graph dataset or the reverse (their
-    inputs, node features + edges vs tensors, cannot be adapted to each other), and a detection
-    model, which trains through its recipes only."""
+    inputs, node features + edges vs tensors, cannot be adapted to each other), a detection
+    model, which trains through its recipes only, and a generative model under a supervised task."""
     from ..data import dataset_info
-    from ..models import model_paradigm
+    from ..models import model_kind, model_paradigm
 
     name, dataset = cfg["model"]["name"], cfg["dataset"]["name"]
     paradigm, modality = model_paradigm(name), dataset_info(dataset).modality
     if paradigm == "detection":  # boxes and masks come from the canvas generator, not a registered dataset
         raise ConfigError(f"model {name!r} is a detection model, and `prism train` has no detection dataset; "
                           "train it on the digit canvases with `prism run ch04-faster-rcnn` or `prism run ch04-mask-rcnn`")
+    if paradigm == "generative":
+        kind = model_kind(name)
+        task = cfg["task"]["name"]
+        if task not in GENERATIVE_TASKS:
+            raise ConfigError(
+                f"model {name!r} is a generative model ({kind}) but the run's task is {task!r}, which "
+                f"{dataset!r} implies for supervised models; name its task with --task {TASK_OF_GENERATIVE_KIND[kind]}, "
+                "or train it with its recipe (`prism run --help` lists the ch10-* recipes)")
     if (paradigm == "graph") != (modality == "graph"):
         need = "a graph dataset (e.g. cora, citeseer, karate)" if paradigm == "graph" else (
             "a graph model (e.g. gcn, gat, graphsage)")
