@@ -190,5 +190,17 @@ def test_generative_model_under_the_datasets_supervised_task_is_refused_with_its
     rc, _, err = run(capsys, "train", "--model", model, "--dataset", "digits", "--epochs", "1",
                      "--out", str(tmp_path / "r"), *QUIET)
     assert rc != 0 and one_line(err) and "Traceback" not in err
-    assert f"--task {TASK_OF_GENERATIVE_KIND[model_kind(model)]}" in err
+    if model_kind(model) == "translation":  # two domains, which no registered dataset gives: its recipe
+        assert "prism run ch10-cyclegan" in err and "prism run ch10-srgan" in err
+    else:
+        assert f"--task {TASK_OF_GENERATIVE_KIND[model_kind(model)]}" in err
     assert not (tmp_path / "r" / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("model", ["cyclegan", "srgan"])
+def test_translation_models_are_refused_even_under_their_own_task(capsys, tmp_path, model):
+    """A labelled image dataset gives neither two unpaired domains nor low/high-resolution pairs."""
+    task = "cycle-adversarial" if model == "cyclegan" else "sr-adversarial"
+    rc, _, err = run(capsys, "train", "--model", model, "--dataset", "digits", "--task", task, "--epochs", "1",
+                     "--out", str(tmp_path / "r"), *QUIET)
+    assert rc != 0 and one_line(err) and "two domains" in err and "prism run ch10-" in err

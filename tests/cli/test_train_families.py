@@ -126,3 +126,47 @@ def test_eval_works_on_a_recipe_run_and_refuses_to_guess_a_vocabulary(tmp_path, 
     _recipe_like_run(tmp_path / "lm", model, "language-model", "tinyshakespeare", TensorDataset(ids, ids))
     assert main(["eval", str(tmp_path / "lm")]) == 2
     assert "does not record the char-vocab" in capsys.readouterr().err
+
+
+# generative models whose data is not the default MNIST images (binary pixels, colour, sequences, clips)
+GENERATIVE_DATASET = {"pixelcnn": "binarized-mnist", "rbm": "binarized-mnist", "pixelcnn-colour": "cifar10",
+                      "ae-lstm": "airline", "ae-video": "moving-mnist"}
+
+
+def _trainable_generative_models():
+    from tensorprism.models import model_kind, model_paradigm
+
+    return [m for m in list_models() if model_paradigm(m) == "generative" and model_kind(m) != "translation"]
+
+
+@pytest.mark.parametrize("model", _trainable_generative_models())
+def test_every_generative_model_trains_and_evaluates_from_the_cli_with_its_task(model, tmp_path, capsys):
+    """Each registered generative model (but the two-domain translation ones, refused with their
+    recipes named) trains under the task of its kind on [0, 1] images: a standardised-by-default
+    image dataset is loaded unnormalised for a generative task, and the run records it."""
+    from tensorprism.models import model_kind
+    from tensorprism.train.run import TASK_OF_GENERATIVE_KIND
+
+    dataset = GENERATIVE_DATASET.get(model, "mnist")
+    _require(dataset)
+    out = tmp_path / "run"
+    task = TASK_OF_GENERATIVE_KIND[model_kind(model)]
+    tiny = [t if t != "dataset.limit=24" else "dataset.limit=16" for t in TINY]
+    assert main(["train", "--model", model, "--dataset", dataset, "--task", task, "--out", str(out), *tiny]) == 0
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["task"]["name"] == task
+    if "mean" in dataset_info(dataset).extra:  # standardised by default: loaded as [0, 1] images instead
+        assert saved["dataset"]["config"]["normalize"] is False
+    capsys.readouterr()
+    assert main(["eval", str(out)]) == 0
+    assert "/loss" in capsys.readouterr().out
+
+
+def test_a_generative_task_keeps_the_users_normalisation_choice(tmp_path, capsys):
+    """An explicit dataset.config.normalize wins over the [0, 1] default of generative tasks (and a
+    GAN given standardised images then says so in one line)."""
+    _require("mnist")
+    rc = main(["train", "--model", "gan-mlp-small", "--dataset", "mnist", "--task", "adversarial", "--out",
+               str(tmp_path / "r"), "dataset.config.normalize=true", *TINY])
+    err = capsys.readouterr().err
+    assert rc != 0 and "needs targets in [0, 1]" in err and err.count("\n") == 1

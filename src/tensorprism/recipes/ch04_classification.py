@@ -22,6 +22,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from ..config import setting
 from . import register_recipe
 from .kit import RecipeConfig, make_trainer, save_result
 
@@ -42,6 +43,7 @@ class Ch04ClassifyConfig(RecipeConfig):
     label_smoothing: float = 0.0
     train_split: str = "trainval"  # all training images; the test split is never used for selection
     max_train_samples: int | None = None
+    max_steps: int | None = setting(None, min=1)  # caps the run and the schedule (a fixed-budget comparison)
     channels_last: bool = False
     compile: bool = False
 
@@ -102,7 +104,7 @@ def run_classification(cfg: Ch04ClassifyConfig) -> dict[str, Any]:
         cfg, model, task, train, test=test, dataset={"name": cfg.dataset}, task_name="classification",
         task_config={"label_smoothing": cfg.label_smoothing}, epochs=cfg.epochs, batch_size=cfg.batch_size,
         eval_batch_size=1000, optimizer=cfg.optimizer, optimizer_kwargs=opt_kwargs, lr=cfg.lr,
-        weight_decay=cfg.weight_decay, scheduler=cfg.scheduler, compile=cfg.compile)
+        weight_decay=cfg.weight_decay, scheduler=cfg.scheduler, compile=cfg.compile, max_steps=cfg.max_steps)
     t0, c0 = time.perf_counter(), time.process_time()
     trainer.fit()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0

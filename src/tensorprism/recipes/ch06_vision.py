@@ -43,6 +43,8 @@ class CifarViTConfig(RecipeConfig):
         mix: ``"none"``, ``"mixup"`` or ``"cutmix"`` (with ``mix_alpha``).
         max_train_samples: a random subset of the 50,000 training images (``None``: all).
         max_test_samples: a random subset of the 10,000 test images (``None``: all, the reported number).
+        max_steps: stop after this many optimiser steps; the warm-up + cosine schedule then ends there too
+            (how a fixed compute budget is given without cutting the schedule short).
         teacher_run: DeiT only -- the run directory of a trained CIFAR-10 classifier (e.g. of
             ``prism run ch04-cifar10-resnet20``); ``None`` trains ResNet-20 first into ``<out_dir>/teacher``
             (``teacher_epochs``, the settings of ``ch04-cifar10-resnet20``).
@@ -63,6 +65,7 @@ class CifarViTConfig(RecipeConfig):
     mix_alpha: float = setting(1.0, min=0)
     max_train_samples: int | None = setting(None, min=1)
     max_test_samples: int | None = setting(None, min=1)
+    max_steps: int | None = setting(None, min=1)
     teacher_run: str | None = None
     teacher_epochs: int = setting(30, min=1)
     distill_kind: str = setting("hard", choices=("hard", "soft"))
@@ -136,7 +139,7 @@ def run_cifar_vit(cfg: CifarViTConfig) -> dict[str, Any]:
         cfg, model, task, train, test=test, sub=cfg.model, dataset={"name": "cifar10"},
         task_name="classification", task_config={"label_smoothing": cfg.label_smoothing}, epochs=cfg.epochs,
         batch_size=cfg.batch_size, eval_batch_size=500, optimizer="adamw", lr=cfg.lr,
-        weight_decay=cfg.weight_decay, grad_clip_norm=1.0,
+        weight_decay=cfg.weight_decay, grad_clip_norm=1.0, max_steps=cfg.max_steps,
         scheduler={"name": "cosine", "warmup": int(cfg.warmup_epochs * steps_per_epoch), "min_factor": 0.01})
     t0, c0 = time.perf_counter(), time.process_time()
     trainer.fit()

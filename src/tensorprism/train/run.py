@@ -486,6 +486,11 @@ def check_model_fits_dataset(cfg: dict[str, Any]) -> None:
                           "train it on the digit canvases with `prism run ch04-faster-rcnn` or `prism run ch04-mask-rcnn`")
     if paradigm == "generative":
         kind = model_kind(name)
+        if kind == "translation":  # trained on pairs of domains, which no registered dataset holds
+            raise ConfigError(
+                f"model {name!r} translates images between two domains (CycleGAN: two unpaired image sets; SRGAN: "
+                f"low/high-resolution pairs), which no registered dataset provides; train it with "
+                "`prism run ch10-cyclegan` or `prism run ch10-srgan`")
         task = cfg["task"]["name"]
         if task not in GENERATIVE_TASKS:
             raise ConfigError(
@@ -500,9 +505,20 @@ def check_model_fits_dataset(cfg: dict[str, Any]) -> None:
 
 
 def resolve_run(cfg: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``cfg`` with its task filled in from the dataset when none is named."""
+    """A copy of ``cfg`` with its task filled in from the dataset when none is named.
+
+    Generative tasks model pixel values (a Bernoulli or [0, 1] likelihood, a GAN's tanh range, a
+    flow's dequantisation), so an image dataset that is standardised by default (its registered
+    ``mean``/``std``) is loaded as ``[0, 1]`` images for them (``normalize: false`` is recorded in
+    the run's dataset config, so ``prism eval`` reloads the same data) unless the user set it.
+    """
+    from ..data import dataset_info
+
     cfg = copy.deepcopy(cfg)
     cfg["task"] = {"name": infer_task(cfg), "config": (cfg.get("task") or {}).get("config", {})}
+    ds = cfg["dataset"]
+    if cfg["task"]["name"] in GENERATIVE_TASKS and "mean" in dataset_info(ds["name"]).extra:
+        ds["config"] = {"normalize": False, **(ds.get("config") or {})}
     return cfg
 
 

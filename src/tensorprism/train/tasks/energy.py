@@ -52,7 +52,7 @@ class EnergyTask(Task):
         x, _ = split_batch(batch)
         net = self._net(model)
         if not bool(((x == 0) | (x == 1)).all()):
-            raise ShapeError("an RBM with binary visible units needs data of 0s and 1s: binarise the images")
+            raise ShapeError("an RBM with binary visible units needs data of 0s and 1s: use the 'binarized-mnist' dataset or binarise the images (torch.bernoulli)")
         v = x.flatten(1)
         if self.persistent:
             if net.chains.shape[0] == 0:
