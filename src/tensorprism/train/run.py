@@ -453,23 +453,50 @@ def prepare_data(cfg: dict[str, Any]) -> PreparedData:
     return prepared
 
 
-def infer_model_config(cfg: dict[str, Any], describe: dict[str, Any]) -> dict[str, Any]:
-    """Model options filled from the data description through :data:`MODEL_OPTIONS_FROM_DATA`:
-    for the fields the model has and the user did not set."""
+@dataclasses.dataclass
+class _NoConfig:
+    """The fields of a model registered without a config dataclass: none."""
+
+
+def _options_from_data(name: str, user: dict[str, Any], describe: dict[str, Any]) -> dict[str, Any]:
     from ..models import model_entry
 
-    entry = model_entry(cfg["model"]["name"])
-    user = cfg["model"].get("config", {})
+    entry = model_entry(name)
     fields = {f.name for f in dataclasses.fields(entry.config)} if entry.config else set()
     return {f: describe[key] for f, key in MODEL_OPTIONS_FROM_DATA.items()
             if f in fields and f not in user and describe.get(key) is not None}
 
+
+def infer_model_config(cfg: dict[str, Any], describe: dict[str, Any]) -> dict[str, Any]:
+    """Model options filled from the data description through :data:`MODEL_OPTIONS_FROM_DATA`:
+    for the fields the model has and the user did not set. A model built around a registered
+    ``encoder`` (``ssl-net``) gets the encoder's input options (channels, image size) in its
+    ``encoder_config`` the same way; the encoder's classifier is removed, so not its classes."""
+    from ..models import model_entry
+
+    user = cfg["model"].get("config", {})
+    filled = _options_from_data(cfg["model"]["name"], user, describe)
+    hints = model_hints(cfg)
+    fields = {f.name for f in dataclasses.fields(model_entry(cfg["model"]["name"]).config or _NoConfig)}
+    if isinstance(hints.get("encoder"), str) and "encoder_config" in fields:
+        enc_user = dict(hints.get("encoder_config") or {})
+        enc = {k: v for k, v in _options_from_data(hints["encoder"], enc_user, describe).items()
+               if k not in ("num_classes", "num_labels")}
+        if enc:
+            filled["encoder_config"] = {**enc_user, **enc}
+    return filled
+
+
+# the self-supervised tasks, one per ``ssl-net`` method (models/ssl.py METHOD_HEADS)
+SSL_TASKS = ("simclr", "moco", "byol", "swav", "rotation", "deepcluster")
 
 # the task that trains each generative kind (models/contract.py GENERATIVE_KINDS)
 TASK_OF_GENERATIVE_KIND = {"autoencoder": "autoencoder", "vae": "vae", "gan": "adversarial", "flow": "density",
                            "autoregressive": "density", "energy": "energy",
                            "translation": "cycle-adversarial (CycleGAN) or sr-adversarial (SRGAN)"}
 GENERATIVE_TASKS = {"autoencoder", "vae", "adversarial", "density", "energy", "cycle-adversarial", "sr-adversarial"}
+# tasks that model or augment pixel values, so they take [0, 1] images rather than standardised ones
+RAW_PIXEL_TASKS = GENERATIVE_TASKS | set(SSL_TASKS) | {"masked-image"}
 
 
 def check_model_fits_dataset(cfg: dict[str, Any]) -> None:
@@ -504,20 +531,43 @@ def check_model_fits_dataset(cfg: dict[str, Any]) -> None:
                           f"use {need}, or run `prism models` / `prism datasets` to pick a matching pair")
 
 
+def _ssl_method_as_task(cfg: dict[str, Any]) -> None:
+    """An ``ssl``-family model (``ssl-net``) trains with the task of its method: with no task named,
+    the task is its ``method``; with an SSL task named, the method follows it; anything else is refused."""
+    from ..models import model_entry
+
+    name = cfg["model"]["name"]
+    if model_entry(name).family != "ssl":
+        return
+    user = cfg["model"].setdefault("config", {})
+    named = (cfg.get("task") or {}).get("name")
+    if named is None:
+        cfg["task"] = {**(cfg.get("task") or {}), "name": model_hints(cfg)["method"]}
+    elif named not in SSL_TASKS:
+        raise ConfigError(f"model {name!r} is trained self-supervised; its task is one of {', '.join(SSL_TASKS)} "
+                          f"(it sets the model's method), not {named!r}: use e.g. --task simclr")
+    elif user.get("method", named) != named:
+        raise ConfigError(f"model {name!r} was given method={user['method']!r} but --task {named}: they must be "
+                          f"the same SSL method (drop one of them)")
+    else:
+        user["method"] = named
+
+
 def resolve_run(cfg: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``cfg`` with its task filled in from the dataset when none is named.
 
-    Generative tasks model pixel values (a Bernoulli or [0, 1] likelihood, a GAN's tanh range, a
-    flow's dequantisation), so an image dataset that is standardised by default (its registered
+    Generative and self-supervised tasks model or augment pixel values (a Bernoulli or [0, 1]
+    likelihood, a GAN's tanh range, a flow's dequantisation, colour jitter), so an image dataset that is standardised by default (its registered
     ``mean``/``std``) is loaded as ``[0, 1]`` images for them (``normalize: false`` is recorded in
     the run's dataset config, so ``prism eval`` reloads the same data) unless the user set it.
     """
     from ..data import dataset_info
 
     cfg = copy.deepcopy(cfg)
+    _ssl_method_as_task(cfg)
     cfg["task"] = {"name": infer_task(cfg), "config": (cfg.get("task") or {}).get("config", {})}
     ds = cfg["dataset"]
-    if cfg["task"]["name"] in GENERATIVE_TASKS and "mean" in dataset_info(ds["name"]).extra:
+    if cfg["task"]["name"] in RAW_PIXEL_TASKS and "mean" in dataset_info(ds["name"]).extra:
         ds["config"] = {"normalize": False, **(ds.get("config") or {})}
     return cfg
 
@@ -544,16 +594,24 @@ def build_trainer(cfg: dict[str, Any], **trainer_overrides: Any) -> Trainer:
     model = create_model(cfg["model"]["name"], **model_cfg)
     if data.task_options and cfg["task"]["name"] == dataset_task(cfg):
         cfg["task"]["config"] = {**data.task_options, **cfg["task"].get("config", {})}
-    task = create_task(cfg["task"]["name"], **cfg["task"].get("config", {}))
-    train = data.splits["train"]
+    train, val, test = data.splits["train"], data.splits.get("val"), data.splits.get("test")
+    task_kwargs = dict(cfg["task"].get("config", {}))
+    if cfg["task"]["name"] == "deepcluster" and "assign" not in task_kwargs:
+        # pseudo-labels by k-means on the training features, looked up by index: the training split
+        # carries indices, and val/test (no pseudo-labels) are evaluated by `prism eval`'s kNN instead
+        from ..unsupervised.evaluation import cluster_assigner
+        from .tasks.ssl import WithIndex
+
+        task_kwargs["assign"] = cluster_assigner(train, model.head.out_features)  # its num_prototypes clusters
+        train, val, test = WithIndex(train), None, None
+    task = create_task(cfg["task"]["name"], **task_kwargs)
     run_info: dict[str, Any] = {"dataset": cfg["dataset"], "task": cfg["task"], "data": data.describe}
     first = _first_input(train) if len(train) else None
     if isinstance(first, torch.Tensor):
         run_info["input"] = {"shape": list(first.shape), "dtype": str(first.dtype).replace("torch.", "")}
     if data.preprocessing is not None:
         run_info["preprocessing"] = data.preprocessing.to_dict()
-    return Trainer(model, task, train_data=train, val_data=data.splits.get("val"),
-                   test_data=data.splits.get("test"), run_info=run_info, **tcfg)
+    return Trainer(model, task, train_data=train, val_data=val, test_data=test, run_info=run_info, **tcfg)
 
 
 def config_from_run(run_dir: str | Path) -> dict[str, Any]:
