@@ -106,7 +106,7 @@ def test_declares_a_paradigm_and_its_image_contract(name):
     if paradigm in ("lm", "encoder"):
         assert m.vocab_size > 0 and (m.block_size is None or m.block_size > 0)
     if paradigm == "sequence":
-        assert m.input_layout in ("tokens", "features")
+        assert m.input_layout in ("tokens", "features", "documents")
     if paradigm == "detection":
         assert m.num_classes > 0 and callable(m.loss) and callable(m.detect) and m.default_cfg["num_classes"] == m.num_classes
     if paradigm not in ("image", "dense"):

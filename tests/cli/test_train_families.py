@@ -27,6 +27,7 @@ PAIRS = [
     ("rnn-forecaster", "airline", "forecasting", {"input_size": 1, "horizon": 12}),
     ("lstm-ucr", "gunpoint", "classification", {"input_size": 1, "num_classes": 2}),
     ("gin", "freesolv", "graph-regression", {"in_channels": 25, "out_channels": 1, "edge_dim": 6}),
+    ("han", "fortunes", "classification", {"num_classes": 43}),  # documents (B, S, W); 43 though the limit sees 1
 ]
 
 
@@ -50,12 +51,13 @@ def test_every_family_trains_and_evaluates_from_the_cli(model, dataset, task, fi
     assert main(["eval", str(out)]) == 0  # the test split, or val where there is none
     assert "/loss" in capsys.readouterr().out
     assert main(["predict", str(out), "--limit", "1"]) == 0
-    if dataset == "sst2":  # a sentence classifier predicts on raw sentences, encoded with the saved vocabulary
-        (tmp_path / "s.txt").write_text("a wonderful , moving film\nthe worst movie ever\n")
+    if dataset in ("sst2", "fortunes"):  # text classifiers predict on raw text, encoded with the saved vocabulary
+        (tmp_path / "s.txt").write_text("a wonderful , moving film. I loved it!\nthe worst movie ever\n")
         capsys.readouterr()
         assert main(["predict", str(out), "-i", str(tmp_path / "s.txt")]) == 0
         lines = capsys.readouterr().out.splitlines()
-        assert len(lines) == 2 and all(line.split()[1] in ("0", "1") for line in lines)
+        classes = filled["num_classes"] if "num_classes" in filled else 2
+        assert len(lines) == 2 and all(0 <= int(line.split()[1]) < classes for line in lines)
 
 
 def test_generate_continues_a_prompt_with_the_vocabulary_saved_by_train(tmp_path, capsys):

@@ -11,6 +11,7 @@ from tensorprism.cli import main
 from tensorprism.data import is_available, load_dataset
 from tensorprism.data.preprocessing import (
     CharVocab,
+    DocumentVocab,
     ImageNormalize,
     Preprocessing,
     Standardize,
@@ -30,6 +31,7 @@ QUIET = ["progress=false", "plots=false", "tensorboard=false"]
     (ImageNormalize([0.5], [0.25]), torch.full((1, 1, 2, 2), 255, dtype=torch.uint8)),
     (CharVocab.fit("hello"), "hole"),
     (WordVocab.fit(["a good film", "a bad film"]), ["A good, bad film", ""]),
+    (DocumentVocab.fit(["A good film. A bad one!"], max_sentences=3, max_words=2), ["A good film. Bad?", ""]),
 ])
 def test_json_round_trip_gives_the_same_transform(pre, raw):
     doc = json.loads(json.dumps(pre.to_dict()))
@@ -47,6 +49,20 @@ def test_transforms_compute_what_they_document():
     words = WordVocab.fit(["a good film"])
     ids = words(["a GOOD unseen"])[0]
     assert ids[2] == words.tokenizer.vocab.unk_id and ids[0] == ids[0] != 0  # id 0 is padding only
+
+
+def test_document_vocab_splits_sentences_pads_and_caps():
+    """Texts -> (S, W) ids for hierarchical models: one row per sentence, 0 only as padding, at most
+    max_sentences x max_words, and a text without words still gives one (unknown) word."""
+    docs = DocumentVocab.fit(["the sea is wide. the ship is small!"], max_sentences=2, max_words=3)
+    a, b, c = docs(["The sea is wide. The ship is very small! Extra sentence?", "wide sea", "  "])
+    assert a.shape == (2, 3) and a.dtype == torch.long and (a != 0).all()  # capped: 2 sentences of 3 words
+    assert a[1].tolist() == docs.tokenizer.encode("the ship is")  # sentence 2, cut to its first 3 words
+    assert b.shape == (1, 2) and c.shape == (1, 1) and c[0, 0] == docs.tokenizer.vocab.unk_id
+    short = docs(["Wide. The sea is"])[0]
+    assert short.shape == (2, 3) and short[0].tolist() == [*docs.tokenizer.encode("wide."), 0]  # padded words
+    with pytest.raises(ConfigError, match="max_sentences and max_words"):
+        DocumentVocab(["<pad>", "<unk>"], max_sentences=0)
 
 
 def test_bad_inputs_and_documents_are_clear_errors():

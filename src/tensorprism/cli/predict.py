@@ -45,7 +45,8 @@ def read_inputs(path: str):
 
 
 def read_sentences(path: str) -> list[str]:
-    """One sentence per line of a UTF-8 text file (for runs of sentence classifiers)."""
+    """One sentence per line of a UTF-8 text file (for runs of sentence classifiers; for a hierarchical
+    model such as HAN, one document per line, split into sentences at ``.``, ``!`` and ``?``)."""
     from ..errors import DataError, DatasetNotFoundError
 
     p = Path(path)
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
                                                  need_data=not args.input)
     if split_data is not None:
         data = split_data[1]
-    elif predictor.preprocessing is not None and predictor.preprocessing.kind == "word-vocab":
+    elif predictor.preprocessing is not None and predictor.preprocessing.kind in ("word-vocab", "document-vocab"):
         data = predictor.prepare(read_sentences(args.input))
     else:
         data = predictor.prepare(read_inputs(args.input), preprocessed=args.preprocessed)

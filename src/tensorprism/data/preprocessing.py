@@ -245,6 +245,42 @@ class WordVocab(Preprocessing):
         return [torch.tensor(self.tokenizer.encode(str(s)) or [unk], dtype=torch.long) for s in sentences]
 
 
+class DocumentVocab(WordVocab):
+    """Texts to ``(S, W)`` word-id tensors for hierarchical models: each text is split into sentences
+    (:func:`~tensorprism.data.text.documents.split_sentences`), each sentence encoded as by
+    :class:`WordVocab`, and the document padded with ``<pad>`` (id 0) to its longest sentence, keeping
+    at most ``max_sentences`` sentences of ``max_words`` words. ``__call__(texts) -> list`` of
+    ``(S_i, W_i)`` int64 tensors (a text without words gives one ``<unk>``)."""
+
+    kind = "document-vocab"
+
+    def __init__(self, itos: Sequence[str], lower: bool = True, max_sentences: int = 16, max_words: int = 40):
+        super().__init__(itos, lower)
+        if max_sentences < 1 or max_words < 1:
+            raise ConfigError(f"max_sentences and max_words must be >= 1, got {max_sentences} and {max_words}")
+        self.max_sentences, self.max_words = int(max_sentences), int(max_words)
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], *, min_freq: int = 1, max_size: int | None = None, max_sentences: int = 16,
+            max_words: int = 40) -> DocumentVocab:
+        vocab = WordVocab.fit(texts, min_freq=min_freq, max_size=max_size)
+        return cls(vocab.tokenizer.vocab.itos, max_sentences=max_sentences, max_words=max_words)
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "max_sentences": self.max_sentences, "max_words": self.max_words}
+
+    def __call__(self, raw: Sequence[str] | str) -> list[Tensor]:
+        from .text.documents import pad_documents, split_sentences
+
+        texts = [raw] if isinstance(raw, str) else list(raw)
+        out = []
+        for text in texts:
+            sentences = [ids for ids in (self.tokenizer.encode(s) for s in split_sentences(str(text))) if ids]
+            sentences = sentences or [[self.tokenizer.vocab.unk_id]]
+            out.append(pad_documents([sentences], max_sentences=self.max_sentences, max_words=self.max_words)[0])
+        return out
+
+
 def preprocessing_of(dataset: Any) -> Preprocessing | None:
     """The preprocessing a dataset applied to its raw data, or ``None``: ``dataset.preprocessing``,
     or for an :class:`~tensorprism.data.arrays.ImageDataset` (MNIST, CIFAR-10) its normalisation."""
@@ -259,4 +295,4 @@ def preprocessing_of(dataset: Any) -> Preprocessing | None:
     return pre
 
 
-__all__ = ["CharVocab", "ImageNormalize", "KINDS", "Preprocessing", "Standardize", "WordVocab", "preprocessing_of"]
+__all__ = ["CharVocab", "DocumentVocab", "ImageNormalize", "KINDS", "Preprocessing", "Standardize", "WordVocab", "preprocessing_of"]

@@ -96,6 +96,12 @@ def model_kind(name: str) -> str:
     return getattr(_on_meta(name), "kind", "")
 
 
+def model_input_layout(name: str, **config: Any) -> str:
+    """The ``input_layout`` of sequence model ``name`` (``tokens``, ``features``, ``documents``), ``""``
+    for models without one; read on the meta device."""
+    return getattr(_on_meta(name, **config), "input_layout", "")
+
+
 def model_default_cfg(name: str, **config: Any) -> dict[str, Any]:
     """timm-style ``default_cfg`` (``input_size (C, H, W)``, ``mean``, ``std``, ``num_classes``...)
     of image model ``name`` (with config overrides), without allocating its weights."""
@@ -113,4 +119,4 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 
 __all__ = ["MODELS", "register_model", "create_model", "list_models", "model_entry", "model_paradigm", "model_kind",
-           "model_default_cfg", "count_parameters"]
+           "model_input_layout", "model_default_cfg", "count_parameters"]

@@ -352,8 +352,9 @@ def _in_eval(model: nn.Module, fn):
 
 # ------------------------------------------------------------------------------------ sequences
 class SequenceMixin(ModelContract):
-    """Sequence classifiers and forecasters: ``input_layout`` is ``"tokens"`` (``(N, T)`` ids) or
-    ``"features"`` (``(N, T, input_size)`` real values, batch first)."""
+    """Sequence classifiers and forecasters: ``input_layout`` is ``"tokens"`` (``(N, T)`` ids),
+    ``"features"`` (``(N, T, input_size)`` real values, batch first) or ``"documents"`` (``(N, S, W)``
+    ids: sentences of words, for hierarchical models, which check their own inputs)."""
 
     paradigm = "sequence"
     input_layout: str

@@ -43,6 +43,7 @@ class Ch04ClassifyConfig(RecipeConfig):
     label_smoothing: float = 0.0
     train_split: str = "trainval"  # all training images; the test split is never used for selection
     max_train_samples: int | None = None
+    max_test_samples: int | None = setting(None, min=1)  # a random subset of the test images (None: all, the reported number)
     max_steps: int | None = setting(None, min=1)  # caps the run and the schedule (a fixed-budget comparison)
     channels_last: bool = False
     compile: bool = False
@@ -88,7 +89,7 @@ def run_classification(cfg: Ch04ClassifyConfig) -> dict[str, Any]:
 
     info = dataset_info(cfg.dataset).extra
     train = load_split(cfg.dataset, cfg.train_split, cfg.max_train_samples, cfg.seed)
-    test = load_split(cfg.dataset, "test")
+    test = load_split(cfg.dataset, "test", cfg.max_test_samples, cfg.seed)
     mean, std = info.get("mean"), info.get("std")
     if mean is None:  # MNIST-style datasets keep their statistics on the dataset
         base = test.dataset if hasattr(test, "dataset") else test

@@ -222,7 +222,7 @@ MODEL_OPTIONS_FROM_DATA: dict[str, str] = {
 }
 
 # preprocessing the adapters fit (not the dataset itself): a run must have saved it to be re-encoded
-FITTED_BY_ADAPTER = ("char-vocab", "word-vocab")
+FITTED_BY_ADAPTER = ("char-vocab", "word-vocab", "document-vocab")
 
 # dataset task names that are other names of a registered task
 TASK_ALIASES = {"language-modelling": "language-model", "translation": "seq2seq"}
@@ -259,6 +259,29 @@ class EncodedSentences(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         return self.items[i]
+
+
+class EncodedDocuments(Dataset):
+    """``(token ids (S, W), label)`` items, padded per batch into ``{"x" (B, S, W), "y" (B,)}``
+    (id 0 is padding: a hierarchical model masks padded words and sentences with ``ids != 0``)."""
+
+    def __init__(self, items: list[tuple[torch.Tensor, int]]):
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.items[i]
+
+    @staticmethod
+    def collate_fn(items: list[tuple[torch.Tensor, int]]) -> dict[str, torch.Tensor]:
+        S = max(ids.shape[0] for ids, _ in items)
+        W = max(ids.shape[1] for ids, _ in items)
+        x = torch.zeros(len(items), S, W, dtype=torch.long)
+        for i, (ids, _) in enumerate(items):
+            x[i, : ids.shape[0], : ids.shape[1]] = ids
+        return {"x": x, "y": torch.tensor([y for _, y in items], dtype=torch.long)}
 
 
 def _limit(data: Any, n: int | None) -> Any:
@@ -357,13 +380,18 @@ def _prepare_chars(raw: dict[str, Any], hints: dict[str, Any], vocab: Any = None
 
 
 def _prepare_sentences(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedData:
-    """``[(sentence, label)]``: word vocabulary of the training sentences, padded id batches."""
-    from ..data.preprocessing import WordVocab
+    """``[(text, label)]``: word vocabulary of the training texts, padded id batches; for a model of
+    the ``documents`` layout (HAN), each text as sentences of words, ``(S, W)`` ids."""
+    from ..data.preprocessing import DocumentVocab, WordVocab
 
-    vocab = WordVocab.fit([text for text, _ in raw["train"]])
-    splits = {s: EncodedSentences(list(zip(vocab([t for t, _ in pairs]), [y for _, y in pairs], strict=True)))
+    texts = [text for text, _ in raw["train"]]
+    documents = hints.get("input_layout") == "documents"
+    vocab = DocumentVocab.fit(texts) if documents else WordVocab.fit(texts)
+    encoded = EncodedDocuments if documents else EncodedSentences
+    splits = {s: encoded(list(zip(vocab([t for t, _ in pairs]), [y for _, y in pairs], strict=True)))
               if pairs else None for s, pairs in raw.items()}
-    classes = len({label for _, label in raw["train"]})
+    # the dataset's declared classes, else the largest label + 1 (a limited split may lack some classes)
+    classes = hints.get("dataset_classes") or 1 + max(label for _, label in raw["train"])
     return PreparedData(splits, {"vocab_size": len(vocab), "num_classes": classes}, vocab)
 
 
@@ -433,6 +461,8 @@ def model_hints(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def prepare_data(cfg: dict[str, Any]) -> PreparedData:
     """Load the configured dataset's train/val/test splits and adapt them to the run's task."""
+    from ..data import dataset_info
+
     name = cfg["dataset"]["name"]
     raw = {"train": load_split(cfg, "train")}
     adapter = _adapter(raw["train"])
@@ -448,7 +478,11 @@ def prepare_data(cfg: dict[str, Any]) -> PreparedData:
         raise ConfigError(f"dataset.limit must be an integer >= 1 (examples per split) or null, got {limit!r}")
     # lists of examples (sentences, molecules) are cut before encoding: nothing is encoded in vain
     raw = {s: d[:limit] if limit and isinstance(d, list) else d for s, d in raw.items()}
-    prepared = adapter(raw, model_hints(cfg))
+    from ..models import model_input_layout
+
+    hints = {**model_hints(cfg), "input_layout": model_input_layout(cfg["model"]["name"]),
+             "dataset_classes": dataset_info(name).extra.get("num_classes")}
+    prepared = adapter(raw, hints)
     prepared.splits = {s: _limit(d, limit) for s, d in prepared.splits.items()}
     return prepared
 
@@ -764,8 +798,9 @@ class Predictor:
         from ..errors import ShapeError
 
         x = raw if preprocessed or self.preprocessing is None else self.preprocessing(raw)
-        if isinstance(x, list):  # variable-length token ids
-            return EncodedSentences([(ids, -1) for ids in x])
+        if isinstance(x, list):  # variable-length token ids: sentences (T,) or documents (S, W)
+            encoded = EncodedDocuments if x and x[0].dim() == 2 else EncodedSentences
+            return encoded([(ids, -1) for ids in x])
         x = torch.as_tensor(x)
         want = self.run_info.get("input", {})
         if want.get("shape") is not None and tuple(x.shape[1:]) != tuple(want["shape"]):

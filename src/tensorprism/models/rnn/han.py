@@ -37,7 +37,7 @@ class HAN(SequenceMixin, nn.Module):
     """``forward(ids (B, S, W)) -> logits (B, num_classes)``; ``attend(ids)`` also returns the
     :class:`~tensorprism.nn.hierarchical_attention.HANOutput` weights."""
 
-    input_layout = "tokens"
+    input_layout = "documents"  # token ids (B, S, W): `prism train` splits texts into sentences for it
 
     def __init__(self, cfg: HANConfig):
         super().__init__()
