@@ -28,6 +28,9 @@ PAIRS = [
     ("lstm-ucr", "gunpoint", "classification", {"input_size": 1, "num_classes": 2}),
     ("gin", "freesolv", "graph-regression", {"in_channels": 25, "out_channels": 1, "edge_dim": 6}),
     ("han", "fortunes", "classification", {"num_classes": 43}),  # documents (B, S, W); 43 though the limit sees 1
+    # sentence pairs: a word vocabulary per side, specials <pad> <unk> <bos> <eos> = 0..3 on both
+    ("gru-attention-multi30k", "multi30k", "seq2seq", {"pad_id": 0, "bos_id": 2, "eos_id": 3}),
+    ("transformer-small", "debian-descriptions", "seq2seq", {"pad_id": 0, "bos_id": 2, "eos_id": 3}),
 ]
 
 
@@ -58,6 +61,19 @@ def test_every_family_trains_and_evaluates_from_the_cli(model, dataset, task, fi
         lines = capsys.readouterr().out.splitlines()
         classes = filled["num_classes"] if "num_classes" in filled else 2
         assert len(lines) == 2 and all(0 <= int(line.split()[1]) < classes for line in lines)
+    if task == "seq2seq":  # an encoder-decoder translates raw source sentences into target text
+        from tensorprism.data.preprocessing import PairVocab
+
+        pairs = load_dataset(dataset, split="train")[:24]  # the dataset.limit of TINY
+        vocab = PairVocab.fit(pairs, min_freq=2, max_len=saved["model"]["config"].get("max_len"))
+        sizes = {k: v for k, v in saved["model"]["config"].items() if k.startswith(("src_vocab", "tgt_vocab"))}
+        assert sorted(sizes.values()) == sorted(vocab.sizes())  # filled from the data, side by side
+        (tmp_path / "src.txt").write_text("".join(" ".join(a.split()) + "\n" for a, _ in pairs[:2]))  # one per line
+        capsys.readouterr()
+        assert main(["predict", str(out), "-i", str(tmp_path / "src.txt")]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert len(lines) == 2 and all(line.split(" ", 1)[0] in ("0", "1") for line in lines)
+        assert all(set(line.split()[1:]) <= set(vocab.tgt.vocab.itos) for line in lines)  # target words
 
 
 def test_generate_continues_a_prompt_with_the_vocabulary_saved_by_train(tmp_path, capsys):

@@ -13,6 +13,7 @@ from tensorprism.data.preprocessing import (
     CharVocab,
     DocumentVocab,
     ImageNormalize,
+    PairVocab,
     Preprocessing,
     Standardize,
     WordVocab,
@@ -32,6 +33,7 @@ QUIET = ["progress=false", "plots=false", "tensorboard=false"]
     (CharVocab.fit("hello"), "hole"),
     (WordVocab.fit(["a good film", "a bad film"]), ["A good, bad film", ""]),
     (DocumentVocab.fit(["A good film. A bad one!"], max_sentences=3, max_words=2), ["A good film. Bad?", ""]),
+    (PairVocab.fit([("ein guter Film", "a good film"), ("ein Film", "a film")], max_len=4), ["ein guter Film x", ""]),
 ])
 def test_json_round_trip_gives_the_same_transform(pre, raw):
     doc = json.loads(json.dumps(pre.to_dict()))
@@ -49,6 +51,16 @@ def test_transforms_compute_what_they_document():
     words = WordVocab.fit(["a good film"])
     ids = words(["a GOOD unseen"])[0]
     assert ids[2] == words.tokenizer.vocab.unk_id and ids[0] == ids[0] != 0  # id 0 is padding only
+
+
+def test_pair_vocab_wraps_targets_cuts_to_max_len_and_decodes():
+    pairs = PairVocab.fit([("ein guter Film", "a good film"), ("ein Film", "a film")], max_len=4)
+    src, tgt = pairs.encode_pair("ein guter Film heute", "a good film today")
+    assert src.tolist() == pairs.src.encode("ein guter film")[:4] + [pairs.unk_id]  # unknown word kept as <unk>
+    assert tgt.tolist()[0] == pairs.bos_id and tgt.tolist()[-1] == pairs.eos_id and len(tgt) == 4  # max_len
+    assert pairs.decode(tgt.tolist()[1:] + [pairs.pad_id]) == "a good"
+    with pytest.raises(ConfigError, match="max_len must be >= 3"):
+        PairVocab.fit([("a", "b")], max_len=2)
 
 
 def test_document_vocab_splits_sentences_pads_and_caps():

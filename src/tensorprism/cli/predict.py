@@ -70,11 +70,20 @@ def run(args: argparse.Namespace) -> int:
                                                  need_data=not args.input)
     if split_data is not None:
         data = split_data[1]
-    elif predictor.preprocessing is not None and predictor.preprocessing.kind in ("word-vocab", "document-vocab"):
+    elif predictor.preprocessing is not None and predictor.preprocessing.kind in ("word-vocab", "document-vocab",
+                                                                                  "pair-vocab"):
         data = predictor.prepare(read_sentences(args.input))
     else:
         data = predictor.prepare(read_inputs(args.input), preprocessed=args.preprocessed)
     preds = predictor.trainer.predict(data).numpy()
+    if predictor.preprocessing is not None and predictor.preprocessing.kind == "pair-vocab":
+        # an encoder-decoder's outputs are target ids: shown as text, one output per line
+        texts = [predictor.preprocessing.decode(row[1:]) for row in preds.tolist()]
+        if args.output:
+            Path(args.output).write_text("".join(t + "\n" for t in texts), encoding="utf-8")
+            print(f"wrote {len(texts)} outputs to {args.output}")
+            return 0
+        preds = np.array(texts, dtype=object)
     if args.output:
         out = Path(args.output)
         if out.suffix == ".npy":

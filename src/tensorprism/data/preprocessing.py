@@ -281,6 +281,63 @@ class DocumentVocab(WordVocab):
         return out
 
 
+class PairVocab(Preprocessing):
+    """(source, target) sentence pairs to word ids for encoder–decoders: one vocabulary per side
+    (:class:`~tensorprism.data.text.tokenize.WordTokenizer` rules; ids 0-3 are ``<pad>``, ``<unk>``,
+    ``<bos>``, ``<eos>`` on both), the target wrapped in ``<bos> … <eos>``, both cut to ``max_len``
+    tokens. ``__call__(sources) -> list`` of ``(S_i,)`` source ids (for translating raw sentences);
+    :meth:`decode` turns target ids back into text."""
+
+    kind = "pair-vocab"
+
+    def __init__(self, src_itos: Sequence[str], tgt_itos: Sequence[str], lower: bool = True,
+                 max_len: int | None = None):
+        from .text.tokenize import BOS, EOS, PAD, UNK, Vocab, WordTokenizer
+
+        specials = [PAD, UNK, BOS, EOS]
+        if list(src_itos[:4]) != specials or list(tgt_itos[:4]) != specials:
+            raise ConfigError(f"pair-vocab vocabularies must start with {specials}")
+        if max_len is not None and max_len < 3:
+            raise ConfigError(f"max_len must be >= 3 (<bos>, a token, <eos>) or None, got {max_len}")
+        self.src = WordTokenizer(Vocab(list(src_itos[4:])), lower=lower)
+        self.tgt = WordTokenizer(Vocab(list(tgt_itos[4:])), lower=lower)
+        self.lower, self.max_len = lower, max_len
+        self.pad_id, self.unk_id, self.bos_id, self.eos_id = 0, 1, 2, 3
+
+    @classmethod
+    def fit(cls, pairs: Sequence[tuple[str, str]], *, min_freq: int = 1, max_len: int | None = None) -> PairVocab:
+        from .text.tokenize import WordTokenizer
+
+        src = WordTokenizer().fit([a for a, _ in pairs], min_freq=min_freq)
+        tgt = WordTokenizer().fit([b for _, b in pairs], min_freq=min_freq)
+        return cls(src.vocab.itos, tgt.vocab.itos, max_len=max_len)
+
+    def params(self) -> dict[str, Any]:
+        return {"src_itos": self.src.vocab.itos, "tgt_itos": self.tgt.vocab.itos, "lower": self.lower,
+                "max_len": self.max_len}
+
+    def sizes(self) -> tuple[int, int]:
+        return len(self.src.vocab), len(self.tgt.vocab)
+
+    def _source(self, text: str) -> Tensor:
+        ids = self.src.encode(str(text))[: self.max_len] or [self.unk_id]
+        return torch.tensor(ids, dtype=torch.long)
+
+    def encode_pair(self, source: str, target: str) -> tuple[Tensor, Tensor]:
+        """``(source ids (S,), target ids (T,))``, the target as ``<bos> … <eos>``."""
+        body = self.tgt.encode(str(target))[: self.max_len - 2 if self.max_len else None]
+        return self._source(source), torch.tensor([self.bos_id, *body, self.eos_id], dtype=torch.long)
+
+    def __call__(self, raw: Sequence[str] | str) -> list[Tensor]:
+        return [self._source(t) for t in ([raw] if isinstance(raw, str) else list(raw))]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Target text of ``ids``, up to the first ``<eos>``, without ``<bos>``/padding."""
+        ids = [int(i) for i in ids]
+        ids = ids[: ids.index(self.eos_id)] if self.eos_id in ids else ids
+        return self.tgt.decode(ids)
+
+
 def preprocessing_of(dataset: Any) -> Preprocessing | None:
     """The preprocessing a dataset applied to its raw data, or ``None``: ``dataset.preprocessing``,
     or for an :class:`~tensorprism.data.arrays.ImageDataset` (MNIST, CIFAR-10) its normalisation."""
@@ -295,4 +352,4 @@ def preprocessing_of(dataset: Any) -> Preprocessing | None:
     return pre
 
 
-__all__ = ["CharVocab", "DocumentVocab", "ImageNormalize", "KINDS", "Preprocessing", "Standardize", "WordVocab", "preprocessing_of"]
+__all__ = ["CharVocab", "DocumentVocab", "ImageNormalize", "KINDS", "PairVocab", "Preprocessing", "Standardize", "WordVocab", "preprocessing_of"]

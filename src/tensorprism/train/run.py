@@ -195,8 +195,9 @@ def load_split(cfg: dict[str, Any], split: str):
     from ..data import load_dataset
 
     ds = cfg["dataset"]
-    # GLUE calls validation "dev"; a dataset split by its task (movielens) has only "all"
-    names = {"val": ("val", "dev"), "train": ("train", "all")}.get(split, (split,))
+    # GLUE calls validation "dev"; a dataset split by its task (movielens) has only "all"; Multi30k's
+    # test set is "test2016"
+    names = {"val": ("val", "dev"), "train": ("train", "all"), "test": ("test", "test2016")}.get(split, (split,))
     for name in names:
         try:
             return load_dataset(ds["name"], root=ds.get("root"), split=name, **ds.get("config", {}))
@@ -219,10 +220,13 @@ MODEL_OPTIONS_FROM_DATA: dict[str, str] = {
     "input_size": "channels", "img_size": "img_size",
     "vocab_size": "vocab_size", "block_size": "seq_len", "horizon": "horizon",
     "out_channels": "targets", "edge_dim": "edge_features",
+    "src_vocab": "src_vocab_size", "src_vocab_size": "src_vocab_size",
+    "tgt_vocab": "tgt_vocab_size", "tgt_vocab_size": "tgt_vocab_size",
+    "pad_id": "pad_id", "bos_id": "bos_id", "eos_id": "eos_id",
 }
 
 # preprocessing the adapters fit (not the dataset itself): a run must have saved it to be re-encoded
-FITTED_BY_ADAPTER = ("char-vocab", "word-vocab", "document-vocab")
+FITTED_BY_ADAPTER = ("char-vocab", "word-vocab", "document-vocab", "pair-vocab")
 
 # dataset task names that are other names of a registered task
 TASK_ALIASES = {"language-modelling": "language-model", "translation": "seq2seq"}
@@ -258,6 +262,22 @@ class EncodedSentences(Dataset):
         return len(self.items)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.items[i]
+
+
+class EncodedPairs(Dataset):
+    """``(source ids (S,), target ids (T,))`` items, padded per batch into ``{"src" (B, S),
+    "src_lengths" (B,), "tgt" (B, T), "tgt_lengths" (B,)}`` (the seq2seq task's batches)."""
+
+    def __init__(self, items: list[tuple[torch.Tensor, torch.Tensor]], pad_id: int = 0):
+        from ..data.text.collate import PadCollator
+
+        self.items, self.collate_fn = items, PadCollator(("src", "tgt"), pad_id=pad_id)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.items[i]
 
 
@@ -395,6 +415,26 @@ def _prepare_sentences(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedDa
     return PreparedData(splits, {"vocab_size": len(vocab), "num_classes": classes}, vocab)
 
 
+def _prepare_pairs(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedData:
+    """``[(source, target)]`` sentence pairs (translation, summarisation): a word vocabulary per side
+    from the training pairs (words seen at least twice; the rest are ``<unk>``), sentences cut to
+    the model's ``max_len`` positions when it has them."""
+    from ..data.preprocessing import PairVocab
+
+    max_len = hints.get("max_len") if isinstance(hints.get("max_len"), int) else None
+    vocab = PairVocab.fit(raw["train"], min_freq=PAIR_MIN_FREQ, max_len=max_len)
+    splits = {s: EncodedPairs([vocab.encode_pair(a, b) for a, b in pairs], vocab.pad_id) if pairs else None
+              for s, pairs in raw.items()}
+    src_size, tgt_size = vocab.sizes()
+    describe = {"src_vocab_size": src_size, "tgt_vocab_size": tgt_size, "pad_id": vocab.pad_id,
+                "bos_id": vocab.bos_id, "eos_id": vocab.eos_id}
+    return PreparedData(splits, describe, vocab, task_options={"pad_id": vocab.pad_id})
+
+
+# a word must occur this often in the training pairs to get its own id (the usual Multi30k setting)
+PAIR_MIN_FREQ = 2
+
+
 def _prepare_series(raw: dict[str, Any], hints: dict[str, Any]) -> PreparedData:
     """A univariate series: windows of ``2 x period`` past values predicting the next ``horizon``;
     the test windows predict the held-out tail (their inputs reach back into the training part)."""
@@ -428,6 +468,9 @@ def _adapter(sample: Any):
     if isinstance(sample, list) and sample and isinstance(sample[0], tuple) \
             and isinstance(sample[0][0], str) and isinstance(sample[0][1], int):
         return _prepare_sentences
+    if isinstance(sample, list) and sample and isinstance(sample[0], tuple) and len(sample[0]) == 2 \
+            and all(isinstance(t, str) for t in sample[0]):
+        return _prepare_pairs
     if hasattr(sample, "values") and hasattr(sample, "period"):
         return _prepare_series
     if isinstance(sample, Dataset) or (hasattr(sample, "x") and hasattr(sample, "y")):

@@ -43,6 +43,13 @@ def teacher_forcing_ratio(step: int, total: int, schedule: str = "constant", *, 
     raise ConfigError(f"unknown teacher-forcing schedule {schedule!r}; use constant, linear, exponential or inverse_sigmoid")
 
 
+def _takes_teacher_forcing(model: nn.Module) -> bool:
+    import inspect
+
+    net = getattr(model, "_orig_mod", model)  # a compiled model's signature is its original's
+    return "teacher_forcing" in inspect.signature(net.forward).parameters
+
+
 @register_task("seq2seq")
 class Seq2SeqTask(Task):
     """Cross-entropy with teacher forcing; evaluation reports loss (always forced) and, when
@@ -61,7 +68,13 @@ class Seq2SeqTask(Task):
 
     def _loss(self, model: nn.Module, batch: dict, ratio: float) -> torch.Tensor:
         tgt = batch["tgt"]
-        logits = model(batch["src"], tgt[:, :-1], batch.get("src_lengths"), teacher_forcing=ratio)
+        if _takes_teacher_forcing(model):  # a recurrent decoder: scheduled sampling, packed source
+            logits = model(batch["src"], tgt[:, :-1], batch.get("src_lengths"), teacher_forcing=ratio)
+        elif ratio != 1.0:
+            raise ConfigError(f"{type(model).__name__} decodes in parallel (always teacher-forced); a teacher-forcing "
+                              f"ratio of {ratio:g} needs a recurrent decoder: keep start=end=1")
+        else:  # the Seq2Seq contract: forward(src, tgt_in, src_mask)
+            logits = model(batch["src"], tgt[:, :-1], src_mask=batch["src"] != self.pad_id)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1),
                                ignore_index=self.pad_id, label_smoothing=self.label_smoothing)
 
@@ -81,6 +94,15 @@ class Seq2SeqTask(Task):
             out["target"] = [[self.detokenize([t for t in row[1:] if t != self.pad_id][:-1])]
                              for row in batch["tgt"].tolist()]
         return out
+
+    @torch.no_grad()
+    def predict_step(self, model: nn.Module, batch: Any) -> torch.Tensor:
+        """Greedy outputs ``(B, 1 + max_len)``: ``<bos>``, the generated ids, then ``pad_id``."""
+        net = self.trainer.model if self.trainer is not None else model
+        src = (batch["src"] if "src" in batch else batch["x"]) if isinstance(batch, dict) else batch[0]  # raw sentences: "x"
+        out = net.generate(src, max_len=self.max_len)
+        width = 1 + self.max_len  # a fixed width, so that batches concatenate
+        return torch.nn.functional.pad(out[:, :width], (0, width - min(out.shape[1], width)), value=self.pad_id)
 
     def metrics(self):
         if not (self.decode_bleu and self.detokenize is not None):
