@@ -211,7 +211,7 @@ def test_a_generative_task_keeps_the_users_normalisation_choice(tmp_path, capsys
     assert rc != 0 and "needs targets in [0, 1]" in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("task", ["simclr", "moco", "byol", "swav", "rotation", "deepcluster", None])
+@pytest.mark.parametrize("task", ["simclr", "moco", "byol", "swav", "rotation", None])
 def test_ssl_net_trains_from_the_cli_with_the_task_of_its_method(task, tmp_path, capsys):
     """`prism train --model ssl-net`: the task is the model's method (or sets it), the encoder's
     channels come from the data (1 for MNIST, not the encoder's default 3), the images are [0, 1],
@@ -222,8 +222,6 @@ def test_ssl_net_trains_from_the_cli_with_the_task_of_its_method(task, tmp_path,
     _require("mnist")
     out = tmp_path / "run"
     extra = ["--task", task] if task else []
-    if task == "deepcluster":  # k-means needs no more clusters than the 16 training images
-        extra.append("model.num_prototypes=4")
     tiny = [t if t != "dataset.limit=24" else "dataset.limit=16" for t in TINY]
     assert main(["train", "--model", "ssl-net", "--dataset", "mnist", "--out", str(out), *extra, *tiny]) == 0
     saved = yaml.safe_load((out / "config.yaml").read_text())
@@ -237,6 +235,8 @@ def test_ssl_net_trains_from_the_cli_with_the_task_of_its_method(task, tmp_path,
 @pytest.mark.parametrize("argv, expected", [
     (["--task", "classification"], "its task is one of simclr"),
     (["--task", "moco", "model.method=byol"], "must be the same SSL method"),
+    (["--task", "deepcluster"], "prism run ch09-ssl method=deepcluster"),  # k-means lives above train/
+    (["model.method=deepcluster"], "prism run ch09-ssl method=deepcluster"),
 ])
 def test_ssl_net_refuses_a_task_that_is_not_its_method(argv, expected, tmp_path, capsys):
     rc = main(["train", "--model", "ssl-net", "--dataset", "digits", "--out", str(tmp_path / "r"), *argv, *TINY])

@@ -610,7 +610,9 @@ def check_model_fits_dataset(cfg: dict[str, Any]) -> None:
 
 def _ssl_method_as_task(cfg: dict[str, Any]) -> None:
     """An ``ssl``-family model (``ssl-net``) trains with the task of its method: with no task named,
-    the task is its ``method``; with an SSL task named, the method follows it; anything else is refused."""
+    the task is its ``method``; with an SSL task named, the method follows it; anything else is
+    refused, and so is DeepCluster, whose k-means pseudo-labels come from ``unsupervised/`` (a layer
+    above this one): its recipe builds them."""
     from ..models import model_entry
 
     name = cfg["model"]["name"]
@@ -618,16 +620,18 @@ def _ssl_method_as_task(cfg: dict[str, Any]) -> None:
         return
     user = cfg["model"].setdefault("config", {})
     named = (cfg.get("task") or {}).get("name")
-    if named is None:
-        cfg["task"] = {**(cfg.get("task") or {}), "name": model_hints(cfg)["method"]}
-    elif named not in SSL_TASKS:
+    task = named or model_hints(cfg)["method"]
+    if task == "deepcluster":
+        raise ConfigError(f"model {name!r} with DeepCluster needs a k-means assigner over its training features, "
+                          "which `prism train` does not build; run `prism run ch09-ssl method=deepcluster`")
+    if task not in SSL_TASKS:
         raise ConfigError(f"model {name!r} is trained self-supervised; its task is one of {', '.join(SSL_TASKS)} "
-                          f"(it sets the model's method), not {named!r}: use e.g. --task simclr")
-    elif user.get("method", named) != named:
-        raise ConfigError(f"model {name!r} was given method={user['method']!r} but --task {named}: they must be "
+                          f"(it sets the model's method), not {task!r}: use e.g. --task simclr")
+    if user.get("method", task) != task:
+        raise ConfigError(f"model {name!r} was given method={user['method']!r} but --task {task}: they must be "
                           f"the same SSL method (drop one of them)")
-    else:
-        user["method"] = named
+    user["method"] = task
+    cfg["task"] = {**(cfg.get("task") or {}), "name": task}
 
 
 def resolve_run(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -673,14 +677,6 @@ def build_trainer(cfg: dict[str, Any], **trainer_overrides: Any) -> Trainer:
         cfg["task"]["config"] = {**data.task_options, **cfg["task"].get("config", {})}
     train, val, test = data.splits["train"], data.splits.get("val"), data.splits.get("test")
     task_kwargs = dict(cfg["task"].get("config", {}))
-    if cfg["task"]["name"] == "deepcluster" and "assign" not in task_kwargs:
-        # pseudo-labels by k-means on the training features, looked up by index: the training split
-        # carries indices, and val/test (no pseudo-labels) are evaluated by `prism eval`'s kNN instead
-        from ..unsupervised.evaluation import cluster_assigner
-        from .tasks.ssl import WithIndex
-
-        task_kwargs["assign"] = cluster_assigner(train, model.head.out_features)  # its num_prototypes clusters
-        train, val, test = WithIndex(train), None, None
     task = create_task(cfg["task"]["name"], **task_kwargs)
     run_info: dict[str, Any] = {"dataset": cfg["dataset"], "task": cfg["task"], "data": data.describe}
     first = _first_input(train) if len(train) else None
