@@ -242,3 +242,26 @@ def test_ssl_net_refuses_a_task_that_is_not_its_method(argv, expected, tmp_path,
     rc = main(["train", "--model", "ssl-net", "--dataset", "digits", "--out", str(tmp_path / "r"), *argv, *TINY])
     err = capsys.readouterr().err
     assert rc != 0 and expected in err and err.count("\n") == 1
+
+
+def test_eval_linear_probe_on_an_ssl_run_and_a_clear_refusal_elsewhere(tmp_path, capsys):
+    """`prism eval RUN --probe`: a linear classifier on the frozen encoder's features of the training
+    split, scored on the evaluated split, beside the kNN; other models are refused in one line."""
+    import json
+
+    _require("mnist")
+    out = tmp_path / "ssl"
+    assert main(["train", "--model", "ssl-net", "--dataset", "mnist", "--out", str(out), *TINY]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out), "--probe", "--probe-epochs", "5", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0.0 <= metrics["test/probe_acc"] <= 1.0 and 0.0 <= metrics["train/probe_acc"] <= 1.0
+    assert "test/knn_acc" in metrics
+    assert main(["eval", str(out), "--probe", "--probe-samples", "0"]) == 2
+    assert "--probe-samples must be >= 1" in capsys.readouterr().err
+    clf = tmp_path / "clf"
+    assert main(["train", "--model", "mlp", "--dataset", "digits", "--out", str(clf), *TINY]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(clf), "--probe"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--probe needs a self-supervised encoder" in err
