@@ -93,7 +93,7 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
     "ch07-translation": (dict(settings=dict(embed_dim=8, hidden_size=8, attn_dim=8, epochs=1, max_train=100, max_eval=8,
                                             max_len=6, num_beams=1)), ("multi30k",), None, True),
     "ch10-gan": (dict(model="gan-mlp-small", max_train=128, epochs=1, batch_size=32, eval_samples=40,
-                      classifier_epochs=1, classifier_max_train=256), ("mnist",), None, True),
+                      classifier_epochs=1, classifier_max_train=256, r1_weight=0.5, r1_interval=2), ("mnist",), None, True),
     "ch10-vae": (dict(max_train=256, epochs=1, iwae_k=20, iwae_examples=20,
                       model_config={"hidden": [32], "latent_dim": 4}), ("binarized-mnist",), None, True),
     "ch10-realnvp": (dict(max_train=128, max_eval=64, epochs=1, model_config={"hidden": 8, "scales": 1}, samples=4),

@@ -263,3 +263,18 @@ def test_kde_log_density_and_cross_validated_bandwidth_match_scikit_learn():
     assert torch.isfinite(kde_log_density(torch.full((1, 2), 1e3, dtype=torch.float64), data, 0.1)).all()
     with pytest.raises(ShapeError):
         kde_log_density(pts, data[:, :1], 0.4)
+
+
+def test_r1_penalty_of_a_linear_critic_is_its_squared_weight_norm_and_trains_it():
+    """R1 = E||grad_x D(x)||^2 on real images: for D(x) = w.x it is ||w||^2 = 25 whatever x, and its
+    gradient with respect to w is 2w (the graph is kept so it trains the discriminator)."""
+    critic = nn.Linear(2, 1, bias=False)
+    critic.weight.data.copy_(torch.tensor([[3.0, 4.0]]))
+    r1 = A.r1_penalty(critic, torch.randn(6, 2))
+    assert torch.allclose(r1, torch.tensor(25.0))
+    r1.backward()
+    assert torch.allclose(critic.weight.grad, 2 * critic.weight.data)
+    x = torch.randn(4, 1, 3, 3)  # a non-linear critic: against autograd per example
+    conv = nn.Sequential(nn.Conv2d(1, 2, 2), nn.Tanh(), nn.Flatten(), nn.Linear(8, 1))
+    per = [torch.autograd.grad(conv(xi[None]).sum(), xi)[0].pow(2).sum() for xi in x.clone().requires_grad_(True)]
+    assert torch.allclose(A.r1_penalty(conv, x), torch.stack(per).mean(), atol=1e-6)

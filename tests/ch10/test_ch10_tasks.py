@@ -113,6 +113,26 @@ def _gan_trainer(out, digits, ema=True, callbacks=None, **task_kw):
                    optimizer_kwargs={"betas": (0.5, 0.9)}, **QUIET)
 
 
+def test_r1_regularised_gan_trains_reports_the_penalty_and_refuses_bad_settings(tmp_path, digits):
+    """StyleGAN's R1 on the real images, lazily every 2nd discriminator step: reported as ``r1``
+    on those steps only; negative weights and intervals < 1 are refused."""
+    seen = []
+
+    class Record(Callback):
+        def on_train_batch_end(self, trainer, outputs):
+            seen.append((trainer.global_step, "r1" in outputs))
+
+    tr = _gan_trainer(tmp_path / "r1", digits, callbacks=[Record()], loss="non-saturating", gp_weight=0.0,
+                      n_critic=1, r1_weight=1.0, r1_interval=2)
+    tr.fit()
+    # global_step has advanced past the step that ran: R1 ran at steps 0, 2, ... -> seen at 1, 3, ...
+    assert seen == [(s, (s - 1) % 2 == 0) for s in range(1, len(seen) + 1)]
+    assert all(torch.isfinite(p).all() for p in tr.model.parameters())
+    for bad in ({"r1_weight": -1.0}, {"r1_interval": 0}):
+        with pytest.raises(ConfigError, match="r1_weight must be >= 0"):
+            create_task("adversarial", **bad)
+
+
 def test_adversarial_task_resumes_exactly_after_an_interruption(tmp_path, digits):
     ref = _gan_trainer(tmp_path / "ref", digits).fit()
     with pytest.raises(Interrupt):

@@ -76,6 +76,19 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     return (grad.reshape(grad.shape[0], -1).norm(2, dim=1) - target).pow(2).mean()
 
 
+def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
+    r"""R1 penalty (Mescheder et al. 2018, used by StyleGAN): :math:`\mathbb E_{x\sim p_{data}}
+    \lVert\nabla_x D(x)\rVert_2^2` on real images only, keeping the discriminator flat on the data.
+
+    ``real (N, ...)``; ``critic`` maps it to ``(N,)`` or ``(N, 1)`` logits. The graph is kept so the
+    penalty trains the discriminator. Multiply by :math:`\gamma/2` (StyleGAN: γ = 10 at 1024²; small
+    images use 0.1–1).
+    """
+    x = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    return grad.reshape(grad.shape[0], -1).pow(2).sum(dim=1).mean()
+
+
 def weight_matrix(weight: Tensor, dim: int = 0) -> Tensor:
     """A layer weight as the 2-D matrix spectral normalisation measures: axis ``dim`` (output
     channels: 0 for Linear/Conv, 1 for ConvTranspose) first, the others flattened."""
@@ -103,5 +116,5 @@ def spectral_norm_power_iteration(weight: Tensor, u: Tensor, v: Tensor, n_iter: 
     return sigma, u, v
 
 
-__all__ = ["GAN_LOSSES", "discriminator_loss", "generator_loss", "gradient_penalty", "weight_matrix",
+__all__ = ["GAN_LOSSES", "discriminator_loss", "generator_loss", "gradient_penalty", "r1_penalty", "weight_matrix",
            "spectral_norm_power_iteration"]

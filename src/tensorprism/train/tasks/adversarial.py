@@ -14,6 +14,7 @@ from ...functional.adversarial import (
     discriminator_loss,
     generator_loss,
     gradient_penalty,
+    r1_penalty,
 )
 from ...functional.generative import check_unit_interval
 from . import Task, register_task, split_batch
@@ -38,6 +39,10 @@ class AdversarialTask(Task):
             (WGAN critic, minimised — erratum §5.13) or ``"hinge"``.
         n_critic: discriminator updates per generator update (5 for WGAN).
         gp_weight: λ of the WGAN-GP gradient penalty (10 in Gulrajani et al. 2017); 0: none.
+        r1_weight: γ of the R1 penalty :math:`\tfrac\gamma2\,\mathbb E\lVert\nabla D(x_{real})\rVert^2`
+            (Mescheder et al. 2018; StyleGAN's regulariser); 0: none.
+        r1_interval: apply R1 every this many discriminator steps, scaled by it (StyleGAN2's lazy
+            regularisation uses 16); 1: every step.
         clip_value: WGAN weight clipping — every critic parameter is clamped to
             ``[-clip_value, clip_value]`` after each critic step (0.01 in Arjovsky et al. 2017).
         ema_decay: decay of the EMA of the generator's weights (e.g. 0.999), kept in the model's
@@ -60,17 +65,20 @@ class AdversarialTask(Task):
 
     def __init__(self, loss: str = "non-saturating", n_critic: int = 1, gp_weight: float = 0.0,
                  clip_value: float | None = None, ema_decay: float | None = None, d_lr_factor: float = 1.0,
-                 rescale: bool = True):
+                 rescale: bool = True, r1_weight: float = 0.0, r1_interval: int = 1):
         if loss not in GAN_LOSSES:
             raise ConfigError(f"unknown GAN loss {loss!r}; choose one of {', '.join(GAN_LOSSES)}")
         if int(n_critic) < 1:
             raise ConfigError(f"n_critic must be an integer >= 1, got {n_critic}")
         if gp_weight < 0 or (clip_value is not None and clip_value <= 0) or d_lr_factor <= 0:
             raise ConfigError("gp_weight must be >= 0, clip_value > 0 (or None) and d_lr_factor > 0")
+        if r1_weight < 0 or int(r1_interval) < 1:
+            raise ConfigError(f"r1_weight must be >= 0 and r1_interval an integer >= 1, got {r1_weight} and {r1_interval}")
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ConfigError(f"ema_decay must lie in (0, 1) (e.g. 0.999), got {ema_decay}")
         self.loss, self.n_critic, self.gp_weight, self.clip_value = loss, int(n_critic), float(gp_weight), clip_value
         self.ema_decay, self.d_lr_factor, self.rescale = ema_decay, float(d_lr_factor), rescale
+        self.r1_weight, self.r1_interval = float(r1_weight), int(r1_interval)
 
     # --- set-up -------------------------------------------------------------------------------
     def configure_optimizers(self, model: nn.Module, build):
@@ -124,6 +132,10 @@ class AdversarialTask(Task):
                 gp = gradient_penalty(lambda t: net.discriminate(t, cond), real, fake)
                 d_loss = d_loss + self.gp_weight * gp
                 out["gp"] = gp.detach()
+            if self.r1_weight > 0 and tr.global_step % self.r1_interval == 0:
+                r1 = r1_penalty(lambda t: net.discriminate(t, cond), real)
+                d_loss = d_loss + 0.5 * self.r1_weight * self.r1_interval * r1
+                out["r1"] = r1.detach()
             tr.backward(d_loss)
         tr.optimizer_step(opt_d)
         if self.clip_value is not None:
@@ -178,4 +190,4 @@ class AdversarialTask(Task):
 
     def __repr__(self) -> str:
         return (f"AdversarialTask(loss={self.loss!r}, n_critic={self.n_critic}, gp_weight={self.gp_weight}, "
-                f"clip_value={self.clip_value}, ema_decay={self.ema_decay})")
+                f"clip_value={self.clip_value}, ema_decay={self.ema_decay}, r1_weight={self.r1_weight})")
