@@ -505,6 +505,7 @@ def model_hints(cfg: dict[str, Any]) -> dict[str, Any]:
 def prepare_data(cfg: dict[str, Any]) -> PreparedData:
     """Load the configured dataset's train/val/test splits and adapt them to the run's task."""
     from ..data import dataset_info
+    from ..models import model_input_layout
 
     name = cfg["dataset"]["name"]
     raw = {"train": load_split(cfg, "train")}
@@ -521,8 +522,6 @@ def prepare_data(cfg: dict[str, Any]) -> PreparedData:
         raise ConfigError(f"dataset.limit must be an integer >= 1 (examples per split) or null, got {limit!r}")
     # lists of examples (sentences, molecules) are cut before encoding: nothing is encoded in vain
     raw = {s: d[:limit] if limit and isinstance(d, list) else d for s, d in raw.items()}
-    from ..models import model_input_layout
-
     hints = {**model_hints(cfg), "input_layout": model_input_layout(cfg["model"]["name"]),
              "dataset_classes": dataset_info(name).extra.get("num_classes")}
     prepared = adapter(raw, hints)
@@ -530,16 +529,16 @@ def prepare_data(cfg: dict[str, Any]) -> PreparedData:
     return prepared
 
 
-@dataclasses.dataclass
-class _NoConfig:
-    """The fields of a model registered without a config dataclass: none."""
-
-
-def _options_from_data(name: str, user: dict[str, Any], describe: dict[str, Any]) -> dict[str, Any]:
+def _config_fields(name: str) -> set[str]:
+    """The option names of registered model ``name`` (none for a model without a config dataclass)."""
     from ..models import model_entry
 
     entry = model_entry(name)
-    fields = {f.name for f in dataclasses.fields(entry.config)} if entry.config else set()
+    return {f.name for f in dataclasses.fields(entry.config)} if entry.config else set()
+
+
+def _options_from_data(name: str, user: dict[str, Any], describe: dict[str, Any]) -> dict[str, Any]:
+    fields = _config_fields(name)
     return {f: describe[key] for f, key in MODEL_OPTIONS_FROM_DATA.items()
             if f in fields and f not in user and describe.get(key) is not None}
 
@@ -549,13 +548,10 @@ def infer_model_config(cfg: dict[str, Any], describe: dict[str, Any]) -> dict[st
     for the fields the model has and the user did not set. A model built around a registered
     ``encoder`` (``ssl-net``) gets the encoder's input options (channels, image size) in its
     ``encoder_config`` the same way; the encoder's classifier is removed, so not its classes."""
-    from ..models import model_entry
-
     user = cfg["model"].get("config", {})
     filled = _options_from_data(cfg["model"]["name"], user, describe)
     hints = model_hints(cfg)
-    fields = {f.name for f in dataclasses.fields(model_entry(cfg["model"]["name"]).config or _NoConfig)}
-    if isinstance(hints.get("encoder"), str) and "encoder_config" in fields:
+    if isinstance(hints.get("encoder"), str) and "encoder_config" in _config_fields(cfg["model"]["name"]):
         enc_user = dict(hints.get("encoder_config") or {})
         enc = {k: v for k, v in _options_from_data(hints["encoder"], enc_user, describe).items()
                if k not in ("num_classes", "num_labels")}
@@ -625,7 +621,8 @@ def _ssl_method_as_task(cfg: dict[str, Any]) -> None:
         raise ConfigError(f"model {name!r} with DeepCluster needs a k-means assigner over its training features, "
                           "which `prism train` does not build; run `prism run ch09-ssl method=deepcluster`")
     if task not in SSL_TASKS:
-        raise ConfigError(f"model {name!r} is trained self-supervised; its task is one of {', '.join(SSL_TASKS)} "
+        usable = ", ".join(t for t in SSL_TASKS if t != "deepcluster")
+        raise ConfigError(f"model {name!r} is trained self-supervised; its task is one of {usable} "
                           f"(it sets the model's method), not {task!r}: use e.g. --task simclr")
     if user.get("method", task) != task:
         raise ConfigError(f"model {name!r} was given method={user['method']!r} but --task {task}: they must be "
