@@ -76,6 +76,39 @@ def test_cycle_and_identity_losses_follow_the_equations():
         UnpairedImages(torch.rand(3, 1, 8, 8), torch.rand(3, 1, 4, 4))
 
 
+def test_image_pool_fills_then_swaps_about_half_and_is_part_of_the_checkpointed_state():
+    from tensorprism.models.generative.cyclegan import ImagePool
+
+    torch.manual_seed(0)
+    pool = ImagePool(4, (1, 2, 2))
+    first = torch.arange(6.0).view(6, 1, 1, 1).expand(6, 1, 2, 2).clone()
+    out = pool.query(first[:4])
+    # while filling, every new image is stored and used
+    assert torch.equal(out, first[:4]) and int(pool.count) == 4 and torch.equal(pool.images, first[:4])
+    # once full, every output is either the new image or one that was in the history
+    history = set(pool.images[:, 0, 0, 0].tolist())
+    out = pool.query(torch.full((3, 1, 2, 2), -1.0))
+    assert set(out[:, 0, 0, 0].tolist()) <= history | {-1.0}
+    assert {"images", "count"} <= set(pool.state_dict())
+    assert torch.equal(ImagePool(0, (1, 2, 2)).query(first), first)
+    m = create_model("cyclegan", img_size=8, width=4, res_blocks=1, downsample=1, d_width=4)
+    assert m.pool_a.size == 50 and "pool_b.images" in m.state_dict()  # the paper's history of 50
+    assert create_model("cyclegan", img_size=8, width=4, res_blocks=1, downsample=1, pool_size=0).pool_a.size == 0
+    with pytest.raises(ConfigError):
+        create_model("cyclegan", img_size=8, pool_size=-1)
+
+
+def test_image_pool_draws_half_from_history_once_full():
+    from tensorprism.models.generative.cyclegan import ImagePool
+
+    torch.manual_seed(1)
+    pool = ImagePool(50, (1,))
+    pool.query(torch.zeros(50, 1))  # full of zeros
+    hits = [int((pool.query(torch.ones(1, 1)) == 0).item()) for _ in range(40)]
+    # a "0" comes back only while zeros remain; the first draw each time is a fair coin
+    assert 10 <= sum(hits) <= 30
+
+
 def _cycle_trainer(out, digits, callbacks=None):
     torch.manual_seed(0)
     a, b = digits[:64], 1 - digits[64:160]  # digits vs inverted digits (a toy pair for the mechanics)

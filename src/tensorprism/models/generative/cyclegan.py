@@ -13,6 +13,10 @@ LeakyReLU(0.2), then a 4×4 stride-1 conv to one logit per patch ``(N, 1, h, w)`
 
 ``forward(x)`` is :math:`G` on images in [-1, 1]; :meth:`CycleGAN.translate` maps images in [0, 1]
 either way and returns [0, 1].
+
+``pool_size`` (50 in the paper, from Shrivastava et al. 2017): each discriminator is updated on a
+history of generated images, not only on the newest batch (:class:`ImagePool`). The pools are
+buffers of the model, so a checkpoint holds them and a resumed run draws from the same history.
 """
 
 from __future__ import annotations
@@ -88,15 +92,57 @@ class PatchDiscriminator(nn.Module):
         return self.net(x)
 
 
+class ImagePool(nn.Module):
+    """A history of up to ``size`` generated images ``(size, *shape)`` for the discriminator.
+
+    :meth:`query` follows Zhu et al.'s rule per image: while the pool is filling, the new image is
+    stored and used; afterwards, with probability 1/2 a uniformly chosen stored image is used and
+    replaced by the new one, else the new image is used. ``size = 0`` returns the batch unchanged.
+    Draws come from torch's global generator (checkpointed by the Trainer).
+    """
+
+    def __init__(self, size: int, shape: tuple[int, ...]):
+        super().__init__()
+        if size < 0:
+            raise ConfigError(f"pool size must be >= 0, got {size}")
+        self.size = int(size)
+        self.register_buffer("images", torch.zeros(self.size, *shape))
+        self.register_buffer("count", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def query(self, fakes: Tensor) -> Tensor:
+        """Images ``(N, *shape)`` (detached) → the ``(N, *shape)`` batch the discriminator sees."""
+        if self.size == 0:
+            return fakes.detach()
+        fakes = fakes.detach()
+        out = fakes.clone()
+        for i in range(fakes.shape[0]):
+            n = int(self.count)
+            if n < self.size:
+                self.images[n] = fakes[i]
+                self.count += 1
+            elif torch.rand(()) < 0.5:
+                j = int(torch.randint(self.size, ()))
+                out[i] = self.images[j]
+                self.images[j] = fakes[i]
+        return out
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}"
+
+
 class CycleGAN(GenerativeMixin, nn.Module):
-    """``g_ab`` (G), ``g_ba`` (F), ``d_a``, ``d_b`` under the generative contract (``kind = "translation"``)."""
+    """``g_ab`` (G), ``g_ba`` (F), ``d_a``, ``d_b`` under the generative contract (``kind = "translation"``);
+    ``pool_a`` / ``pool_b``: the histories of generated A / B images (:class:`ImagePool`)."""
 
     kind = "translation"
 
-    def __init__(self, g_ab: nn.Module, g_ba: nn.Module, d_a: nn.Module, d_b: nn.Module, data_shape: tuple[int, ...]):
+    def __init__(self, g_ab: nn.Module, g_ba: nn.Module, d_a: nn.Module, d_b: nn.Module, data_shape: tuple[int, ...],
+                 pool_size: int = 0):
         super().__init__()
         self.g_ab, self.g_ba, self.d_a, self.d_b = g_ab, g_ba, d_a, d_b
         self.data_shape = tuple(data_shape)
+        self.pool_a, self.pool_b = ImagePool(pool_size, self.data_shape), ImagePool(pool_size, self.data_shape)
 
     def forward(self, x: Tensor) -> Tensor:
         """:math:`G(x)`: domain-A images ``(N, *data_shape)`` in [-1, 1] → domain B, [-1, 1]."""
@@ -124,7 +170,8 @@ class CycleGANConfig:
     """Images ``(in_chans, img_size, img_size)`` in both domains (``img_size`` divisible by
     ``2^downsample``); ``width``: first generator / discriminator channels; ``res_blocks``;
     ``downsample``: stride-2 stages of the generator (2 in the paper, 0 in the book);
-    ``padding``: ``"reflect"`` (paper) or ``"zeros"`` (book); ``d_layers``: stride-2 convs of the PatchGAN."""
+    ``padding``: ``"reflect"`` (paper) or ``"zeros"`` (book); ``d_layers``: stride-2 convs of the PatchGAN;
+    ``pool_size``: generated images kept per domain for the discriminators (50 in the paper; 0: none)."""
 
     in_chans: int = setting(1, min=1)
     img_size: int = setting(28, min=4)
@@ -134,6 +181,7 @@ class CycleGANConfig:
     padding: str = setting("reflect", choices=PADDINGS)
     d_width: int = setting(64, min=1)
     d_layers: int = setting(2, min=1)
+    pool_size: int = setting(50, min=0)
 
 
 @register_model("cyclegan", config=CycleGANConfig, family="gan")
@@ -148,7 +196,7 @@ def cyclegan(cfg: CycleGANConfig) -> CycleGAN:
     def disc():
         return PatchDiscriminator(cfg.in_chans, cfg.d_width, cfg.d_layers)
 
-    return CycleGAN(gen(), gen(), disc(), disc(), (cfg.in_chans, cfg.img_size, cfg.img_size))
+    return CycleGAN(gen(), gen(), disc(), disc(), (cfg.in_chans, cfg.img_size, cfg.img_size), cfg.pool_size)
 
 
 register_model("cyclegan-book", config=CycleGANConfig, family="gan", in_chans=3, img_size=64, width=64, res_blocks=9,
@@ -156,4 +204,4 @@ register_model("cyclegan-book", config=CycleGANConfig, family="gan", in_chans=3,
                description="the book's CycleGAN (C10-12): 9 residual blocks, no down-sampling, zero padding")(cyclegan)
 
 
-__all__ = ["CycleGAN", "ResnetGenerator", "PatchDiscriminator", "ResidualBlock", "CycleGANConfig"]
+__all__ = ["CycleGAN", "ImagePool", "ResnetGenerator", "PatchDiscriminator", "ResidualBlock", "CycleGANConfig"]

@@ -12,8 +12,9 @@ with the adversarial losses :math:`\ell_g, \ell_d` of :mod:`tensorprism.function
 on PatchGAN logits (means over patches). The book gives :math:`\mathcal L_{GAN}+\lambda\mathcal
 L_{cyc}` without λ; Zhu et al. use :math:`\lambda_{cyc}=10` and an identity weight 0.5 (of
 :math:`\lambda_{cyc}`), the defaults here. Each step: one generator update (discriminators frozen
-by ``toggled``), then one discriminator update on the same fakes. (The paper's history buffer of
-50 past fakes is not used.)
+by ``toggled``), then one discriminator update on fakes drawn through the model's image pools
+(``pool_a``/``pool_b``: the paper's history of 50 past fakes; a model without pools, or with
+``pool_size=0``, uses the newest fakes).
 """
 
 from __future__ import annotations
@@ -121,8 +122,11 @@ class CycleAdversarialTask(Task):
             out = self._losses(net, a, b)
             tr.backward(out["g_loss"])
         tr.optimizer_step(opt_g)
+        fake_a, fake_b = out["fake_a"].detach(), out["fake_b"].detach()
+        if hasattr(net, "pool_a"):
+            fake_a, fake_b = net.pool_a.query(fake_a), net.pool_b.query(fake_b)
         with tr.toggled(opt_d):
-            d_loss = self._d_loss(net, a, b, out["fake_a"].detach(), out["fake_b"].detach())
+            d_loss = self._d_loss(net, a, b, fake_a, fake_b)
             tr.backward(d_loss)
         tr.optimizer_step(opt_d)
         g_loss = out["g_loss"].detach()
