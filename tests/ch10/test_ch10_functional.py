@@ -278,3 +278,35 @@ def test_r1_penalty_of_a_linear_critic_is_its_squared_weight_norm_and_trains_it(
     conv = nn.Sequential(nn.Conv2d(1, 2, 2), nn.Tanh(), nn.Flatten(), nn.Linear(8, 1))
     per = [torch.autograd.grad(conv(xi[None]).sum(), xi)[0].pow(2).sum() for xi in x.clone().requires_grad_(True)]
     assert torch.allclose(A.r1_penalty(conv, x), torch.stack(per).mean(), atol=1e-6)
+
+
+def test_path_length_penalty_matches_the_closed_form_of_a_linear_synthesis():
+    """g(w) = sum_l W_l w_l (an image): J^T y for layer l is W_l^T y, so the length is
+    sqrt(mean_l ||W_l^T y||^2); the running mean moves by decay toward the batch mean; the penalty
+    is the mean squared deviation from the new mean and trains the synthesis weights."""
+    torch.manual_seed(0)
+    n, layers, d, hw = 5, 3, 4, 6
+    W = torch.randn(layers, d, hw * hw, requires_grad=True)
+
+    def synthesis(ws):
+        return torch.einsum("nld,ldp->np", ws, W).view(-1, 1, hw, hw)
+
+    ws = torch.randn(n, layers, d)
+    y = torch.randn(n, 1, hw, hw) / hw
+    pen, lengths, new_mean = A.path_length_penalty(synthesis, ws, mean_length=2.0, decay=0.1, noise=y)
+    jt_y = torch.einsum("ldp,np->nld", W.detach(), y.view(n, -1))
+    expect = jt_y.pow(2).sum(-1).mean(1).sqrt()
+    assert torch.allclose(lengths, expect, atol=1e-5)
+    assert new_mean == pytest.approx(2.0 + 0.1 * (float(expect.mean()) - 2.0), rel=1e-6)
+    assert torch.allclose(pen, (expect - new_mean).pow(2).mean(), atol=1e-5)
+    pen.backward()
+    assert W.grad is not None and float(W.grad.abs().sum()) > 0
+    # (N, D) styles: the plain norm; bad shapes and decays are refused
+    _, l2, _ = A.path_length_penalty(lambda w: synthesis(w.unsqueeze(1).expand(-1, layers, -1)), ws[:, 0], 0.0,
+                                     noise=y)
+    manual = torch.einsum("ldp,np->nd", W.detach(), y.view(n, -1)).norm(dim=1)
+    assert torch.allclose(l2, manual, atol=1e-5)
+    with pytest.raises(ShapeError):
+        A.path_length_penalty(synthesis, torch.randn(n), 0.0)
+    with pytest.raises(ConfigError, match="decay"):
+        A.path_length_penalty(synthesis, ws, 0.0, decay=0.0)

@@ -183,3 +183,39 @@ def test_stylegan_and_conditional_dcgan_train_on_the_adversarial_task(tmp_path, 
     assert t.model.sample(10).shape == (10, 1, 8, 8)
     with pytest.raises(ShapeError, match="conditional"):
         t.model(torch.randn(2, 8))
+
+
+def test_stylegan_path_length_regularisation_runs_lazily_keeps_its_mean_and_resumes_exactly(tmp_path, digits):
+    """StyleGAN2's path-length penalty every 2nd generator step: reported as ``pl`` on those steps,
+    the running mean is task state (checkpointed, restored on resume: the resumed run ends equal);
+    a generator without styles/synthesis and bad settings are refused."""
+    from tensorprism.errors import ConfigError
+    from tensorprism.train.checkpoint import read_checkpoint
+
+    def sg():
+        torch.manual_seed(0)
+        return create_model("stylegan-small", img_size=8, width=8, latent_dim=8, w_dim=8, mapping_layers=2)
+
+    seen = []
+
+    class Record(Callback):
+        def on_train_batch_end(self, trainer, outputs):
+            seen.append("pl" in outputs)
+
+    ref = _trainer(tmp_path / "ref", digits, sg(), callbacks=[Record()], pl_weight=2.0, pl_interval=2).fit()
+    assert seen == [i % 2 == 0 for i in range(len(seen))] and len(seen) == 6
+    assert ref.task.pl_mean > 0
+    with pytest.raises(Interrupt):
+        _trainer(tmp_path / "cut", digits, sg(), callbacks=[StopAt(3)], pl_weight=2.0, pl_interval=2).fit()
+    _, state = read_checkpoint(tmp_path / "cut" / "checkpoints" / "last.safetensors")
+    assert state["task"]["pl_mean"] > 0
+    resumed = _trainer(tmp_path / "cut", digits, sg(), pl_weight=2.0, pl_interval=2).fit(resume_from=tmp_path / "cut")
+    assert resumed.task.pl_mean == ref.task.pl_mean
+    a, b = ref.model.state_dict(), resumed.model.state_dict()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    with pytest.raises(ConfigError, match="style-based generator"):
+        _trainer(tmp_path / "dc", digits, create_model("dcgan", img_size=8, g_width=8, d_width=8, latent_dim=8),
+                 pl_weight=1.0).fit()
+    with pytest.raises(ConfigError, match="pl_weight must be >= 0"):
+        create_task("adversarial", pl_interval=0)

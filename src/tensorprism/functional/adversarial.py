@@ -20,6 +20,7 @@ maximise :math:`\mathbb E[C(x)]-\mathbb E[C(G(z))]`, the Kantorovich–Rubinstei
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -89,6 +90,39 @@ def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
     return grad.reshape(grad.shape[0], -1).pow(2).sum(dim=1).mean()
 
 
+def path_length_penalty(synthesis: Callable[[Tensor], Tensor], ws: Tensor, mean_length: float,
+                        decay: float = 0.01, noise: Tensor | None = None) -> tuple[Tensor, Tensor, float]:
+    r"""Path-length regularisation (Karras et al. 2020, StyleGAN2 §3.2):
+
+    .. math:: \mathbb E_{w,y}\big(\lVert J_w^\top y\rVert_2 - a\big)^2,\qquad
+              J_w^\top y = \nabla_w\,\big(g(w)\cdot y\big),\quad y\sim\mathcal N(0, I)/\sqrt{HW},
+
+    which asks a fixed-size step in the style space to move the image by a fixed amount in every
+    direction, with :math:`a` the running mean of the lengths (:math:`a \leftarrow a + \text{decay}
+    \cdot(\overline{\lVert J^\top y\rVert} - a)`, so the penalty does not pick the scale).
+
+    ``synthesis`` maps styles ``ws`` — ``(N, L, D)`` (one style per layer; the length is
+    :math:`\sqrt{\tfrac1L\sum_l\lVert\cdot\rVert^2}`, as StyleGAN2) or ``(N, D)`` — to images
+    ``(N, C, H, W)``. ``noise``: the :math:`y` to use (default: drawn from torch's generator).
+    Returns ``(penalty, lengths (N,), new mean_length)``; the graph is kept so the penalty trains
+    the generator.
+    """
+    if ws.dim() not in (2, 3):
+        raise ShapeError(f"styles must be (N, D) or (N, L, D), got {tuple(ws.shape)}")
+    if not 0.0 < decay <= 1.0:
+        raise ConfigError(f"decay must lie in (0, 1], got {decay}")
+    ws = ws if ws.requires_grad else ws.detach().requires_grad_(True)
+    img = synthesis(ws)
+    if img.dim() != 4:
+        raise ShapeError(f"synthesis must return images (N, C, H, W), got {tuple(img.shape)}")
+    y = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3]) if noise is None else noise
+    (grad,) = torch.autograd.grad((img * y).sum(), ws, create_graph=True)
+    sq = grad.pow(2).sum(-1)
+    lengths = (sq.mean(1) if sq.dim() == 2 else sq).sqrt()
+    new_mean = float(mean_length + decay * (float(lengths.detach().mean()) - mean_length))
+    return (lengths - new_mean).pow(2).mean(), lengths, new_mean
+
+
 def weight_matrix(weight: Tensor, dim: int = 0) -> Tensor:
     """A layer weight as the 2-D matrix spectral normalisation measures: axis ``dim`` (output
     channels: 0 for Linear/Conv, 1 for ConvTranspose) first, the others flattened."""
@@ -116,5 +150,5 @@ def spectral_norm_power_iteration(weight: Tensor, u: Tensor, v: Tensor, n_iter: 
     return sigma, u, v
 
 
-__all__ = ["GAN_LOSSES", "discriminator_loss", "generator_loss", "gradient_penalty", "r1_penalty", "weight_matrix",
+__all__ = ["GAN_LOSSES", "discriminator_loss", "generator_loss", "gradient_penalty", "r1_penalty", "path_length_penalty", "weight_matrix",
            "spectral_norm_power_iteration"]

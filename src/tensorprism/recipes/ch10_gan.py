@@ -34,6 +34,8 @@ class GANRecipeConfig(RecipeConfig):
         gp_weight: WGAN-GP penalty weight (0: none).
         r1_weight, r1_interval: γ of the R1 penalty on real images (StyleGAN's regulariser; 0: none),
             applied lazily every ``r1_interval`` discriminator steps.
+        pl_weight, pl_interval: StyleGAN2's path-length penalty on the generator (``model=stylegan-small``;
+            Karras et al. 2020: 2, every 4 generator steps; 0: none).
         clip_value: WGAN weight clipping (None: none).
         ema_decay: generator EMA decay (needs ``model_config={ema: true}``).
         epochs, batch_size, lr: training; Adam with β = (0.5, 0.999) (Radford et al. 2016).
@@ -54,6 +56,8 @@ class GANRecipeConfig(RecipeConfig):
     gp_weight: float = setting(0.0, min=0.0)
     r1_weight: float = setting(0.0, min=0.0)
     r1_interval: int = setting(1, min=1)
+    pl_weight: float = setting(0.0, min=0.0)
+    pl_interval: int = setting(4, min=1)
     clip_value: float | None = None
     ema_decay: float | None = None
     epochs: int = setting(5, min=1)
@@ -82,7 +86,7 @@ def run_gan(cfg: GANRecipeConfig) -> dict[str, Any]:
     model = create_model(cfg.model, **cfg.model_config)
     task_cfg = dict(loss=cfg.loss, n_critic=cfg.n_critic, gp_weight=cfg.gp_weight, clip_value=cfg.clip_value,
                     ema_decay=cfg.ema_decay, d_lr_factor=cfg.d_lr_factor, r1_weight=cfg.r1_weight,
-                    r1_interval=cfg.r1_interval)
+                    r1_interval=cfg.r1_interval, pl_weight=cfg.pl_weight, pl_interval=cfg.pl_interval)
     trainer = make_trainer(cfg, model, create_task("adversarial", **task_cfg), tensor_data(x, y), tensor_data(xv, yv),
                            sub="gan", task_config=task_cfg, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                            optimizer="adam", optimizer_kwargs={"betas": (0.5, 0.999)})

@@ -14,6 +14,7 @@ from ...functional.adversarial import (
     discriminator_loss,
     generator_loss,
     gradient_penalty,
+    path_length_penalty,
     r1_penalty,
 )
 from ...functional.generative import check_unit_interval
@@ -43,6 +44,13 @@ class AdversarialTask(Task):
             (Mescheder et al. 2018; StyleGAN's regulariser); 0: none.
         r1_interval: apply R1 every this many discriminator steps, scaled by it (StyleGAN2's lazy
             regularisation uses 16); 1: every step.
+        pl_weight: weight of StyleGAN2's path-length penalty on the generator
+            (:func:`~tensorprism.functional.adversarial.path_length_penalty`; Karras et al. 2020 use 2);
+            0: none. Needs a style-based generator (``styles`` and ``synthesis``), unconditional.
+        pl_interval: apply it every this many generator steps, scaled by it (StyleGAN2: 4).
+        pl_decay: decay of the running mean path length (0.01). The mean is task state: it is saved in
+            checkpoints and restored on resume.
+        pl_batch_shrink: the penalty is computed on ``batch // pl_batch_shrink`` fresh latents (2).
         clip_value: WGAN weight clipping — every critic parameter is clamped to
             ``[-clip_value, clip_value]`` after each critic step (0.01 in Arjovsky et al. 2017).
         ema_decay: decay of the EMA of the generator's weights (e.g. 0.999), kept in the model's
@@ -65,7 +73,8 @@ class AdversarialTask(Task):
 
     def __init__(self, loss: str = "non-saturating", n_critic: int = 1, gp_weight: float = 0.0,
                  clip_value: float | None = None, ema_decay: float | None = None, d_lr_factor: float = 1.0,
-                 rescale: bool = True, r1_weight: float = 0.0, r1_interval: int = 1):
+                 rescale: bool = True, r1_weight: float = 0.0, r1_interval: int = 1, pl_weight: float = 0.0,
+                 pl_interval: int = 4, pl_decay: float = 0.01, pl_batch_shrink: int = 2):
         if loss not in GAN_LOSSES:
             raise ConfigError(f"unknown GAN loss {loss!r}; choose one of {', '.join(GAN_LOSSES)}")
         if int(n_critic) < 1:
@@ -74,11 +83,16 @@ class AdversarialTask(Task):
             raise ConfigError("gp_weight must be >= 0, clip_value > 0 (or None) and d_lr_factor > 0")
         if r1_weight < 0 or int(r1_interval) < 1:
             raise ConfigError(f"r1_weight must be >= 0 and r1_interval an integer >= 1, got {r1_weight} and {r1_interval}")
+        if pl_weight < 0 or int(pl_interval) < 1 or not 0.0 < pl_decay <= 1.0 or int(pl_batch_shrink) < 1:
+            raise ConfigError(f"pl_weight must be >= 0, pl_interval and pl_batch_shrink integers >= 1 and pl_decay "
+                              f"in (0, 1]; got {pl_weight}, {pl_interval}, {pl_batch_shrink} and {pl_decay}")
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ConfigError(f"ema_decay must lie in (0, 1) (e.g. 0.999), got {ema_decay}")
         self.loss, self.n_critic, self.gp_weight, self.clip_value = loss, int(n_critic), float(gp_weight), clip_value
         self.ema_decay, self.d_lr_factor, self.rescale = ema_decay, float(d_lr_factor), rescale
         self.r1_weight, self.r1_interval = float(r1_weight), int(r1_interval)
+        self.pl_weight, self.pl_interval, self.pl_decay = float(pl_weight), int(pl_interval), float(pl_decay)
+        self.pl_batch_shrink, self.pl_mean = int(pl_batch_shrink), 0.0
 
     # --- set-up -------------------------------------------------------------------------------
     def configure_optimizers(self, model: nn.Module, build):
@@ -86,6 +100,11 @@ class AdversarialTask(Task):
             if not isinstance(getattr(model, name, None), nn.Module):
                 raise ConfigError(f"the adversarial task needs a model with a {name!r} sub-module (a GAN from "
                                   "models/generative/gan.py), got " + type(model).__name__)
+        if self.pl_weight > 0 and not (hasattr(model.generator, "styles") and hasattr(model.generator, "synthesis")):
+            raise ConfigError("pl_weight > 0 needs a style-based generator with styles(z) and synthesis(ws) "
+                              f"(e.g. stylegan-small), got {type(model.generator).__name__}")
+        if self.pl_weight > 0 and getattr(model, "num_classes", 0):
+            raise ConfigError("the path-length penalty is implemented for unconditional generators only")
         if self.ema_decay is not None and not hasattr(model, "generator_ema"):
             raise ConfigError("ema_decay is set but the model keeps no generator_ema: build it with ema=True")
         opt_g = build(list(model.generator.parameters()))
@@ -146,12 +165,25 @@ class AdversarialTask(Task):
         if tr.global_step % self.n_critic == 0:
             with tr.toggled(opt_g):
                 g_loss = generator_loss(net.discriminate(fake, cond), self.loss)
-                tr.backward(g_loss)
+                total = g_loss
+                if self.pl_weight > 0 and (tr.global_step // self.n_critic) % self.pl_interval == 0:
+                    n = max(1, real.shape[0] // self.pl_batch_shrink)
+                    ws = net.generator.styles(self._latent(net, n, real))
+                    pl, _, self.pl_mean = path_length_penalty(net.generator.synthesis, ws, self.pl_mean, self.pl_decay)
+                    total = g_loss + self.pl_weight * self.pl_interval * pl
+                    out["pl"], out["pl_mean"] = pl.detach(), torch.tensor(self.pl_mean)
+                tr.backward(total)
             tr.optimizer_step(opt_g)
             self._update_ema(net)
             out["g_loss"] = g_loss.detach()
         loss = out["d_loss"] + out.get("g_loss", torch.zeros_like(out["d_loss"]))
         return {"loss": loss, **out}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"pl_mean": self.pl_mean}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.pl_mean = float(state.get("pl_mean", 0.0))
 
     @torch.no_grad()
     def _update_ema(self, net: nn.Module) -> None:
@@ -190,4 +222,5 @@ class AdversarialTask(Task):
 
     def __repr__(self) -> str:
         return (f"AdversarialTask(loss={self.loss!r}, n_critic={self.n_critic}, gp_weight={self.gp_weight}, "
-                f"clip_value={self.clip_value}, ema_decay={self.ema_decay}, r1_weight={self.r1_weight})")
+                f"clip_value={self.clip_value}, ema_decay={self.ema_decay}, r1_weight={self.r1_weight}, "
+                f"pl_weight={self.pl_weight})")
