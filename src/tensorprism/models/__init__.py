@@ -77,6 +77,14 @@ def model_entry(name: str) -> Entry[nn.Module]:
     return MODELS.get(name)
 
 
+def model_option_names(name: str) -> set[str]:
+    """The option names of registered model ``name`` (none for a model without a config dataclass)."""
+    import dataclasses
+
+    entry = model_entry(name)
+    return {f.name for f in dataclasses.fields(entry.config)} if entry.config else set()
+
+
 def _on_meta(name: str, **config: Any) -> nn.Module:
     """``create_model`` on the meta device: the structure and attributes, no memory, no init."""
     with torch.device("meta"):
@@ -118,5 +126,5 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in seen.values())
 
 
-__all__ = ["MODELS", "register_model", "create_model", "list_models", "model_entry", "model_paradigm", "model_kind",
-           "model_input_layout", "model_default_cfg", "count_parameters"]
+__all__ = ["MODELS", "register_model", "create_model", "list_models", "model_entry", "model_option_names",
+           "model_paradigm", "model_kind", "model_input_layout", "model_default_cfg", "count_parameters"]

@@ -10,7 +10,29 @@ import torch
 
 from .kit import make_trainer, run_dir
 
-IMAGE_STATS = {"mnist": ((0.1307,), (0.3081,)), "fashion-mnist": ((0.2860,), (0.3530,))}
+IMAGE_DATASETS = ("mnist", "fashion-mnist", "cifar10")
+
+
+def image_stats(dataset: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel ``(mean, std)`` with which ``dataset``'s loader standardises its images (the
+    normalisation a classifier trained on the loader's output expects)."""
+    from ..data import load_dataset
+
+    ds = load_dataset(dataset, split="test")
+    return tuple(ds.mean), tuple(ds.std)
+
+
+def image_model(name: str, config: dict[str, Any] | None, images: torch.Tensor):
+    """``create_model(name, **config)`` with ``in_chans`` / ``img_size`` taken from ``images (N, C,
+    H, W)`` when the model has those options and ``config`` does not set them."""
+    from ..models import create_model, model_option_names
+
+    config = dict(config or {})
+    fields = model_option_names(name)
+    for key, value in (("in_chans", images.shape[1]), ("img_size", images.shape[-1])):
+        if key in fields:
+            config.setdefault(key, int(value))
+    return create_model(name, **config)
 
 
 def images_01(dataset: str, split: str, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,8 +53,9 @@ def tensor_data(x: torch.Tensor, y: torch.Tensor):
 
 def train_classifier(cfg: Any, dataset: str, epochs: int, max_train: int | None = None,
                      max_test: int | None = None) -> tuple[Any, float]:
-    """The feature network of "FID with our classifier": ``mnist-cnn-modern`` trained on the
-    dataset's training split (normalised as the loader does), written to ``<run>/classifier``.
+    """The feature network of "FID with our classifier": the small CNN ``mnist-cnn-modern`` (with the
+    dataset's channels and size) trained on the dataset's training split (normalised as the loader
+    does), written to ``<run>/classifier``.
     Returns ``(model, test accuracy)`` (on the first ``max_test`` test images). ``cfg.classifier`` (a run directory or checkpoint of an
     earlier such classifier) skips the training and is evaluated instead."""
     from ..data import load_dataset
@@ -49,7 +72,8 @@ def train_classifier(cfg: Any, dataset: str, epochs: int, max_train: int | None 
     train = load_dataset(dataset, split="train")
     if max_train:
         train = torch.utils.data.Subset(train, range(max_train))
-    model = create_model("mnist-cnn-modern")
+    x0 = train[0][0]
+    model = create_model("mnist-cnn-modern", in_chans=int(x0.shape[0]), img_size=int(x0.shape[-1]))
     trainer = make_trainer(cfg, model, "classification", train, None, test, sub="classifier",
                            dataset={"name": dataset, "config": {}}, epochs=epochs, batch_size=128, lr=2e-3,
                            optimizer="adam")
@@ -62,7 +86,7 @@ def sample_quality(classifier: Any, real: torch.Tensor, fake: torch.Tensor, data
     both images ``(N, C, H, W)`` in [0, 1]."""
     from ..metrics.generative import classifier_features, fid_from_features, precision_recall
 
-    mean, std = IMAGE_STATS.get(dataset, ((0.5,), (0.5,)))
+    mean, std = image_stats(dataset)
     m, s = torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
 
     def norm(t):
@@ -82,4 +106,5 @@ def save_grid(cfg: Any, name: str, images: torch.Tensor, nrow: int = 10) -> str 
     return str(save_image_grid(images, Path(out) / "samples" / f"{name}.png", nrow=nrow))
 
 
-__all__ = ["images_01", "tensor_data", "train_classifier", "sample_quality", "save_grid", "IMAGE_STATS"]
+__all__ = ["images_01", "tensor_data", "train_classifier", "sample_quality", "save_grid", "image_stats", "image_model",
+           "IMAGE_DATASETS"]

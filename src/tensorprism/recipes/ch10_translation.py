@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from ..config import setting
 from . import register_recipe
-from .ch10_common import IMAGE_STATS, images_01, sample_quality, save_grid, train_classifier
+from .ch10_common import image_stats, images_01, sample_quality, save_grid, train_classifier
 from .kit import RecipeConfig, apply_threads, make_trainer, save_result
 
 
@@ -48,7 +48,7 @@ def sklearn_digits_28(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 @torch.no_grad()
 def classifier_accuracy(classifier: Any, x: torch.Tensor, y: torch.Tensor, dataset: str = "mnist") -> float:
     """Accuracy of an image classifier on images ``(N, C, H, W)`` in [0, 1] (normalised as its data)."""
-    mean, std = IMAGE_STATS[dataset]
+    mean, std = image_stats(dataset)
     classifier.eval()
     dev = next(classifier.parameters()).device
     hits = 0

@@ -529,16 +529,10 @@ def prepare_data(cfg: dict[str, Any]) -> PreparedData:
     return prepared
 
 
-def _config_fields(name: str) -> set[str]:
-    """The option names of registered model ``name`` (none for a model without a config dataclass)."""
-    from ..models import model_entry
-
-    entry = model_entry(name)
-    return {f.name for f in dataclasses.fields(entry.config)} if entry.config else set()
-
-
 def _options_from_data(name: str, user: dict[str, Any], describe: dict[str, Any]) -> dict[str, Any]:
-    fields = _config_fields(name)
+    from ..models import model_option_names
+
+    fields = model_option_names(name)
     return {f: describe[key] for f, key in MODEL_OPTIONS_FROM_DATA.items()
             if f in fields and f not in user and describe.get(key) is not None}
 
@@ -548,10 +542,12 @@ def infer_model_config(cfg: dict[str, Any], describe: dict[str, Any]) -> dict[st
     for the fields the model has and the user did not set. A model built around a registered
     ``encoder`` (``ssl-net``) gets the encoder's input options (channels, image size) in its
     ``encoder_config`` the same way; the encoder's classifier is removed, so not its classes."""
+    from ..models import model_option_names
+
     user = cfg["model"].get("config", {})
     filled = _options_from_data(cfg["model"]["name"], user, describe)
     hints = model_hints(cfg)
-    if isinstance(hints.get("encoder"), str) and "encoder_config" in _config_fields(cfg["model"]["name"]):
+    if isinstance(hints.get("encoder"), str) and "encoder_config" in model_option_names(cfg["model"]["name"]):
         enc_user = dict(hints.get("encoder_config") or {})
         enc = {k: v for k, v in _options_from_data(hints["encoder"], enc_user, describe).items()
                if k not in ("num_classes", "num_labels")}
