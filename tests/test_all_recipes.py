@@ -119,7 +119,8 @@ SMOKE: dict[str, tuple[dict, tuple[str, ...], str | None, bool]] = {
                                   model_config={"channels": 6, "blocks": 1, "first_kernel": 3, "img_size": 32}),
                              ("cifar10",), None, True),
     "ch10-srgan": (dict(train_images=32, test_images=16, srcnn_widths=(4, 4), srcnn_epochs=1, srresnet_epochs=1,
-                        srgan_epochs=1, batch_size=16, model_config={"width": 4, "blocks": 1, "d_width": 4,
+                        srgan_epochs=1, batch_size=16, feature_weight=0.01, classifier_epochs=1,
+                        classifier_max_train=64, model_config={"width": 4, "blocks": 1, "d_width": 4,
                                                                      "d_stages": 2}), ("cifar10",), None, True),
     "ch08-planetoid": (dict(seeds=1, time_budget_s=1.0), ("cora",), "seed-0", True),
     "ch08-sampled-sage": (dict(epochs=1, hidden=8, fanout=(3, 3), batch_size=256), ("cora",), ".", True),
@@ -236,7 +237,7 @@ CHECKS = {
     and (out / "samples" / "a_to_mnist.png").is_file(),
     "ch10-pixelcnn-colour": lambda r, out: 4.0 < r["test_bits_per_dim"] < 9.0,
     "ch10-srgan": lambda r, out: 15.0 < r["psnr_bicubic"] < 40.0 and 0.0 < r["ssim_srgan"] <= 1.0
-    and r["srgan_steps"] > 0,
+    and r["srgan_steps"] > 0 and 0.0 <= r["feature_classifier_acc"] <= 1.0 and (out / "classifier").is_dir(),
     "ch09-clustering": lambda r, out: r["scores"]["kmeans"]["ari"] > 0.3 and r["scores"]["ward"]["clusters"] == 10,
     "ch09-ssl": lambda r, out: 0.0 <= r["knn_acc"] <= 1.0 and r["throughput"]["ratio"] > 0,
     "ch09-anomaly": lambda r, out: r["auroc_mean"]["pca"] > 0.9 and 0.0 <= r["auroc_mean"]["ae_recon"] <= 1.0,

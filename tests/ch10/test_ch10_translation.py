@@ -172,3 +172,19 @@ def test_srgan_pretrains_on_pixels_then_plays_the_game_and_resumes_exactly(tmp_p
         ref.model(torch.rand(2, 1, 8, 8))
     with pytest.raises(ConfigError, match="feature_net"):
         create_task("sr-adversarial", feature_weight=1.0)
+
+
+def test_classifier_features_standardise_stay_frozen_in_eval_mode_and_pass_gradients_to_the_image():
+    from tensorprism.train.tasks.sr_adversarial import ClassifierFeatures
+
+    torch.manual_seed(0)
+    clf = create_model("mnist-cnn-modern", in_chans=3, img_size=8)
+    phi = ClassifierFeatures(clf, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)).train()
+    assert not clf.training and not any(p.requires_grad for p in clf.parameters())
+    x = torch.rand(2, 3, 8, 8, requires_grad=True)
+    std = (x - torch.tensor([0.5, 0.4, 0.3]).view(1, 3, 1, 1)) / torch.tensor([0.2, 0.25, 0.3]).view(1, 3, 1, 1)
+    assert torch.allclose(phi(x), clf.forward_features(std))
+    phi(x).pow(2).sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+    with pytest.raises(ConfigError, match="forward_features"):
+        ClassifierFeatures(nn.Linear(2, 2), (0.5,), (0.5,))

@@ -151,6 +151,10 @@ class SRGANRecipeConfig(RecipeConfig):
         srcnn_epochs, srresnet_epochs, srgan_epochs: the three trainings (each also stopped by its
             ``*_budget_s`` when set).
         adv_weight: SRGAN's adversarial weight (10⁻³ as Ledig et al.).
+        feature_weight: weight of the perceptual (feature) loss of the SRGAN stage; 0: Ledig et al.'s
+            SRGAN-MSE. Its network is the convolutional feature maps of a CIFAR-10 classifier trained
+            here (``classifier_epochs`` on ``classifier_max_train`` images), or of ``classifier``.
+        classifier: run directory of an earlier CIFAR-10 classifier (skips training one).
         batch_size, lr: all trainings (Adam).
     """
 
@@ -165,6 +169,10 @@ class SRGANRecipeConfig(RecipeConfig):
     srresnet_budget_s: float | None = setting(None, gt=0)
     srgan_budget_s: float | None = setting(None, gt=0)
     adv_weight: float = setting(1e-3, min=0.0)
+    feature_weight: float = setting(0.0, min=0.0)
+    classifier: str | None = None
+    classifier_epochs: int = setting(2, min=1)
+    classifier_max_train: int | None = setting(None, min=1)
     batch_size: int = setting(32, min=1)
     lr: float = setting(1e-3, gt=0.0)
 
@@ -176,7 +184,7 @@ def run_srgan(cfg: SRGANRecipeConfig) -> dict[str, Any]:
     from ..models import count_parameters, create_model
     from ..train.callbacks import TimeLimit
     from ..train.tasks import create_task
-    from ..train.tasks.sr_adversarial import image_quality
+    from ..train.tasks.sr_adversarial import ClassifierFeatures, image_quality
     from ..vision.superres import SuperResolutionTask
 
     apply_threads(cfg)
@@ -215,8 +223,13 @@ def run_srgan(cfg: SRGANRecipeConfig) -> dict[str, Any]:
         return torch.cat([net(x[i:i + 250]) for i in range(0, len(x), 250)]).clamp(0, 1)
 
     out_srresnet = predict(model, lr_te)
-    gan_cfg = dict(adv_weight=cfg.adv_weight)
-    gan = make_trainer(cfg, model, create_task("sr-adversarial", **gan_cfg), ds(lr_tr, hr_tr), sub="srgan",
+    gan_cfg, extra, feature_acc = dict(adv_weight=cfg.adv_weight), {}, None
+    if cfg.feature_weight > 0:  # the perceptual loss: feature maps of a CIFAR-10 classifier trained here
+        classifier, feature_acc = train_classifier(cfg, "cifar10", cfg.classifier_epochs, cfg.classifier_max_train,
+                                                   cfg.test_images)
+        # not in the recorded task config: evaluation (PSNR / SSIM) needs no feature network
+        extra = dict(feature_weight=cfg.feature_weight, feature_net=ClassifierFeatures(classifier, *image_stats("cifar10")))
+    gan = make_trainer(cfg, model, create_task("sr-adversarial", **gan_cfg, **extra), ds(lr_tr, hr_tr), sub="srgan",
                        task_config=gan_cfg, epochs=cfg.srgan_epochs, callbacks=limit(cfg.srgan_budget_s),
                        optimizer_kwargs={"betas": (0.9, 0.999)}, **{**common, "lr": cfg.lr / 10})
     gan.fit()
@@ -232,7 +245,8 @@ def run_srgan(cfg: SRGANRecipeConfig) -> dict[str, Any]:
         "scale": 2, "test_images": int(len(hr_te)), "train_images": int(len(hr_tr)),
         "srcnn_params": count_parameters(srcnn), "generator_params": count_parameters(model.generator),
         "discriminator_params": count_parameters(model.discriminator),
-        "srresnet_steps": pre.global_step, "srgan_steps": gan.global_step,
+        "srresnet_steps": pre.global_step, "srgan_steps": gan.global_step, "feature_weight": cfg.feature_weight,
+        "feature_classifier_acc": feature_acc,
         **{f"psnr_{k}": v["psnr"] for k, v in scores.items()}, **{f"ssim_{k}": v["ssim"] for k, v in scores.items()},
     })
 

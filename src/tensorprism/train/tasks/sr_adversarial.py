@@ -9,7 +9,9 @@ the discriminator :math:`\ell_d(D(I_{HR}), D(G(I_{LR})))` (losses of
 ``pretrain_steps`` only the pixel loss trains the generator (SRResNet initialisation, as Ledig et
 al. do) and the discriminator waits. ``feature_net`` (a frozen module on images in [0, 1]) adds the
 book's perceptual term; Ledig et al. use VGG-19 features with ImageNet weights, which are not
-available offline here, so by default it is off (their "SRGAN-MSE" variant).
+available offline here: :class:`ClassifierFeatures` turns an image classifier trained here into
+such a network (its convolutional feature maps, inputs standardised as in its training). Without
+one the task is Ledig et al.'s "SRGAN-MSE" variant.
 
 Evaluation: ``mse``, per-image ``psnr`` (dB) and ``ssim`` (Gaussian window 11, σ = 1.5) of the
 clamped output.
@@ -44,6 +46,30 @@ def image_quality(pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.T
     psnr = 10 * torch.log10(1.0 / mse.clamp(min=1e-12))
     ssim = structural_similarity_index_measure(pred, target, data_range=1.0, reduction="none")
     return {"psnr": psnr, "ssim": ssim.reshape(-1), "mse": mse}
+
+
+class ClassifierFeatures(nn.Module):
+    r"""A frozen feature network :math:`\phi` for the perceptual loss: ``classifier.forward_features``
+    (an image classifier under the image contract) on images ``(N, C, H, W)`` in [0, 1], first
+    standardised by the per-channel ``mean`` / ``std`` the classifier was trained with. Returns its
+    feature maps ``(N, C', H', W')``."""
+
+    def __init__(self, classifier: nn.Module, mean: tuple[float, ...], std: tuple[float, ...]):
+        super().__init__()
+        if not hasattr(classifier, "forward_features"):
+            raise ConfigError(f"the feature network needs an image classifier with forward_features, got "
+                              f"{type(classifier).__name__}")
+        self.classifier = classifier.requires_grad_(False).eval()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+
+    def train(self, mode: bool = True) -> ClassifierFeatures:
+        super().train(mode)
+        self.classifier.eval()  # BatchNorm statistics and dropout stay frozen
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier.forward_features((x - self.mean) / self.std)
 
 
 @register_task("sr-adversarial")
@@ -148,4 +174,4 @@ class SRAdversarialTask(Task):
                 f"pretrain_steps={self.pretrain_steps}, feature_weight={self.feature_weight})")
 
 
-__all__ = ["SRAdversarialTask", "image_quality"]
+__all__ = ["ClassifierFeatures", "SRAdversarialTask", "image_quality"]
