@@ -13,6 +13,16 @@ from .kit import make_trainer, run_dir
 IMAGE_DATASETS = ("mnist", "fashion-mnist", "cifar10")
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def lr_scheduler(name: str) -> str | dict[str, Any]:
+    """Trainer ``scheduler`` for a recipe's ``lr_schedule``: ``"constant"``, or ``"cosine"`` annealed to
+    1 % of the learning rate over the epochs (the last epochs polish the fit instead of bouncing at the
+    full rate)."""
+    return name if name == "constant" else {"name": "cosine", "min_factor": 0.01}
+
+
 def image_stats(dataset: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel ``(mean, std)`` with which ``dataset``'s loader standardises its images (the
     normalisation a classifier trained on the loader's output expects)."""

@@ -14,7 +14,7 @@ import torch
 
 from ..config import setting
 from . import register_recipe
-from .ch10_common import images_01, save_grid, tensor_data
+from .ch10_common import LR_SCHEDULES, images_01, lr_scheduler, save_grid, tensor_data
 from .kit import RecipeConfig, apply_threads, make_trainer, save_result
 
 
@@ -27,6 +27,7 @@ class FlowRecipeConfig(RecipeConfig):
         model_config: options (``hidden``, ``scales``...).
         dataset: ``mnist`` or ``fashion-mnist`` (8-bit images, uniformly dequantised).
         epochs, batch_size, lr: training (Adam, gradient norm clipped at ``grad_clip``).
+        lr_schedule: ``"constant"`` or ``"cosine"`` (annealed to 1 % of ``lr`` over the epochs).
         max_train: first training images only (None: all 55,000).
         max_eval: first validation and test images only (None: all).
         samples: images drawn for the sample sheet (temperature ``temperature``).
@@ -39,6 +40,7 @@ class FlowRecipeConfig(RecipeConfig):
     batch_size: int = setting(64, min=1)
     lr: float = setting(1e-3, gt=0.0)
     grad_clip: float = setting(100.0, gt=0.0)
+    lr_schedule: str = setting("constant", choices=LR_SCHEDULES)
     max_train: int | None = setting(None, min=1)
     max_eval: int | None = setting(None, min=1)
     samples: int = setting(100, min=1)
@@ -59,7 +61,8 @@ def run_realnvp(cfg: FlowRecipeConfig) -> dict[str, Any]:
     task_cfg = dict(dequantize=True)
     trainer = make_trainer(cfg, model, create_task("density", **task_cfg), tensor_data(x, y), tensor_data(xv, yv),
                            tensor_data(xt, yt), sub="flow", task_config=task_cfg, epochs=cfg.epochs,
-                           batch_size=cfg.batch_size, lr=cfg.lr, optimizer="adam", grad_clip_norm=cfg.grad_clip)
+                           batch_size=cfg.batch_size, lr=cfg.lr, optimizer="adam", grad_clip_norm=cfg.grad_clip,
+                           scheduler=lr_scheduler(cfg.lr_schedule))
     trainer.fit()
     model.eval()
     samples = model.sample(cfg.samples, generator=torch.Generator().manual_seed(cfg.seed + 1),
@@ -78,6 +81,9 @@ class PixelCNNRecipeConfig(RecipeConfig):
     Attributes:
         model_config: options of ``pixelcnn`` (``channels``, ``blocks``).
         epochs, batch_size, lr: training (Adam).
+        lr_schedule: ``"constant"`` or ``"cosine"`` (annealed to 1 % of ``lr`` over the epochs).
+        channels_last: keep the weights in channels-last memory order (about 1.3× faster steps
+            with oneDNN on CPU; the numbers are the same up to rounding).
         max_train: first training images only (None: all 55,000).
         max_test: first test images only (None: all 10,000).
         samples: images drawn pixel by pixel for the sample sheet.
@@ -87,6 +93,8 @@ class PixelCNNRecipeConfig(RecipeConfig):
     epochs: int = setting(5, min=1)
     batch_size: int = setting(64, min=1)
     lr: float = setting(1e-3, gt=0.0)
+    lr_schedule: str = setting("constant", choices=LR_SCHEDULES)
+    channels_last: bool = False
     max_train: int | None = setting(None, min=1)
     max_test: int | None = setting(None, min=1)
     samples: int = setting(36, min=1)
@@ -108,8 +116,11 @@ def run_pixelcnn(cfg: PixelCNNRecipeConfig) -> dict[str, Any]:
         test = torch.utils.data.Subset(test, range(cfg.max_test))
         val = torch.utils.data.Subset(val, range(min(cfg.max_test, len(val))))
     model = create_model("pixelcnn", **cfg.model_config)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     trainer = make_trainer(cfg, model, create_task("density"), train, val, test, sub="pixelcnn",
-                           task_config={}, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer="adam")
+                           task_config={}, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer="adam",
+                           scheduler=lr_scheduler(cfg.lr_schedule))
     trainer.fit()
     model.eval()
     samples = model.sample(cfg.samples, generator=torch.Generator().manual_seed(cfg.seed + 1))

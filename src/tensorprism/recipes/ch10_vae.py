@@ -15,7 +15,7 @@ import torch
 
 from ..config import setting
 from . import register_recipe
-from .ch10_common import save_grid
+from .ch10_common import LR_SCHEDULES, lr_scheduler, save_grid
 from .kit import RecipeConfig, apply_threads, make_trainer, save_result
 
 
@@ -43,7 +43,7 @@ class VAERecipeConfig(RecipeConfig):
     epochs: int = setting(10, min=1)
     batch_size: int = setting(100, min=1)
     lr: float = setting(1e-3, gt=0.0)
-    lr_schedule: str = setting("constant", choices=("constant", "cosine"))
+    lr_schedule: str = setting("constant", choices=LR_SCHEDULES)
     max_train: int | None = setting(None, min=1)
     iwae_k: int = setting(5000, min=1)
     iwae_examples: int | None = setting(1000, min=1)
@@ -88,8 +88,7 @@ def run_vae(cfg: VAERecipeConfig) -> dict[str, Any]:
     trainer = make_trainer(cfg, model, create_task("vae", **task_cfg), train, val, test, sub="vae",
                            task_config=task_cfg, dataset={"name": "binarized-mnist", "config": {}},
                            epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer="adam",
-                           scheduler=(cfg.lr_schedule if cfg.lr_schedule == "constant"
-                                      else {"name": "cosine", "min_factor": 0.01}))
+                           scheduler=lr_scheduler(cfg.lr_schedule))
     trainer.fit()
     model.eval().cpu()
 

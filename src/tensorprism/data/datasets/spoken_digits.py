@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import wave
@@ -94,7 +95,7 @@ def synthesise(folder: Path, exe: str | None = None) -> Path:
         speaker, speed, pitch, digit = c
         path = folder / clip_name(*c)
         if not path.exists():
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two processes may synthesise at once
             subprocess.run([exe, "-v", speaker, "-s", str(speed), "-p", str(pitch), "-w", str(tmp), WORDS[digit]],
                            check=True, capture_output=True)
             tmp.rename(path)
