@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tensorprism.data import is_available
 from tensorprism.recipes import list_recipes, run_recipe
-from tensorprism.testing import in_ci
+from tensorprism.testing import require_datasets
 
 CANVAS = dict(train_canvases=32, test_canvases=8, epochs=1, batch_size=16, canvas_size=48, max_digits=2)
 VIT_CIFAR = dict(max_train_samples=64, max_test_samples=64, epochs=1, batch_size=32, randaugment=1,
@@ -244,15 +243,6 @@ CHECKS = {
 }
 
 
-def _require(datasets: tuple[str, ...]) -> None:
-    missing = [d for d in datasets if not is_available(d)]
-    if missing:
-        msg = f"datasets not on disk: {', '.join(missing)} (make data)"
-        if in_ci():
-            pytest.fail(msg + " (CI=true: real-data tests must not skip)")
-        pytest.skip(msg)
-
-
 def _settings(name: str, tmp_path: Path) -> dict:
     settings = {**QUIET, **SMOKE[name][0], "out_dir": str(tmp_path / "run")}
     if name == "ch04-style-transfer":  # a tiny local VGG-19 file instead of one trained on CIFAR-10
@@ -273,7 +263,7 @@ def test_every_recipe_has_smoke_settings():
 @pytest.mark.parametrize("name", sorted(SMOKE))
 def test_recipe_runs_at_smoke_size_and_writes_its_run(name, tmp_path, capsys):
     _, datasets, eval_dir, trains = SMOKE[name]
-    _require(datasets)
+    require_datasets(*datasets)
     settings = _settings(name, tmp_path)
     result = run_recipe(name, **settings)
     out = Path(settings["out_dir"])
@@ -299,7 +289,7 @@ def test_recipe_runs_at_smoke_size_and_writes_its_run(name, tmp_path, capsys):
 @pytest.mark.data
 def test_recipe_eval_reproduces_the_recipes_test_accuracy(tmp_path, capsys):
     """`prism eval` on a recipe run sees the inputs the recipe trained on: same test accuracy."""
-    _require(("mnist",))
+    require_datasets("mnist")
     out = tmp_path / "run"
     r = run_recipe("ch04-mnist-lenet5", max_train_samples=256, epochs=1, out_dir=str(out), **QUIET)
     from tensorprism.cli import main
@@ -312,7 +302,7 @@ def test_recipe_eval_reproduces_the_recipes_test_accuracy(tmp_path, capsys):
 
 @pytest.mark.data
 def test_prism_generate_continues_a_prompt_from_a_recipe_run(tmp_path, capsys):
-    _require(("tinyshakespeare",))
+    require_datasets("tinyshakespeare")
     out = tmp_path / "run"
     run_recipe("ch06-char-gpt", **{**QUIET, **SMOKE["ch06-char-gpt"][0], "out_dir": str(out)})
     from tensorprism.cli import main

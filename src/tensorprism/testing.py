@@ -30,6 +30,22 @@ def require_path(path: str | os.PathLike, why: str) -> Path:
     pytest.skip(msg)
 
 
+def require_datasets(*names: str) -> None:
+    """Skip the test when a registered dataset is not on disk, or fail it when ``CI=true`` (the
+    same rule as :func:`require_path`, for datasets known by name)."""
+    import pytest
+
+    from .data import is_available
+
+    missing = [n for n in names if not is_available(n)]
+    if not missing:
+        return
+    msg = f"datasets not on disk: {', '.join(missing)} (make data)"
+    if in_ci():
+        pytest.fail(msg + " (CI=true: real-data tests must not skip)")
+    pytest.skip(msg)
+
+
 def shared_data(*parts: str) -> Path:
     """A path under the data root used by tests (``$TENSORPRISM_DATA`` or ``../shared/data``).
 

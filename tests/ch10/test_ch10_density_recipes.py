@@ -7,10 +7,9 @@ import json
 import pytest
 import torch
 
-from tensorprism.data import is_available
 from tensorprism.errors import ConfigError
 from tensorprism.recipes import run_recipe
-from tensorprism.testing import in_ci
+from tensorprism.testing import require_datasets
 
 QUIET = dict(progress=False, tensorboard=False, plots=False, device="cpu", threads=1)
 TINY = {
@@ -21,14 +20,6 @@ TINY = {
     "ch10-realnvp": (dict(max_train=128, max_eval=32, epochs=2, batch_size=32, samples=1,
                           model_config={"hidden": 8, "scales": 1}), "mnist", "flow"),
 }
-
-
-def _require(name: str) -> None:
-    if not is_available(name):
-        msg = f"dataset {name} not on disk (make data)"
-        if in_ci():
-            pytest.fail(msg + " (CI=true: real-data tests must not skip)")
-        pytest.skip(msg)
 
 
 @pytest.mark.parametrize("recipe", sorted(TINY))
@@ -43,7 +34,7 @@ def test_an_unknown_lr_schedule_is_refused_before_any_work(recipe, tmp_path):
 @pytest.mark.parametrize("recipe", sorted(TINY))
 def test_cosine_lr_schedule_anneals_to_one_percent_over_the_epochs(recipe, tmp_path):
     kwargs, dataset, sub = TINY[recipe]
-    _require(dataset)
+    require_datasets(dataset)
     run_recipe(recipe, lr_schedule="cosine", lr=1e-3, out_dir=str(tmp_path / "run"), **kwargs, **QUIET)
     rows = [json.loads(line) for line in (tmp_path / "run" / sub / "metrics.jsonl").read_text().splitlines()]
     lrs = [r["lr"] for r in rows if "lr" in r]
@@ -52,7 +43,7 @@ def test_cosine_lr_schedule_anneals_to_one_percent_over_the_epochs(recipe, tmp_p
 
 @pytest.mark.data
 def test_pixelcnn_channels_last_is_a_layout_not_a_different_model(tmp_path):
-    _require("binarized-mnist")
+    require_datasets("binarized-mnist")
     kwargs, _, _ = TINY["ch10-pixelcnn"]
     plain = run_recipe("ch10-pixelcnn", out_dir=str(tmp_path / "a"), **kwargs, **QUIET)
     fast = run_recipe("ch10-pixelcnn", channels_last=True, out_dir=str(tmp_path / "b"), **kwargs, **QUIET)

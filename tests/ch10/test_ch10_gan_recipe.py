@@ -4,26 +4,17 @@ ELBO, and models the recipe cannot train refused in one line."""
 
 import pytest
 
-from tensorprism.data import is_available
 from tensorprism.errors import ConfigError
 from tensorprism.recipes import run_recipe
-from tensorprism.testing import in_ci
+from tensorprism.testing import require_datasets
 
 QUIET = dict(progress=False, tensorboard=False, plots=False, device="cpu", threads=1)
 TINY = dict(max_train=64, epochs=1, batch_size=32, eval_samples=40, classifier_epochs=1, classifier_max_train=128)
 
 
-def _require(name: str) -> None:
-    if not is_available(name):
-        msg = f"dataset {name} not on disk (make data)"
-        if in_ci():
-            pytest.fail(msg + " (CI=true: real-data tests must not skip)")
-        pytest.skip(msg)
-
-
 @pytest.mark.data
 def test_dcgan_on_cifar10_takes_the_data_shape_and_is_measured_against_the_real_floor(tmp_path):
-    _require("cifar10")
+    require_datasets("cifar10")
     r = run_recipe("ch10-gan", model="dcgan", dataset="cifar10", model_config={"g_width": 8, "d_width": 8},
                    out_dir=str(tmp_path / "run"), **TINY, **QUIET)
     assert r["dataset"] == "cifar10" and r["eval_samples"] == 40 and r["steps"] == 2
@@ -37,7 +28,7 @@ def test_dcgan_on_cifar10_takes_the_data_shape_and_is_measured_against_the_real_
 
 @pytest.mark.data
 def test_a_vae_is_the_likelihood_baseline_and_other_kinds_are_refused(tmp_path):
-    _require("fashion-mnist")
+    require_datasets("fashion-mnist")
     r = run_recipe("ch10-gan", model="vae-conv", dataset="fashion-mnist", model_config={"widths": [8, 8]},
                    out_dir=str(tmp_path / "vae"), **TINY, **QUIET)
     assert r["loss"] == "elbo" and r["discriminator_params"] == 0 and r["generator_params"] > 0

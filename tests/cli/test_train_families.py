@@ -5,9 +5,9 @@ import pytest
 import yaml
 
 from tensorprism.cli import main
-from tensorprism.data import dataset_info, is_available, list_datasets, load_dataset
+from tensorprism.data import dataset_info, list_datasets, load_dataset
 from tensorprism.models import list_models, model_entry
-from tensorprism.testing import in_ci
+from tensorprism.testing import require_datasets
 from tensorprism.train.run import DEFAULT_RUN, TASK_ALIASES, load_config
 from tensorprism.train.tasks import list_tasks
 
@@ -34,16 +34,9 @@ PAIRS = [
 ]
 
 
-def _require(dataset):
-    if not is_available(dataset):
-        if in_ci():
-            pytest.fail(f"dataset {dataset} is missing in CI")
-        pytest.skip(f"dataset {dataset} is not available here")
-
-
 @pytest.mark.parametrize("model, dataset, task, filled", PAIRS, ids=[f"{m}-{d}" for m, d, *_ in PAIRS])
 def test_every_family_trains_and_evaluates_from_the_cli(model, dataset, task, filled, tmp_path, capsys):
-    _require(dataset)
+    require_datasets(dataset)
     out = tmp_path / "run"
     assert main(["train", "--model", model, "--dataset", dataset, "--out", str(out), *TINY]) == 0
     saved = yaml.safe_load((out / "config.yaml").read_text())
@@ -77,7 +70,7 @@ def test_every_family_trains_and_evaluates_from_the_cli(model, dataset, task, fi
 
 
 def test_generate_continues_a_prompt_with_the_vocabulary_saved_by_train(tmp_path, capsys):
-    _require("tinyshakespeare")
+    require_datasets("tinyshakespeare")
     out = tmp_path / "lm"
     assert main(["train", "--dataset", "tinyshakespeare", "--out", str(out), "model.n_layer=1", *TINY]) == 0
     capsys.readouterr()
@@ -104,7 +97,7 @@ def test_every_other_dataset_trains_with_its_own_model_or_is_refused_in_one_line
     """`prism train --dataset D` with nothing else, for every registered dataset not already in
     PAIRS (so a new dataset is covered on arrival): its declared model and task train and
     `prism eval` reads the run, or the dataset is one of those refused with their route named."""
-    _require(dataset)
+    require_datasets(dataset)
     out = tmp_path / "run"
     rc = main(["train", "--dataset", dataset, "--out", str(out), *TINY])
     err = capsys.readouterr().err
@@ -116,7 +109,7 @@ def test_every_other_dataset_trains_with_its_own_model_or_is_refused_in_one_line
 
 
 def test_datasets_without_a_trainable_form_say_so_in_one_line(capsys, tmp_path):
-    _require("movielens")
+    require_datasets("movielens")
     assert main(["train", "--dataset", "movielens", "--out", str(tmp_path / "r"), *TINY]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "has no node features and labels to classify" in err
@@ -159,7 +152,7 @@ def test_eval_works_on_a_recipe_run_and_refuses_to_guess_a_vocabulary(tmp_path, 
     _recipe_like_run(tmp_path / "mlp", create_model("mlp"), "classification", "digits", train)
     assert main(["eval", str(tmp_path / "mlp")]) == 0 and "test/acc" in capsys.readouterr().out
 
-    _require("tinyshakespeare")
+    require_datasets("tinyshakespeare")
     ids = torch.randint(0, 65, (8, 16))
     model = create_model("gpt-char", n_layer=1, block_size=16)
     _recipe_like_run(tmp_path / "lm", model, "language-model", "tinyshakespeare", TensorDataset(ids, ids))
@@ -187,7 +180,7 @@ def test_every_generative_model_trains_and_evaluates_from_the_cli_with_its_task(
     from tensorprism.train.run import TASK_OF_GENERATIVE_KIND
 
     dataset = GENERATIVE_DATASET.get(model, "mnist")
-    _require(dataset)
+    require_datasets(dataset)
     out = tmp_path / "run"
     task = TASK_OF_GENERATIVE_KIND[model_kind(model)]
     tiny = [t if t != "dataset.limit=24" else "dataset.limit=16" for t in TINY]
@@ -204,7 +197,7 @@ def test_every_generative_model_trains_and_evaluates_from_the_cli_with_its_task(
 def test_a_generative_task_keeps_the_users_normalisation_choice(tmp_path, capsys):
     """An explicit dataset.config.normalize wins over the [0, 1] default of generative tasks (and a
     GAN given standardised images then says so in one line)."""
-    _require("mnist")
+    require_datasets("mnist")
     rc = main(["train", "--model", "gan-mlp-small", "--dataset", "mnist", "--task", "adversarial", "--out",
                str(tmp_path / "r"), "dataset.config.normalize=true", *TINY])
     err = capsys.readouterr().err
@@ -219,7 +212,7 @@ def test_ssl_net_trains_from_the_cli_with_the_task_of_its_method(task, tmp_path,
     from tensorprism.train.run import SSL_TASKS
 
     assert task is None or task in SSL_TASKS
-    _require("mnist")
+    require_datasets("mnist")
     out = tmp_path / "run"
     extra = ["--task", task] if task else []
     tiny = [t if t != "dataset.limit=24" else "dataset.limit=16" for t in TINY]
@@ -249,7 +242,7 @@ def test_eval_linear_probe_on_an_ssl_run_and_a_clear_refusal_elsewhere(tmp_path,
     split, scored on the evaluated split, beside the kNN; other models are refused in one line."""
     import json
 
-    _require("mnist")
+    require_datasets("mnist")
     out = tmp_path / "ssl"
     assert main(["train", "--model", "ssl-net", "--dataset", "mnist", "--out", str(out), *TINY]) == 0
     capsys.readouterr()
