@@ -168,6 +168,18 @@ def test_pixelcnn_is_causal_in_raster_order():
     assert g[order < i * 6 + j].sum() > 0
 
 
+def test_pixelcnn_has_the_documented_blind_spot_of_stacked_square_masks():
+    torch.manual_seed(0)
+    m = create_model("pixelcnn", img_size=12).eval()  # 7x7 type A, then 3x3 type B
+    x = torch.bernoulli(torch.full((1, 1, 12, 12), 0.5)).requires_grad_(True)
+    i, j = 6, 2
+    m(x)[0, 0, i, j].backward()
+    g = x.grad[0, 0].abs()
+    assert g[i - 1, j + 3] > 0  # one row up, as far right as the 7x7 first layer reaches
+    assert g[i - 1, j + 4] == 0  # earlier in raster order, yet never seen: the blind spot
+    assert g[i - 2, j + 4] > 0 and g[i - 2, j + 5] == 0
+
+
 def test_pixelcnn_log_prob_is_exact_and_needs_binary_data():
     torch.manual_seed(0)
     m = create_model("pixelcnn", img_size=2, channels=4, blocks=1).eval()

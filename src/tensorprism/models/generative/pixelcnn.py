@@ -6,6 +6,12 @@ A type-**A** mask (first layer) hides the centre pixel and everything after it; 
 (later layers) let a pixel see its own features, which already summarise only earlier pixels. The
 log-likelihood is exact: one forward pass gives every conditional.
 
+Stacking square masked kernels leaves a **blind spot** (van den Oord et al. 2016b, "Conditional
+Image Generation with PixelCNN Decoders"): a pixel never sees the earlier pixels up and to the
+right beyond what the first layer reaches (for the defaults, the pixel 1 row up and 4 columns right
+is invisible although it comes first in raster order); the gated PixelCNN of that paper removes it
+with separate vertical and horizontal stacks, which this model does not have.
+
 ``pixelcnn`` (defaults for binarised MNIST): 7×7 type-A conv, 6 residual blocks of 3×3 type-B
 convs with 64 channels, two 1×1 layers, one logit per pixel. ``forward(x (N, 1, H, W))`` → logits
 ``(N, 1, H, W)``; ``log_prob(x)`` → ``(N,)`` nats; ``sample(n)`` draws pixel by pixel (H·W passes).
