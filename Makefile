@@ -80,8 +80,12 @@ demo: core
 	$(PRISM) train --out runs/demo --overwrite
 	$(PRISM) eval runs/demo
 
+# Two worker processes (pytest-xdist), one torch thread each (tests/conftest.py): on the 2-core CI
+# machine this is faster than one process with two intra-op threads. TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 2
+
 test: venv data browser
-	$(PY) -m pytest -q -m "not slow" --timeout=900
+	$(PY) -m pytest -q -m "not slow" --timeout=900 -n $(TEST_WORKERS) --dist worksteal
 
 test-all: venv data browser
 	$(PY) -m pytest -q --timeout=3600
