@@ -53,3 +53,17 @@ def test_pixelcnn_channels_last_is_a_layout_not_a_different_model(tmp_path):
     a, b = load_model(tmp_path / "a" / "pixelcnn"), load_model(tmp_path / "b" / "pixelcnn")
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         torch.testing.assert_close(pa, pb.contiguous(), rtol=1e-4, atol=1e-5, msg=name)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("recipe", ["ch10-pixelcnn", "ch10-realnvp"])
+def test_prism_eval_reads_a_likelihood_run_without_being_told_the_dataset(recipe, tmp_path, capsys):
+    kwargs, dataset, sub = TINY[recipe]
+    require_datasets(dataset)
+    run_recipe(recipe, out_dir=str(tmp_path / "run"), **{**kwargs, "epochs": 1}, **QUIET)
+    from tensorprism.cli import main
+
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "run" / sub), "--batch-size", "500"]) == 0
+    out = capsys.readouterr().out
+    assert f"on {dataset}/test" in out and "test/bits_per_dim" in out

@@ -74,6 +74,11 @@ def test_corrupt_or_missing_checkpoint_gives_a_clear_error(tmp_path):
         read_checkpoint(bad)
     with pytest.raises(CheckpointError, match="no checkpoint found"):
         load_model(tmp_path / "nothing-here")
+    # a recipe's run directory with its models in sub-folders: the error names them
+    for sub in ("generator", "classifier"):
+        (tmp_path / "recipe" / sub / "checkpoints").mkdir(parents=True)
+    with pytest.raises(CheckpointError, match=r"holds the runs classifier/, generator/: pass one of them"):
+        load_model(tmp_path / "recipe")
 
 
 def test_load_model_rebuilds_a_registered_model_from_its_spec(tmp_path):

@@ -61,6 +61,8 @@ def run_realnvp(cfg: FlowRecipeConfig) -> dict[str, Any]:
     task_cfg = dict(dequantize=True)
     trainer = make_trainer(cfg, model, create_task("density", **task_cfg), tensor_data(x, y), tensor_data(xv, yv),
                            tensor_data(xt, yt), sub="flow", task_config=task_cfg, epochs=cfg.epochs,
+                           # recorded so that `prism eval RUN/flow` reloads the same [0, 1] images
+                           dataset={"name": cfg.dataset, "config": {"normalize": False}},
                            batch_size=cfg.batch_size, lr=cfg.lr, optimizer="adam", grad_clip_norm=cfg.grad_clip,
                            scheduler=lr_scheduler(cfg.lr_schedule))
     trainer.fit()
@@ -119,7 +121,7 @@ def run_pixelcnn(cfg: PixelCNNRecipeConfig) -> dict[str, Any]:
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     trainer = make_trainer(cfg, model, create_task("density"), train, val, test, sub="pixelcnn",
-                           task_config={}, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer="adam",
+                           task_config={}, dataset={"name": "binarized-mnist", "config": {}}, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer="adam",
                            scheduler=lr_scheduler(cfg.lr_schedule))
     trainer.fit()
     model.eval()

@@ -272,10 +272,12 @@ def resolve_checkpoint(path: str | os.PathLike, prefer: str = "last") -> Path:
             candidate = folder / f"{name}.sharded.json"
             if candidate.is_file():
                 return candidate
-    raise CheckpointError(
-        f"no checkpoint found at {p}: expected a .safetensors file or a run directory containing "
-        f"checkpoints/{prefer}.safetensors or checkpoints/last.safetensors"
-    )
+    names = " or ".join(f"checkpoints/{n}.safetensors" for n in dict.fromkeys((prefer, "last")))
+    # a recipe that trains several models keeps each in a sub-folder of its run directory
+    subs = sorted(d.name for d in p.iterdir() if (d / "checkpoints").is_dir()) if p.is_dir() else []
+    hint = f"; this folder holds the runs {', '.join(s + '/' for s in subs)}: pass one of them" if subs else ""
+    raise CheckpointError(f"no checkpoint found at {p}: expected a .safetensors file or a run directory "
+                          f"containing {names}{hint}")
 
 
 def load_model(path: str | os.PathLike, prefer: str = "last", map_location: str = "cpu") -> torch.nn.Module:
